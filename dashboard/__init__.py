@@ -1,0 +1,1 @@
+"""Attune's Streamlit pages (the UI; all logic lives in surveys/)."""

@@ -1,0 +1,1 @@
+"""Attune's domain: instrument, storage, scoring and reporting (never imports streamlit)."""

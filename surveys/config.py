@@ -1,0 +1,89 @@
+"""Settings read from the environment through pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "attune.db"
+
+
+def normalise_database_url(url: str) -> str:
+    """Give SQLAlchemy a driver-qualified URL and an absolute SQLite path."""
+    url = url.strip()
+    # Heroku-style and libpq URLs name no driver; SQLAlchemy would pick psycopg2 (not shipped).
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url[len("sqlite:///") :]
+        if relative and relative != ":memory:" and not relative.startswith("file:"):
+            # Relative paths would depend on the directory Streamlit or the CLI was started from.
+            return "sqlite:///" + str((PROJECT_ROOT / relative).resolve())
+    return url
+
+
+class Settings(BaseSettings):
+    """Every setting Attune reads; each field names its environment variable."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_SQLITE_PATH}",
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy URL of the database.",
+    )
+    min_group_size: int = Field(
+        default=5,
+        ge=3,
+        le=100,
+        validation_alias="ATTUNE_MIN_GROUP_SIZE",
+        description="Fewest responses a reported group may have.",
+    )
+    min_comment_group_size: int = Field(
+        default=8,
+        ge=3,
+        le=100,
+        validation_alias="ATTUNE_MIN_COMMENT_GROUP_SIZE",
+        description="Fewest responses a group needs before its comments are shown.",
+    )
+    base_url: str = Field(
+        default="http://localhost:8501",
+        validation_alias="ATTUNE_BASE_URL",
+        description="Public address of the app, used to build survey links.",
+    )
+    instrument_dir: Path | None = Field(
+        default=None,
+        validation_alias="ATTUNE_INSTRUMENT_DIR",
+        description="Folder of an organisation's own instrument files (TOML).",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=15_000,
+        ge=0,
+        validation_alias="ATTUNE_SQLITE_BUSY_TIMEOUT_MS",
+        description="How long a SQLite writer waits for the lock before giving up.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("DATABASE_URL is empty")
+        return normalise_database_url(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("ATTUNE_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()

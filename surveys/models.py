@@ -1,0 +1,233 @@
+"""Every table Attune stores, and nothing else.
+
+Anonymity shapes this schema: responses, answers and comments carry no time, no network
+details and no reference to the invitation that admitted them, and their ids are random
+63-bit integers so that neither id order nor SQLite rowid order follows submission order.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+# Alembic needs stable constraint names to alter tables, above all on SQLite's batch mode.
+SQLModel.metadata.naming_convention = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+).naming_convention
+
+# 63-bit random ids. On SQLite the column must be declared INTEGER (not BIGINT) to become the
+# rowid itself; otherwise SQLite keeps a hidden rowid that counts up in arrival order.
+RandomId = BigInteger().with_variant(Integer(), "sqlite")
+
+# "Does not apply" is stored as NULL so that AVG and COUNT(value) leave it out by themselves.
+VALUE_COLUMNS = tuple(f"v{value}" for value in range(11))
+
+
+class CycleState(StrEnum):
+    draft = "draft"
+    open = "open"
+    closed = "closed"
+
+
+class Division(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    archived: bool = False
+
+
+class Department(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    division_id: int = Field(foreign_key="division.id", index=True)
+    archived: bool = False
+
+
+class StaffGroup(SQLModel, table=True):
+    __tablename__ = "staff_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(40), nullable=False, unique=True))
+    name: str = Field(max_length=80)
+    # How questions address the group: "In your work with {plural}".
+    plural: str = Field(max_length=80)
+    position: int = 0
+    archived: bool = False
+
+
+class Instrument(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80)
+    version: int
+    title: str = Field(max_length=200)
+    # A changed file under an unchanged version would silently mix two questionnaires.
+    checksum: str = Field(max_length=64)
+
+
+class Item(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("instrument_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    instrument_id: int = Field(foreign_key="instrument.id")
+    code: str = Field(max_length=120)
+    key: str = Field(max_length=80)
+    section: str = Field(max_length=40)
+    about_group_id: int | None = Field(default=None, foreign_key="staff_group.id")
+    dimension: str = Field(max_length=80)
+    scale: str = Field(max_length=40)
+    reverse: bool = False
+    # Whether the item counts toward the Relationship Health Index (from its dimension).
+    in_index: bool = True
+    position: int = 0
+
+
+class SurveyCycle(SQLModel, table=True):
+    __tablename__ = "survey_cycle"
+    __table_args__ = (
+        CheckConstraint("state IN ('draft', 'open', 'closed')", name="state"),
+        CheckConstraint("closes >= opens", name="dates"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    opens: date
+    closes: date
+    state: str = Field(default=CycleState.draft.value, max_length=10)
+    instrument_id: int = Field(foreign_key="instrument.id")
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time (or open) link. Nothing here points at the response it admitted."""
+
+    __table_args__ = (
+        CheckConstraint(
+            "is_open OR (department_id IS NOT NULL AND staff_group_id IS NOT NULL)",
+            name="personal_has_cell",
+        ),
+        Index("ix_invitation_cell", "cycle_id", "department_id", "staff_group_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # SHA-256 of a 128-bit-plus random token: the token itself is never stored.
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    cycle_id: int = Field(foreign_key="survey_cycle.id")
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    staff_group_id: int | None = Field(default=None, foreign_key="staff_group.id")
+    is_open: bool = False
+    used: bool = False
+
+
+class Response(SQLModel, table=True):
+    """One submitted survey: where the respondent worked, never who or when."""
+
+    __table_args__ = (Index("ix_response_cell", "cycle_id", "department_id", "staff_group_id"),)
+
+    id: int = Field(sa_column=Column(RandomId, primary_key=True, autoincrement=False))
+    cycle_id: int = Field(foreign_key="survey_cycle.id")
+    department_id: int = Field(foreign_key="department.id")
+    staff_group_id: int = Field(foreign_key="staff_group.id")
+    instrument_id: int = Field(foreign_key="instrument.id")
+
+
+class Answer(SQLModel, table=True):
+    # Without a rowid, SQLite keeps answers in (random) response-id order, not arrival order.
+    __table_args__ = (
+        CheckConstraint("value IS NULL OR (value >= 0 AND value <= 10)", name="value_range"),
+        {"sqlite_with_rowid": False},
+    )
+
+    response_id: int = Field(
+        sa_column=Column(RandomId, ForeignKey("response.id", ondelete="CASCADE"), primary_key=True)
+    )
+    item_id: int = Field(sa_column=Column(Integer, ForeignKey("item.id"), primary_key=True))
+    # NULL means "does not apply".
+    value: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+
+
+class Comment(SQLModel, table=True):
+    """Free text, deliberately not linked to its response so it cannot be joined to answers."""
+
+    __table_args__ = (Index("ix_comment_cell", "cycle_id", "department_id", "staff_group_id"),)
+
+    id: int = Field(sa_column=Column(RandomId, primary_key=True, autoincrement=False))
+    cycle_id: int = Field(foreign_key="survey_cycle.id")
+    department_id: int = Field(foreign_key="department.id")
+    staff_group_id: int = Field(foreign_key="staff_group.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CellRollup(SQLModel, table=True):
+    """Responses and comments per cycle, department and staff group, kept in the write."""
+
+    __tablename__ = "cell_rollup"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    cycle_id: int = Field(foreign_key="survey_cycle.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    staff_group_id: int = Field(foreign_key="staff_group.id", primary_key=True)
+    responses: int = 0
+    comments: int = 0
+
+
+class ItemRollup(SQLModel, table=True):
+    """How many answers each value got, per item and cell: enough for means, % favourable,
+    distributions and eNPS without touching raw answers."""
+
+    __tablename__ = "item_rollup"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    cycle_id: int = Field(foreign_key="survey_cycle.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    staff_group_id: int = Field(foreign_key="staff_group.id", primary_key=True)
+    item_id: int = Field(foreign_key="item.id", primary_key=True)
+    n_na: int = 0
+    v0: int = 0
+    v1: int = 0
+    v2: int = 0
+    v3: int = 0
+    v4: int = 0
+    v5: int = 0
+    v6: int = 0
+    v7: int = 0
+    v8: int = 0
+    v9: int = 0
+    v10: int = 0
+
+
+class ScoreRollup(SQLModel, table=True):
+    """Sums of respondent-level scores (the index and each dimension), per cell, so that
+    means and confidence intervals can be combined over any set of cells."""
+
+    __tablename__ = "score_rollup"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    cycle_id: int = Field(foreign_key="survey_cycle.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    staff_group_id: int = Field(foreign_key="staff_group.id", primary_key=True)
+    measure: str = Field(sa_column=Column(String(80), primary_key=True))
+    n: int = 0
+    total: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    total_sq: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))

@@ -1,0 +1,138 @@
+"""Rollups the dashboard reads instead of raw answers: kept current in each submission's own
+transaction, and rebuildable from raw answers (after a bulk load, or to verify them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import delete, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from surveys.models import VALUE_COLUMNS, CellRollup, ItemRollup, ScoreRollup
+from surveys.organisation import ItemInfo
+from surveys.scoring import FAVOURABLE_MIN, INDEX, LIKERT_POINTS, NPS_SCALE, respondent_scores
+
+
+def _insert(session: Session, table):  # type: ignore[no-untyped-def]
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _increment(
+    session: Session, table, keys: Mapping[str, object], increments: Mapping[str, float]
+) -> None:  # type: ignore[no-untyped-def]
+    statement = _insert(session, table).values(**keys, **increments)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={column: table.c[column] + statement.excluded[column] for column in increments},
+    )
+    session.execute(statement)
+
+
+def add_response(
+    *,
+    session: Session,
+    cycle_id: int,
+    department_id: int,
+    staff_group_id: int,
+    answers: Mapping[ItemInfo, int | None],
+    has_comment: bool,
+) -> None:
+    """Fold one response into the rollups, inside the caller's transaction.
+
+    Rows are touched in a fixed order (by item id, then measure) so that concurrent
+    submissions on PostgreSQL wait for each other instead of deadlocking.
+    """
+    cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": staff_group_id}
+    _increment(
+        session,
+        CellRollup.__table__,
+        cell,
+        {"responses": 1, "comments": 1 if has_comment else 0},
+    )
+    for item in sorted(answers, key=lambda item: item.id):
+        value = answers[item]
+        column = "n_na" if value is None else VALUE_COLUMNS[value]
+        _increment(session, ItemRollup.__table__, {**cell, "item_id": item.id}, {column: 1})
+    scores = respondent_scores(answers.items())
+    for measure in sorted(scores):
+        score = scores[measure]
+        _increment(
+            session,
+            ScoreRollup.__table__,
+            {**cell, "measure": measure},
+            {"n": 1, "total": score, "total_sq": score * score},
+        )
+
+
+def _scored_sql() -> str:
+    return f"(CASE WHEN i.reverse THEN {LIKERT_POINTS + 1} - a.value ELSE a.value END)"
+
+
+def rebuild(*, session: Session, cycle_id: int) -> None:
+    """Recompute one cycle's rollups from its raw answers (same results as add_response)."""
+    for table in (CellRollup, ItemRollup, ScoreRollup):
+        session.execute(delete(table).where(table.cycle_id == cycle_id))
+    params = {"cycle": cycle_id, "nps": NPS_SCALE, "index": INDEX}
+    session.execute(
+        text(
+            "INSERT INTO cell_rollup (cycle_id, department_id, staff_group_id, responses, comments)"
+            " SELECT r.cycle_id, r.department_id, r.staff_group_id, COUNT(*), 0"
+            " FROM response r WHERE r.cycle_id = :cycle"
+            " GROUP BY r.cycle_id, r.department_id, r.staff_group_id"
+        ),
+        params,
+    )
+    session.execute(
+        text(
+            "UPDATE cell_rollup SET comments = (SELECT COUNT(*) FROM comment c"
+            " WHERE c.cycle_id = cell_rollup.cycle_id"
+            " AND c.department_id = cell_rollup.department_id"
+            " AND c.staff_group_id = cell_rollup.staff_group_id)"
+            " WHERE cycle_id = :cycle"
+        ),
+        params,
+    )
+    value_counts = ", ".join(
+        f"SUM(CASE WHEN a.value = {value} THEN 1 ELSE 0 END)" for value in range(11)
+    )
+    session.execute(
+        text(
+            "INSERT INTO item_rollup (cycle_id, department_id, staff_group_id, item_id, n_na, "
+            + ", ".join(VALUE_COLUMNS)
+            + ") SELECT r.cycle_id, r.department_id, r.staff_group_id, a.item_id,"
+            " SUM(CASE WHEN a.value IS NULL THEN 1 ELSE 0 END), "
+            + value_counts
+            + " FROM answer a JOIN response r ON r.id = a.response_id"
+            " WHERE r.cycle_id = :cycle"
+            " GROUP BY r.cycle_id, r.department_id, r.staff_group_id, a.item_id"
+        ),
+        params,
+    )
+    scored = _scored_sql()
+    per_respondent = (
+        "SELECT r.id, r.department_id, r.staff_group_id, i.dimension AS measure,"
+        f" 100.0 * SUM(CASE WHEN {scored} >= {FAVOURABLE_MIN} THEN 1 ELSE 0 END) / COUNT(*)"
+        " AS score"
+        " FROM answer a JOIN response r ON r.id = a.response_id JOIN item i ON i.id = a.item_id"
+        " WHERE r.cycle_id = :cycle AND a.value IS NOT NULL AND i.scale <> :nps"
+        " GROUP BY r.id, r.department_id, r.staff_group_id, i.dimension"
+        " UNION ALL"
+        " SELECT r.id, r.department_id, r.staff_group_id, :index AS measure,"
+        f" AVG(({scored} - 1) * {100.0 / (LIKERT_POINTS - 1)}) AS score"
+        " FROM answer a JOIN response r ON r.id = a.response_id JOIN item i ON i.id = a.item_id"
+        " WHERE r.cycle_id = :cycle AND a.value IS NOT NULL AND i.scale <> :nps AND i.in_index"
+        " GROUP BY r.id, r.department_id, r.staff_group_id"
+    )
+    session.execute(
+        text(
+            "INSERT INTO score_rollup (cycle_id, department_id, staff_group_id, measure, n,"
+            " total, total_sq)"
+            " SELECT :cycle, department_id, staff_group_id, measure, COUNT(*), SUM(score),"
+            " SUM(score * score)"
+            f" FROM ({per_respondent}) per_respondent"
+            " GROUP BY department_id, staff_group_id, measure"
+        ),
+        params,
+    )

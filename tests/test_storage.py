@@ -1,0 +1,239 @@
+"""Storage on real SQLite and PostgreSQL: migrations, transactions, responses and rollups."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from datetime import date
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
+
+from surveys import rollups
+from surveys.instruments import builtin_instrument
+from surveys.models import (
+    Answer,
+    CellRollup,
+    Comment,
+    Department,
+    Division,
+    ItemRollup,
+    Response,
+    ScoreRollup,
+)
+from surveys.organisation import (
+    create_cycle,
+    create_department,
+    create_division,
+    instrument_items,
+    list_staff_groups,
+    register_instrument,
+)
+from surveys.responses import InvalidAnswer, store_response
+from surveys.storage import make_engine, migrate, read_session, schema_is_current, write_session
+from tests.conftest import backends
+
+
+@pytest.fixture
+def survey(engine: Engine) -> dict:
+    """One division, two departments, an open cycle and the built-in instrument."""
+    with write_session(engine) as session:
+        instrument_id = register_instrument(session=session, definition=builtin_instrument())
+        division_id = create_division(session=session, name="Acute care")
+        departments = [
+            create_department(session=session, name=name, division_id=division_id)
+            for name in ("Emergency", "ICU")
+        ]
+        cycle_id = create_cycle(
+            session=session,
+            name="2026 Q4",
+            opens=date(2026, 10, 12),
+            closes=date(2026, 12, 3),
+            instrument_id=instrument_id,
+        )
+        groups = [group.id for group in list_staff_groups(session=session)]
+        items = instrument_items(session=session, instrument_id=instrument_id)
+    return {
+        "instrument_id": instrument_id,
+        "departments": departments,
+        "cycle_id": cycle_id,
+        "groups": groups,
+        "items": items,
+    }
+
+
+def random_answers(items: dict, rng: random.Random) -> dict:
+    answers = {}
+    for item in items.values():
+        if item.scale == "nps":
+            answers[item] = rng.randint(0, 10)
+        else:
+            answers[item] = None if rng.random() < 0.1 else rng.randint(1, 5)
+    return answers
+
+
+def store_random_responses(engine: Engine, survey: dict, count: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    for _ in range(count):
+        with write_session(engine) as session:
+            store_response(
+                session=session,
+                cycle_id=survey["cycle_id"],
+                department_id=rng.choice(survey["departments"]),
+                staff_group_id=rng.choice(survey["groups"]),
+                instrument_id=survey["instrument_id"],
+                answers=random_answers(survey["items"], rng),
+                comment=rng.choice([None, "", "Handover works well."]),
+            )
+
+
+def rollup_snapshot(engine: Engine) -> dict:
+    with read_session(engine) as session:
+        cells = sorted(tuple(row) for row in session.execute(select(CellRollup.__table__)).all())
+        items = sorted(tuple(row) for row in session.execute(select(ItemRollup.__table__)).all())
+        scores = sorted(
+            (r.department_id, r.staff_group_id, r.measure, r.n, round(r.total, 6),
+             round(r.total_sq, 4))
+            for r in session.execute(select(ScoreRollup.__table__)).all()
+        )  # fmt: skip
+    return {"cells": cells, "items": items, "scores": scores}
+
+
+@backends()
+def test_migrations_build_the_models_schema_from_empty(database_url: str) -> None:
+    engine = make_engine(database_url)
+    assert not schema_is_current(engine)
+    migrate(engine)
+    assert schema_is_current(engine)
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert tables == set(SQLModel.metadata.tables) | {"alembic_version"}
+    assert differences == []
+    migrate(engine)  # a second upgrade is a no-op, not an error
+    engine.dispose()
+
+
+@backends()
+def test_migration_seeds_the_four_default_staff_groups(engine: Engine) -> None:
+    with read_session(engine) as session:
+        groups = list_staff_groups(session=session)
+    assert [group.key for group in groups] == [
+        "nursing",
+        "physicians",
+        "allied_health",
+        "administrative",
+    ]
+    assert groups[3].plural == "administrative and support staff"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_write_session_takes_the_write_lock_before_any_write(engine: Engine) -> None:
+    database = engine.url.database
+    with write_session(engine) as session:
+        session.execute(select(1))  # a read only: a deferred BEGIN would take no lock yet
+        other = sqlite3.connect(database, timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+    other = sqlite3.connect(database, timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # released once the session ends
+    other.execute("ROLLBACK")
+    other.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_enforces_foreign_keys(engine: Engine) -> None:
+    with pytest.raises(IntegrityError), write_session(engine) as session:
+        session.add(Department(name="Orphan", division_id=999))
+
+
+@backends()
+def test_postgres_and_sqlite_engines_are_configured_for_their_backend(engine: Engine) -> None:
+    if engine.dialect.name == "postgresql":
+        assert engine.pool._pre_ping is True
+    else:
+        assert engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+@backends()
+def test_write_session_keeps_nothing_when_the_block_raises(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), write_session(engine) as session:
+        session.add(Division(name="Half written"))
+        session.flush()
+        raise RuntimeError("the write failed part-way")
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Division)) == 0
+
+
+@backends()
+def test_stored_responses_keep_rollups_equal_to_a_rebuild_from_raw_answers(
+    engine: Engine, survey: dict
+) -> None:
+    store_random_responses(engine, survey, count=25)
+    incremental = rollup_snapshot(engine)
+    with write_session(engine) as session:
+        rollups.rebuild(session=session, cycle_id=survey["cycle_id"])
+    rebuilt = rollup_snapshot(engine)
+    assert incremental == rebuilt
+    assert sum(row[3] for row in incremental["cells"]) == 25
+    with read_session(engine) as session:
+        answers = session.scalar(select(func.count()).select_from(Answer))
+        comments = session.scalar(select(func.count()).select_from(Comment))
+    assert answers == 25 * len(survey["items"])
+    assert sum(row[4] for row in incremental["cells"]) == comments
+
+
+@backends()
+def test_response_ids_are_random_not_sequential(engine: Engine, survey: dict) -> None:
+    store_random_responses(engine, survey, count=20)
+    with read_session(engine) as session:
+        ids = list(session.scalars(select(Response.id)))
+    assert len(set(ids)) == 20
+    assert min(ids) > 2**32  # drawn from 63 bits, not counted up from 1
+    assert ids != sorted(ids) or ids != list(range(ids[0], ids[0] + 20))
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            rowids = [row[0] for row in connection.exec_driver_sql("SELECT rowid FROM response")]
+        # The id is the rowid, so SQLite's rowid order reveals nothing about arrival order.
+        assert sorted(rowids) == sorted(ids)
+
+
+@backends()
+@pytest.mark.parametrize("bad_value", [0, 6, -1, 11])
+def test_an_answer_outside_its_scale_is_refused_and_nothing_is_written(
+    engine: Engine, survey: dict, bad_value: int
+) -> None:
+    answers = random_answers(survey["items"], random.Random(1))
+    likert = next(item for item in answers if item.scale == "agreement")
+    nps = next(item for item in answers if item.scale == "nps")
+    target = nps if bad_value in (-1, 11) else likert
+    answers[target] = bad_value
+    with pytest.raises(InvalidAnswer, match=target.code), write_session(engine) as session:
+        store_response(
+            session=session,
+            cycle_id=survey["cycle_id"],
+            department_id=survey["departments"][0],
+            staff_group_id=survey["groups"][0],
+            instrument_id=survey["instrument_id"],
+            answers=answers,
+            comment="kept nowhere",
+        )
+    with read_session(engine) as session:
+        for table in (Response, Answer, Comment, CellRollup):
+            assert session.scalar(select(func.count()).select_from(table)) == 0
