@@ -101,15 +101,18 @@ def rescale(score: float, points: int = LIKERT_POINTS) -> float:
 
 def wilson_interval(successes: int, n: int) -> Estimate:
     """A proportion in percent with its Wilson 95% interval (sound near 0% and 100%)."""
+    if not 0 <= successes <= max(n, 0):
+        raise ValueError("successes must lie between 0 and n")
     if n <= 0:
         return EMPTY
-    if not 0 <= successes <= n:
-        raise ValueError("successes must lie between 0 and n")
     p = successes / n
     z2 = Z_95**2
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = Z_95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return Estimate(100 * p, 100 * max(0.0, centre - half), 100 * min(1.0, centre + half), n)
+    # At 0% and 100% rounding can leave the bound a hair on the wrong side of the estimate.
+    low = max(0.0, min(p, centre - half))
+    high = min(1.0, max(p, centre + half))
+    return Estimate(100 * p, 100 * low, 100 * high, n)
 
 
 def mean_interval(n: int, total: float, total_sq: float) -> Estimate:

@@ -1,0 +1,117 @@
+"""One Streamlit server on a demo database per session, and Debian's Chromium to drive it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from surveys.demo import load_demo
+from surveys.storage import make_engine, migrate
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+# Playwright's own browser download cannot work here; we also run as root, hence no sandbox.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVER_START_SECONDS = 30
+SERVER_STOP_SECONDS = 10
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}: run `make browser`")
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"Streamlit exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(
+        f"Streamlit was not healthy after {SERVER_START_SECONDS} s:\n{log.read_text()}"
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite file holding the demo hospital."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'attune.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    load_demo(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def base_url(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served on a free port; pytest-playwright gives every context this base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith("ATTUNE_")
+    }
+    environment["DATABASE_URL"] = demo_database_url
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("streamlit")),
+                "run",
+                "dashboard/app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_healthy(server, url, log)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=SERVER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()

@@ -1,0 +1,53 @@
+"""Dependencies point one way: the domain package never imports Streamlit."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SURVEYS_MODULES = sorted((ROOT / "surveys").rglob("*.py"))
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", SURVEYS_MODULES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_surveys_module_imports_neither_streamlit_nor_dashboard(path: Path) -> None:
+    assert not {"streamlit", "dashboard"} & imported_modules(path)
+
+
+def test_importing_all_of_surveys_does_not_load_streamlit() -> None:
+    code = (
+        "import importlib, pkgutil, sys, surveys\n"
+        "for module in pkgutil.walk_packages(surveys.__path__, 'surveys.'):\n"
+        "    if 'migrations' not in module.name:\n"
+        "        importlib.import_module(module.name)\n"
+        "print('streamlit' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_every_module_has_a_docstring() -> None:
+    missing = [
+        str(path.relative_to(ROOT))
+        for path in [*SURVEYS_MODULES, *sorted((ROOT / "dashboard").rglob("*.py"))]
+        if path.name != "__init__.py" or path.read_text().strip()
+        if ast.get_docstring(ast.parse(path.read_text())) is None and "versions" not in path.parts
+    ]
+    assert missing == []

@@ -1,0 +1,47 @@
+"""The README documents every setting and every command, and its quick start is runnable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+import typer.main
+
+from surveys.cli import app
+from surveys.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+MAKEFILE = (ROOT / "Makefile").read_text()
+
+
+def command_paths(command: click.Command, prefix: tuple[str, ...] = ()) -> list[str]:
+    if isinstance(command, click.Group):
+        paths = []
+        for name, sub in command.commands.items():
+            paths += command_paths(sub, (*prefix, name))
+        return paths
+    return [" ".join(prefix)]
+
+
+SETTINGS = [field.validation_alias for field in Settings.model_fields.values()]
+COMMANDS = command_paths(typer.main.get_command(app))
+
+
+@pytest.mark.parametrize("variable", SETTINGS)
+def test_every_setting_is_documented(variable: str) -> None:
+    assert re.search(rf"`{variable}`", README), f"{variable} is missing from the README"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_cli_command_is_documented(command: str) -> None:
+    assert f"attune {command}" in README, f"`attune {command}` is missing from the README"
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    first_commands = re.findall(r"^make \w+", README, flags=re.MULTILINE)[:2]
+    assert first_commands == ["make run", "make test"]
+    for target in ("run", "test", "lint", "bench"):
+        assert re.search(rf"^{target}:", MAKEFILE, flags=re.MULTILINE)
