@@ -7,13 +7,14 @@ details and no reference to the invitation that admitted them, and their ids are
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -231,3 +232,78 @@ class ScoreRollup(SQLModel, table=True):
     n: int = 0
     total: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
     total_sq: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+
+
+class SubmissionReceipt(SQLModel, table=True):
+    """Makes a resubmitted form (double click, retry) store nothing the second time.
+
+    The key is a hash of a random per-form value; it names no person and no response, and
+    without a rowid SQLite keeps receipts in hash order rather than arrival order.
+    """
+
+    __tablename__ = "submission_receipt"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    key_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    cycle_id: int = Field(foreign_key="survey_cycle.id")
+
+
+class AccountRole(StrEnum):
+    admin = "admin"
+    manager = "manager"
+
+
+class Account(SQLModel, table=True):
+    """Someone who reads results or runs the survey: administrators and managers only.
+
+    Staff who answer never have accounts.
+    """
+
+    __table_args__ = (CheckConstraint("role IN ('admin', 'manager')", name="role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    display_name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, sa_column=Column(String(320), unique=True))
+    role: str = Field(max_length=10)
+    # argon2id; None for accounts that only sign in through single sign-on.
+    password_hash: str | None = Field(default=None, max_length=200)
+    active: bool = True
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class AccountDepartment(SQLModel, table=True):
+    """The departments a manager may see."""
+
+    __tablename__ = "account_department"
+
+    account_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    )
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins per username, stored so that a lock survives a restart."""
+
+    __tablename__ = "login_throttle"
+
+    username: str = Field(sa_column=Column(String(120), primary_key=True))
+    failures: int = 0
+    window_started: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    locked_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class AuditEvent(SQLModel, table=True):
+    """An administrator's action. Never survey answers, and never which token was used."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor: str = Field(max_length=120)
+    action: str = Field(max_length=80)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

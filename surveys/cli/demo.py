@@ -1,0 +1,44 @@
+"""`attune demo`: the demo organisation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from surveys.cli import app, fail, open_engine
+
+
+@app.command("demo")
+def demo(
+    scale: Annotated[
+        str, typer.Option(help="hospital (about 2,500 staff) or system (about 100,000 staff).")
+    ] = "hospital",
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing, successfully, if data exists.")
+    ] = False,
+) -> None:
+    """Load the demo organisation and its survey history into an empty database."""
+    from surveys.demo import DatabaseNotEmpty, Scale, load_demo
+    from surveys.storage import schema_is_current
+
+    try:
+        chosen = Scale(scale)
+    except ValueError:
+        raise fail(f"unknown scale {scale!r}; choose hospital or system") from None
+    engine = open_engine()
+    if not schema_is_current(engine):
+        raise fail("the schema is not up to date; run `attune db upgrade` first")
+    try:
+        summary = load_demo(engine, scale=chosen)
+    except DatabaseNotEmpty as error:
+        if if_empty:
+            typer.echo("Demo data not loaded: the database already holds data.")
+            return
+        raise fail(str(error)) from None
+    typer.echo(
+        f"Loaded the {chosen.value} demo: {summary.departments} departments, "
+        f"{summary.staff:,} staff, {summary.cycles} cycles, {summary.responses:,} responses, "
+        f"{summary.answers:,} answers, {summary.comments:,} comments "
+        f"in {summary.seconds:.1f} s."
+    )
