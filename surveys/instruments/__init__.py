@@ -34,6 +34,13 @@ BUILTIN_FILE = "relationship_health_v1.toml"
 
 GROUP_PLACEHOLDER = "{group}"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+MAX_TEXT_LENGTH = 600
+# Control characters, zero-width characters and bidirectional overrides can make a question
+# read differently from what it says.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Streamlit renders widget labels as Markdown (links, HTML-like tags, LaTeX, colours, emphasis),
+# so instrument text is held to plain prose.
+_MARKUP = re.compile(r"[<>\[\]`$*_\\|#~]|:[a-z-]+\[|^\s*[-+]\s", re.MULTILINE)
 
 # Scoring and reporting rely on these scales having exactly these values.
 _EXPECTED_SCALE_VALUES: dict[str, tuple[int, ...]] = {
@@ -539,3 +546,21 @@ def _placeholder_problems(spec: _InstrumentFile) -> Iterator[_Problem]:
                 yield entry, f"{GROUP_PLACEHOLDER!r} is only filled in per-group sections"
         if "{" in _PLACEHOLDER.sub("", text) or "}" in _PLACEHOLDER.sub("", text):
             yield entry, "unmatched '{' or '}'"
+        problem = _text_problem(text)
+        if problem:
+            yield entry, problem
+
+
+def _text_problem(text: str) -> str | None:
+    if len(text) > MAX_TEXT_LENGTH:
+        return f"text is {len(text):,} characters long; at most {MAX_TEXT_LENGTH} are allowed"
+    invisible = _INVISIBLE.search(text)
+    if invisible:
+        return f"contains the invisible or control character U+{ord(invisible.group()):04X}"
+    markup = _MARKUP.search(text)
+    if markup:
+        return (
+            f"contains {markup.group().strip()!r}, which would be shown as formatting; "
+            "questions are plain text"
+        )
+    return None
