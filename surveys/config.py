@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +66,32 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias="ATTUNE_SQLITE_BUSY_TIMEOUT_MS",
         description="How long a SQLite writer waits for the lock before giving up.",
+    )
+
+    session_hours: float = Field(
+        default=8,
+        gt=0,
+        le=24 * 7,
+        validation_alias="ATTUNE_SESSION_HOURS",
+        description="How long a sign-in lasts, however busy the session (absolute limit).",
+    )
+    session_idle_minutes: float = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        validation_alias="ATTUNE_SESSION_IDLE_MINUTES",
+        description="How long a signed-in session may sit unused before it ends.",
+    )
+    sso_role_map: Path | None = Field(
+        default=None,
+        validation_alias="ATTUNE_SSO_ROLE_MAP",
+        description="TOML file mapping single sign-on emails and groups to roles.",
+    )
+    demo_password: SecretStr | None = Field(
+        default=None,
+        min_length=12,
+        validation_alias="ATTUNE_DEMO_PASSWORD",
+        description="Password of the demo accounts `attune demo` creates (else generated).",
     )
 
     @field_validator("database_url")

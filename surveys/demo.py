@@ -26,6 +26,7 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from surveys import rollups
+from surveys.accounts import create_demo_accounts
 from surveys.instruments import builtin_instrument
 from surveys.models import Comment, CycleState, Invitation
 from surveys.organisation import (
@@ -182,6 +183,7 @@ def load_demo(
                 "the demo only loads into an empty database."
             )
         summary = _load(session, scale, rng, today)
+        create_demo_accounts(session=session)  # an admin and a manager to sign in with
     return DemoSummary(**{**summary.__dict__, "seconds": time.perf_counter() - started})
 
 

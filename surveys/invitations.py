@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from surveys.config import get_settings
-from surveys.models import Invitation, SurveyCycle
+from surveys.models import CycleState, Department, Invitation, StaffGroup, SurveyCycle
 
 # 24 random bytes = 192 bits, comfortably above the 128 bits an unguessable link needs.
 TOKEN_BYTES = 24
 MAX_INVITATIONS_PER_CALL = 50_000
+
+
+class UnknownName(LookupError):
+    """A cycle, department or staff group that does not exist; the message suggests one that
+    does when the name looks like a typo."""
+
+
+class CycleClosed(ValueError):
+    """Links cannot be made for a cycle that has closed: nobody could use them."""
+
+
+@dataclass(frozen=True)
+class Named:
+    """Something an operator refers to by name: a cycle, a department or a staff group."""
+
+    id: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -95,4 +114,57 @@ def find_invitation(*, session: Session, token: str) -> InvitationContext | None
         invitation.staff_group_id,
         invitation.is_open,
         invitation.used,
+    )
+
+
+def _did_you_mean(given: str, candidates: Iterable[str]) -> str:
+    by_lower = {candidate.lower(): candidate for candidate in candidates}
+    close = difflib.get_close_matches(given.strip().lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"; did you mean {by_lower[close[0]]!r}?" if close else ""
+
+
+def find_cycle(*, session: Session, name: str) -> Named:
+    """The cycle called `name` (case-insensitive), refusing one that has closed."""
+    cycles = list(session.scalars(select(SurveyCycle)))
+    wanted = name.strip().lower()
+    for cycle in cycles:
+        if cycle.name.lower() == wanted and cycle.id is not None:
+            if cycle.state == CycleState.closed:
+                raise CycleClosed(
+                    f"survey cycle {cycle.name!r} is closed; links for it could not be used"
+                )
+            return Named(cycle.id, cycle.name)
+    raise UnknownName(
+        f"there is no survey cycle called {name!r}"
+        + _did_you_mean(name, [cycle.name for cycle in cycles])
+    )
+
+
+def find_department(*, session: Session, name: str) -> Named:
+    """The active department called `name` (case-insensitive)."""
+    departments = list(session.scalars(select(Department)))
+    wanted = name.strip().lower()
+    for department in departments:
+        if department.name.lower() == wanted and department.id is not None:
+            if department.archived:
+                raise UnknownName(f"department {department.name!r} is archived")
+            return Named(department.id, department.name)
+    active = [department.name for department in departments if not department.archived]
+    raise UnknownName(f"there is no department called {name!r}" + _did_you_mean(name, active))
+
+
+def find_staff_group(*, session: Session, name: str) -> Named:
+    """The active staff group whose key or name is `name` (case-insensitive)."""
+    groups = [group for group in session.scalars(select(StaffGroup)) if not group.archived]
+    wanted = name.strip().lower()
+    for group in groups:
+        if wanted in (group.key.lower(), group.name.lower()) and group.id is not None:
+            return Named(group.id, group.name)
+    # Keys last, so that a key wins over a name that differs only in case.
+    candidates = [group.name for group in groups] + [group.key for group in groups]
+    raise UnknownName(
+        f"there is no staff group {name!r} (choose from "
+        + ", ".join(group.key for group in groups)
+        + ")"
+        + _did_you_mean(name, candidates)
     )

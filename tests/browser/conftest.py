@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,16 +76,19 @@ def demo_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def base_url(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app served on a free port; pytest-playwright gives every context this base URL."""
+@contextmanager
+def streamlit_server(
+    database_url: str, folder: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Serve dashboard/app.py on a free port against `database_url`; yields the base URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     environment = {
         name: value for name, value in os.environ.items() if not name.startswith("ATTUNE_")
     }
-    environment["DATABASE_URL"] = demo_database_url
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    # Links the app makes (invitations) point at this very server.
+    environment.update({"DATABASE_URL": database_url, "ATTUNE_BASE_URL": url, **(extra_env or {})})
+    log = folder / "server.log"
     with log.open("wb") as output:
         server = subprocess.Popen(
             [
@@ -97,6 +101,9 @@ def base_url(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -
                 "127.0.0.1",
                 "--server.headless",
                 "true",
+                # A source file edited mid-run would make Streamlit re-import the models.
+                "--server.fileWatcherType",
+                "none",
                 "--browser.gatherUsageStats",
                 "false",
             ],
@@ -115,3 +122,10 @@ def base_url(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+@pytest.fixture(scope="session")
+def base_url(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served on a free port; pytest-playwright gives every context this base URL."""
+    with streamlit_server(demo_database_url, tmp_path_factory.mktemp("streamlit")) as url:
+        yield url

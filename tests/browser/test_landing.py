@@ -8,12 +8,33 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
+from surveys.accounts import create_account
+from surveys.storage import make_engine, write_session
+
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 # The first visit starts a script run that imports the data stack; later visits are quick.
 FIRST_RENDER_MS = 30_000
 DEMO_CYCLES = 8
+VIEWER, PASSWORD = "landing.viewer", "a landing page passphrase"
+
+
+@pytest.fixture(scope="module")
+def viewer(demo_database_url: str) -> str:
+    """A manager account in the served demo database: every page but the survey needs one."""
+    engine = make_engine(demo_database_url)
+    with write_session(engine) as session:
+        create_account(
+            session=session,
+            username=VIEWER,
+            role="manager",
+            password=PASSWORD,
+            departments=["Emergency"],
+            actor="test",
+        )
+    engine.dispose()
+    return VIEWER
 
 
 @pytest.mark.parametrize(
@@ -21,10 +42,17 @@ DEMO_CYCLES = 8
     [("desktop", 1280, 900), ("phone", 375, 812)],
 )
 def test_landing_shows_the_cycles(
-    new_context: Callable[..., BrowserContext], form_factor: str, width: int, height: int
+    new_context: Callable[..., BrowserContext],
+    viewer: str,
+    form_factor: str,
+    width: int,
+    height: int,
 ) -> None:
     page = new_context(viewport={"width": width, "height": height}).new_page()
     page.goto("/")
+    page.get_by_label("Username").fill(viewer, timeout=FIRST_RENDER_MS)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Survey cycles")).to_be_visible(timeout=FIRST_RENDER_MS)
     expect(page.get_by_text("Latest cycle")).to_be_visible()
     expect(page.get_by_text("2026 Q4", exact=True)).to_be_visible()

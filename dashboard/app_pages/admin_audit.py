@@ -1,0 +1,63 @@
+"""Administration: the audit log of administrative actions, newest first."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import auth, resources
+from surveys import audit
+from surveys.storage import read_session
+
+SHOWN = 500
+
+auth.require_admin()
+
+st.title("Audit log")
+st.caption(
+    "Who changed what, and when: sign-ins, accounts, the organisation, cycles and links made. "
+    "It never holds survey answers, links or email addresses."
+)
+
+with read_session(resources.engine()) as session:
+    actions = audit.list_actions(session=session)
+with st.container(horizontal=True):
+    action = st.selectbox(
+        "Action", options=actions, index=None, placeholder="All actions", key="audit_action"
+    )
+    actor = st.text_input("Who", key="audit_actor", placeholder="Any username")
+with read_session(resources.engine()) as session:
+    events = audit.list_events(
+        session=session, limit=SHOWN, actor=actor.strip().lower() or None, action=action
+    )
+
+if not events:
+    st.info("Nothing recorded yet.", icon=":material/info:")
+    st.stop()
+
+try:
+    zone = ZoneInfo(st.context.timezone or "UTC")
+except (ZoneInfoNotFoundError, ValueError):
+    zone = ZoneInfo("UTC")
+st.dataframe(
+    pd.DataFrame(
+        {
+            "When": [event.at.astimezone(zone).replace(tzinfo=None) for event in events],
+            "Who": [event.actor for event in events],
+            "Action": [event.action for event in events],
+            "Detail": [event.detail for event in events],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "When": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm:ss"),
+        "Detail": st.column_config.TextColumn(width="large"),
+    },
+)
+st.caption(
+    f"Times in {zone.key}."
+    + (f" The newest {SHOWN} events are shown." if len(events) == SHOWN else "")
+)

@@ -1,0 +1,178 @@
+"""Administration: survey links for a cycle, from a roster file, and open links."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import auth, resources
+from surveys import organisation, roster
+from surveys.models import CycleState
+from surveys.storage import read_session, write_session
+
+LINKS_KEY = "invitation_links"  # (file id, LinkFile) of the roster last turned into links
+OPEN_LINK_KEY = "invitation_open_link"
+
+account = auth.require_admin()
+
+st.title("Invitations")
+st.caption(
+    "Links are made here and handed back once, as a file: Attune keeps only a hash of each "
+    "link and never stores email addresses."
+)
+auth.show_flash()
+
+with read_session(resources.engine()) as session:
+    cycles = [
+        cycle
+        for cycle in reversed(organisation.list_cycles(session=session))
+        if cycle.state != CycleState.closed
+    ]
+if not cycles:
+    st.info(
+        "There is no draft or open cycle to invite staff to. Create one on Manage cycles.",
+        icon=":material/info:",
+    )
+    st.stop()
+
+by_id = {cycle.id: cycle for cycle in cycles}
+cycle_id = st.selectbox(
+    "Survey cycle",
+    options=list(by_id),
+    format_func=lambda chosen: f"{by_id[chosen].name} ({by_id[chosen].state})",
+    key="invitation_cycle",
+)
+if by_id[cycle_id].state == CycleState.draft:
+    st.caption("This cycle is a draft: its links will work once it is opened.")
+
+personal, open_tab = st.tabs(["One-time links from a roster", "Open link"])
+
+with personal:
+    st.markdown(
+        "Upload a CSV file with a header row and the columns **department**, **staff_group**, "
+        "and either **headcount** (how many links to make) or **email** (one link per person). "
+        "Commas or semicolons both work. At most 1 MB and 20,000 rows."
+    )
+    with st.container(horizontal=True):
+        for kind in roster.RosterKind:
+            st.download_button(
+                f"Example: {kind.value}",
+                data=roster.roster_template(kind),
+                file_name=f"roster-{kind.value}.csv",
+                mime="text/csv",
+                on_click="ignore",
+                icon=":material/download:",
+                key=f"template_{kind.value}",
+            )
+    uploaded = st.file_uploader(
+        "Roster (CSV)", type=["csv", "txt"], max_upload_size=1, key="invitation_roster"
+    )
+    made = st.session_state.get(LINKS_KEY)
+    if uploaded is not None and not (made and made[0] == uploaded.file_id):
+        data = uploaded.getvalue()
+        try:
+            with read_session(resources.engine()) as session:
+                checked = roster.parse_roster(session=session, data=data, cycle_id=cycle_id)
+        except roster.RosterError as error:
+            count = len(error.problems) + error.more
+            st.error(
+                f"The roster cannot be used: {count} problem{'s' if count != 1 else ''}. "
+                "Nothing has been created. Fix the file and upload it again.",
+                icon=":material/error:",
+            )
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "Line": [problem.line for problem in error.problems],
+                        "Column": [problem.column or "" for problem in error.problems],
+                        "Problem": [problem.problem for problem in error.problems],
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+                key="roster_problems",
+            )
+            if error.more:
+                st.caption(f"…and {error.more:,} more.")
+        else:
+            with st.container(horizontal=True):
+                st.metric("Rows", f"{checked.rows:,}", width="content")
+                st.metric("Links to make", f"{checked.links:,}", width="content")
+                st.metric(
+                    "Departments",
+                    len({cell.department_id for cell in checked.cells}),
+                    width="content",
+                )
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "Department": [cell.department for cell in checked.cells],
+                        "Staff group": [cell.staff_group for cell in checked.cells],
+                        "Links": [cell.count for cell in checked.cells],
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+                key="roster_preview",
+            )
+            if checked.ignored_columns:
+                st.caption("Ignored columns: " + auth.plain(", ".join(checked.ignored_columns)))
+            if st.button(
+                f"Create {checked.links:,} links",
+                key="roster_create",
+                type="primary",
+                icon=":material/link:",
+            ):
+                try:
+                    with write_session(resources.engine()) as session:
+                        link_file = roster.import_roster(
+                            session=session, data=data, cycle_id=cycle_id, actor=account.username
+                        )
+                except roster.RosterError as error:
+                    st.error(auth.plain(error), icon=":material/error:")
+                else:
+                    st.session_state[LINKS_KEY] = (uploaded.file_id, link_file)
+                    st.rerun()
+
+    made = st.session_state.get(LINKS_KEY)
+    if made:
+        link_file = made[1]
+        st.success(
+            f"{link_file.links:,} links created. Download them now: this file is the only "
+            "copy, and Attune cannot show the links again.",
+            icon=":material/check_circle:",
+        )
+        with st.container(horizontal=True):
+            st.download_button(
+                "Download links (CSV)",
+                data=link_file.csv_text,
+                file_name=link_file.filename,
+                mime="text/csv",
+                on_click="ignore",
+                type="primary",
+                icon=":material/download:",
+                key="links_download",
+            )
+            if st.button("Done: forget the links", key="links_forget"):
+                del st.session_state[LINKS_KEY]
+                st.rerun()
+
+with open_tab:
+    st.markdown(
+        "An open link can be shared widely (a poster, a newsletter). Respondents choose their "
+        "department and staff group, and nothing stops someone answering twice, so prefer "
+        "one-time links where you have a roster."
+    )
+    if st.button("Make an open link", key="open_link_create", icon=":material/add_link:"):
+        try:
+            with write_session(resources.engine()) as session:
+                link = roster.create_open_link(
+                    session=session, cycle_id=cycle_id, actor=account.username
+                )
+        except roster.RosterError as error:
+            st.error(auth.plain(error), icon=":material/error:")
+        else:
+            st.session_state[OPEN_LINK_KEY] = link
+    if st.session_state.get(OPEN_LINK_KEY):
+        st.caption("Copy it now: Attune keeps only its hash.")
+        st.code(st.session_state[OPEN_LINK_KEY], language=None, wrap_lines=True)

@@ -1,0 +1,102 @@
+"""Administration: how many invited staff have answered, per department and staff group."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import auth, resources
+from surveys import organisation
+from surveys.models import CycleState
+from surveys.response_rates import response_rates
+from surveys.storage import read_session
+
+auth.require_admin()
+
+st.title("Response rates")
+auth.show_flash()
+
+with read_session(resources.engine()) as session:
+    cycles = list(reversed(organisation.list_cycles(session=session)))
+if not cycles:
+    st.info("No survey cycles yet.", icon=":material/info:")
+    st.stop()
+
+# Open cycles first: that is when rates are watched.
+cycles.sort(key=lambda cycle: cycle.state != CycleState.open)
+by_id = {cycle.id: cycle for cycle in cycles}
+cycle_id = st.selectbox(
+    "Survey cycle",
+    options=list(by_id),
+    format_func=lambda chosen: f"{by_id[chosen].name} ({by_id[chosen].state})",
+    key="rates_cycle",
+)
+
+with read_session(resources.engine()) as session:
+    rates = response_rates(session=session, cycle_id=cycle_id)
+
+st.caption(
+    f"Counts below {rates.minimum} are shown as “fewer than {rates.minimum}” so that nobody can "
+    "tell who has just answered. As in the results, a small group is pooled with others and "
+    "only whole pools are counted exactly, so a group pooled with a small one is “not shown” "
+    "and some department totals only “at least”. Responses through an open link count toward "
+    "their department and group, so a rate is capped at 100%."
+)
+
+if not rates.cells:
+    st.info("No invitations or responses for this cycle yet.", icon=":material/info:")
+    st.stop()
+
+
+def percent(rate: float | None) -> float | None:
+    return None if rate is None else round(100 * rate)
+
+
+rate_column = st.column_config.ProgressColumn(
+    "Response rate", format="%d%%", min_value=0, max_value=100
+)
+by_department, by_group = st.tabs(["By department", "By department and staff group"])
+with by_department:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Department": [row.department for row in rates.departments],
+                "Responses": [row.responses_label for row in rates.departments],
+                "Response rate": [percent(row.rate) for row in rates.departments],
+                "Invited": [row.invited for row in rates.departments],
+                "Division": [row.division for row in rates.departments],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        height="content" if len(rates.departments) <= 25 else "auto",
+        placeholder="—",
+        column_config={
+            "Department": st.column_config.TextColumn(pinned=True),
+            "Invited": st.column_config.NumberColumn(format="localized"),
+            "Responses": st.column_config.TextColumn(alignment="right"),
+            "Response rate": rate_column,
+        },
+    )
+with by_group:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Department": [row.department for row in rates.cells],
+                "Staff group": [row.staff_group for row in rates.cells],
+                "Responses": [row.responses_label for row in rates.cells],
+                "Response rate": [percent(row.rate) for row in rates.cells],
+                "Invited": [row.invited for row in rates.cells],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        height=600,
+        placeholder="—",
+        column_config={
+            "Department": st.column_config.TextColumn(pinned=True),
+            "Invited": st.column_config.NumberColumn(format="localized"),
+            "Responses": st.column_config.TextColumn(alignment="right"),
+            "Response rate": rate_column,
+        },
+    )

@@ -1,0 +1,200 @@
+"""The staff survey, reached only through a link: no sign-in, the token is the access.
+
+Steps: a privacy statement (and, for an open link, where the respondent works), one page per
+group of questions, a review, then a thank-you. Answers live in widget state kept across
+steps; nothing is stored until `submit_survey` succeeds.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import streamlit as st
+
+from dashboard import resources
+from dashboard import survey_form as ui
+from surveys.responses import (
+    AnswerValue,
+    InvalidAnswer,
+    InvalidSubmission,
+    SubmissionFailed,
+    SurveyForm,
+    SurveyUnavailable,
+    load_survey,
+    submit_survey,
+)
+
+st.set_page_config(page_title="Staff survey · Attune", layout="centered")
+
+LINK_KEY = "survey_link"
+FORM = "survey_form"
+STEP = "survey_step"
+SUBMISSION_KEY = "survey_submission_key"
+PROBLEM = "survey_problem"
+FAILURE = "survey_failure"
+UNAVAILABLE = "survey_unavailable"
+DONE = "survey_done"
+
+token = st.query_params.get("token", "")
+if st.session_state.get(LINK_KEY) != token:
+    # A different link in the same browser session starts from nothing.
+    for key in list(st.session_state):
+        del st.session_state[key]
+    st.session_state[LINK_KEY] = token
+    st.session_state[STEP] = 0
+    # Random per form: sending the same form twice stores it once.
+    st.session_state[SUBMISSION_KEY] = secrets.token_urlsafe(32)
+
+
+def show_unavailable(message: str) -> None:
+    st.title("Staff survey", anchor=False)
+    st.error(message, icon=":material/link_off:")
+    st.stop()
+
+
+if st.session_state.get(DONE):
+    st.title("Thank you", anchor=False)
+    st.success("Your answers have been saved anonymously.", icon=":material/check_circle:")
+    st.markdown(
+        "They will be combined with your colleagues' answers and shown only for groups large "
+        "enough that no one can be picked out. You can close this page now."
+    )
+    st.stop()
+if st.session_state.get(UNAVAILABLE):
+    show_unavailable(st.session_state[UNAVAILABLE])
+
+if FORM not in st.session_state:
+    try:
+        st.session_state[FORM] = load_survey(engine=resources.engine(), token=token)
+    except SurveyUnavailable as problem:
+        show_unavailable(str(problem))
+form: SurveyForm = st.session_state[FORM]
+last_step = len(form.steps)
+review_step = last_step + 1
+
+
+def current_answers() -> dict[str, AnswerValue | None]:
+    return {
+        item.code: st.session_state.get(ui.answer_key(item.code)) for _, item in form.questions()
+    }
+
+
+def go_to(step: int) -> None:
+    st.session_state.pop(PROBLEM, None)
+    st.session_state.pop(FAILURE, None)
+    st.session_state[STEP] = step
+
+
+def start() -> None:
+    if form.is_open_link and (
+        st.session_state.get(ui.DEPARTMENT_KEY) is None
+        or st.session_state.get(ui.GROUP_KEY) is None
+    ):
+        st.session_state[PROBLEM] = InvalidSubmission(
+            workplace_problem="Choose your department and your staff group to begin."
+        )
+        return
+    go_to(1)
+
+
+def submit() -> None:
+    if st.session_state.get(DONE) or st.session_state.get(STEP) != review_step:
+        return  # a second click on a form already sent
+    st.session_state.pop(PROBLEM, None)
+    st.session_state.pop(FAILURE, None)
+    try:
+        submit_survey(
+            engine=resources.engine(),
+            token=token,
+            submission_key=st.session_state[SUBMISSION_KEY],
+            answers=current_answers(),
+            comment=st.session_state.get(ui.COMMENT_KEY),
+            department_id=st.session_state.get(ui.DEPARTMENT_KEY),
+            staff_group_id=st.session_state.get(ui.GROUP_KEY),
+        )
+    except InvalidSubmission as problem:
+        st.session_state[PROBLEM] = problem
+    except (SubmissionFailed, InvalidAnswer) as failure:
+        st.session_state[FAILURE] = str(failure)
+    except SurveyUnavailable as problem:
+        st.session_state[UNAVAILABLE] = str(problem)
+    else:
+        # Nothing of the answers stays in memory once they are stored (think of ward PCs).
+        for key in list(st.session_state):
+            if key != LINK_KEY:
+                del st.session_state[key]
+        st.session_state[DONE] = True
+
+
+def chosen_workplace() -> tuple[str | None, str | None]:
+    if not form.is_open_link:
+        return form.department, form.staff_group
+    departments = {choice.id: choice.name for choice in form.departments}
+    groups = {choice.id: choice.name for choice in form.staff_groups}
+    return (
+        departments.get(st.session_state.get(ui.DEPARTMENT_KEY)),
+        groups.get(st.session_state.get(ui.GROUP_KEY)),
+    )
+
+
+step = st.session_state[STEP]
+problem: InvalidSubmission | None = st.session_state.get(PROBLEM)
+
+if step == 0:
+    st.title(ui.escape_markdown(form.title), anchor=False)
+    st.markdown(ui.escape_markdown(form.intro))
+    with st.form("survey-start", border=False, enter_to_submit=False):
+        if form.is_open_link:
+            st.header("Where you work", anchor=False)
+            ui.quiet(f"Survey: {form.cycle_name}")
+            ui.workplace_pickers(form)
+        else:
+            ui.fixed_workplace(form)
+        ui.privacy_statement(form)
+        st.markdown(
+            f"{len(form.questions())} questions on {last_step} short pages, "
+            "then a check before you send."
+        )
+        if problem is not None:
+            ui.submission_problems(problem, form)
+        st.form_submit_button(
+            "Start the survey", type="primary", key="start", on_click=start,
+            icon=":material/arrow_forward:", icon_position="right",
+        )  # fmt: skip
+
+elif step <= last_step:
+    current = form.steps[step - 1]
+    ui.context_caption(form, *chosen_workplace())
+    ui.progress(step, review_step)
+    ui.step_heading(current)
+    with st.form(f"survey-step-{step}", border=False, enter_to_submit=False):
+        for item in current.questions:
+            ui.question(item)
+        if current.has_comment:
+            ui.comment_box(form)
+        with st.container(horizontal=True, horizontal_alignment="distribute"):
+            st.form_submit_button(
+                "Back", key=f"back-{step}", on_click=go_to, args=(step - 1,),
+                icon=":material/arrow_back:",
+            )  # fmt: skip
+            st.form_submit_button(
+                "Next", type="primary", key=f"next-{step}", on_click=go_to, args=(step + 1,),
+                icon=":material/arrow_forward:", icon_position="right",
+            )  # fmt: skip
+
+else:
+    ui.context_caption(form, *chosen_workplace())
+    ui.progress(review_step, review_step)
+    st.header("Check your answers", anchor=False)
+    ui.quiet("Nothing is saved until you press Submit. You can still change any answer.")
+    if problem is not None:
+        ui.submission_problems(problem, form)
+    if st.session_state.get(FAILURE):
+        st.error(st.session_state[FAILURE], icon=":material/cloud_off:")
+    ui.review_answers(form, current_answers(), go_to)
+    ui.review_comment(st.session_state.get(ui.COMMENT_KEY) or "")
+    with st.container(horizontal=True, horizontal_alignment="distribute"):
+        st.button("Back", key="back-review", on_click=go_to, args=(last_step,),
+                  icon=":material/arrow_back:")  # fmt: skip
+        st.button("Submit my answers", type="primary", key="submit", on_click=submit,
+                  icon=":material/send:")  # fmt: skip

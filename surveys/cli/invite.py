@@ -1,0 +1,182 @@
+"""`attune invite`: one-time survey links for a department and staff group, or an open link."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from surveys.cli import app, fail, open_engine
+
+CSV_HEADER = ("cycle", "department", "staff_group", "link")
+STDOUT = Path("-")
+
+
+def write_new_file(path: Path, text: str, *, force: bool) -> None:
+    """Write `text` to `path` all at once: a reader sees the old file or the whole new one.
+
+    The file holds live links, so it is created readable by its owner only. Without `force`
+    an existing file is never replaced, even one created while we were writing.
+    """
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if force:
+            os.replace(temporary, path)
+            return
+        try:
+            # A hard link fails if the name exists, so there is no moment to clobber a file in.
+            os.link(temporary, path)
+        except FileExistsError:
+            raise
+        except OSError:
+            # Some file systems have no hard links; fall back to check-then-rename.
+            if path.exists():
+                raise FileExistsError(path) from None
+            os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+@app.command("invite")
+def invite(
+    cycle: Annotated[str, typer.Option(help="Survey cycle, by name (e.g. '2026 Q4').")],
+    department: Annotated[
+        str | None, typer.Option(help="Department, by name. Not with --open.")
+    ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(help="Staff group, by key (e.g. nursing) or name. Not with --open."),
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option(help="How many one-time links to make. Not with --open.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV file to write the links to ('-' for standard output). "
+            "Required except with --open."
+        ),
+    ] = None,
+    open_link: Annotated[
+        bool,
+        typer.Option(
+            "--open",
+            help="Make one reusable link; respondents choose their department and group. "
+            "Nothing stops someone answering twice.",
+        ),
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+) -> None:
+    """Make survey links: N one-time links for one department and staff group, or one open link.
+
+    The database keeps only a hash of each token: the output is the only copy of the links.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from surveys.csvsafe import rows_to_csv
+    from surveys.invitations import (
+        MAX_INVITATIONS_PER_CALL,
+        CycleClosed,
+        UnknownName,
+        create_invitations,
+        create_open_link,
+        find_cycle,
+        find_department,
+        find_staff_group,
+        survey_url,
+    )
+    from surveys.storage import schema_is_current, write_session
+
+    if open_link:
+        given = [name for name, value in (("--department", department), ("--group", group),
+                                           ("--count", count)) if value is not None]  # fmt: skip
+        if given:
+            raise fail(f"--open makes one link for every department and group; drop {given[0]}")
+    else:
+        for name, value in (("--department", department), ("--group", group), ("--count", count)):
+            if value is None:
+                raise fail(f"{name} is required (or use --open for an open link)")
+        if out is None:
+            raise fail("--out is required: the links exist nowhere else")
+        assert count is not None
+        if not 1 <= count <= MAX_INVITATIONS_PER_CALL:
+            raise fail(f"--count must be between 1 and {MAX_INVITATIONS_PER_CALL:,}")
+    to_file = out is not None and out != STDOUT
+    if to_file:
+        assert out is not None
+        if out.exists() and not force:
+            raise fail(f"{out} already exists; choose another file or pass --force to replace it")
+        if not out.parent.is_dir():
+            raise fail(f"folder {out.parent} does not exist")
+
+    engine = open_engine()
+    if not schema_is_current(engine):
+        raise fail("the schema is not up to date; run `attune db upgrade` first")
+    written = False
+    try:
+        with write_session(engine) as session:
+            chosen_cycle = find_cycle(session=session, name=cycle)
+            if open_link:
+                token = create_open_link(session=session, cycle_id=chosen_cycle.id)
+                rows = [(chosen_cycle.name, "", "", survey_url(token))]
+                where = "an open link (respondents choose their department and group)"
+            else:
+                assert department is not None and group is not None and count is not None
+                chosen_department = find_department(session=session, name=department)
+                chosen_group = find_staff_group(session=session, name=group)
+                tokens = create_invitations(
+                    session=session,
+                    cycle_id=chosen_cycle.id,
+                    department_id=chosen_department.id,
+                    staff_group_id=chosen_group.id,
+                    count=count,
+                )
+                rows = [
+                    (chosen_cycle.name, chosen_department.name, chosen_group.name, survey_url(t))
+                    for t in tokens
+                ]
+                where = (
+                    f"{count:,} one-time link{'s' if count != 1 else ''} for "
+                    f"{chosen_department.name}, {chosen_group.name}"
+                )
+            text = rows_to_csv(CSV_HEADER, rows)
+            if to_file:
+                assert out is not None
+                # Inside the transaction: if the file cannot be written, no links are kept.
+                write_new_file(out, text, force=force)
+                written = True
+    except (UnknownName, CycleClosed) as error:
+        raise fail(str(error)) from None
+    except FileExistsError:
+        raise fail(f"{out} already exists; choose another file or pass --force") from None
+    except OSError as error:
+        raise fail(f"cannot write {out}: {error.strerror or error}") from None
+    except SQLAlchemyError as error:
+        if written and out is not None:
+            out.unlink(missing_ok=True)  # its links were never stored, so none would work
+        raise fail(f"the links could not be stored: {type(error).__name__}") from None
+
+    if out == STDOUT:
+        typer.echo(text, nl=False)
+        return
+    summary = f"Created {where} in {chosen_cycle.name}"
+    if to_file:
+        typer.echo(f"{summary}; wrote {out}.")
+        typer.echo(
+            "Only hashes are stored: this file is the only copy of the links. "
+            "Keep it private and delete it once the links are handed out."
+        )
+    else:
+        typer.echo(f"{summary}:")
+    if open_link:
+        typer.echo(rows[0][3])

@@ -1,0 +1,205 @@
+"""`attune user`: accounts for administrators and managers."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+
+from surveys.cli import app, fail, open_engine
+
+user_app = typer.Typer(help="Accounts for administrators and managers.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+DepartmentsOption = Annotated[
+    str,
+    typer.Option(
+        "--departments",
+        help='Comma-separated department names a manager may see, e.g. "Emergency,Oncology".',
+    ),
+]
+PasswordStdinOption = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Read the password from the first line of standard input."
+    ),
+]
+
+
+def _actor() -> str:
+    # Who ran the command, as far as the machine knows: the audit log's "who".
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _departments(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise fail("no password on standard input")
+        return password
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from surveys.storage import schema_is_current
+
+    engine = open_engine()
+    if not schema_is_current(engine):
+        raise fail("the schema is not up to date; run `attune db upgrade` first")
+    return engine
+
+
+def _change(action) -> None:  # type: ignore[no-untyped-def]
+    """Run `action(session)` in one write transaction, turning refusals into messages."""
+    from surveys.accounts import AccountError
+    from surveys.storage import write_session
+
+    try:
+        with write_session(_engine()) as session:
+            action(session)
+    except AccountError as error:
+        raise fail(str(error)) from None
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option("--role", help="admin or manager.")],
+    departments: DepartmentsOption = "",
+    display_name: Annotated[str, typer.Option("--name", help="Name shown in the app.")] = "",
+    password_stdin: PasswordStdinOption = False,
+) -> None:
+    """Add an account; the password is asked for twice (hidden) or read from stdin."""
+    from surveys.accounts import AccountError, check_password, check_username, create_account
+
+    names = _departments(departments)
+    if role not in ("admin", "manager"):
+        raise fail("--role must be admin or manager")
+    if role == "manager" and not names:
+        raise fail('a manager needs --departments, e.g. --departments "Emergency"')
+    if role == "admin" and names:
+        raise fail("administrators see every department; leave out --departments")
+    try:
+        check_username(username)
+    except AccountError as error:
+        raise fail(str(error)) from None
+    password = _read_password(password_stdin)
+    try:
+        check_password(password, username=username)
+    except AccountError as error:
+        raise fail(str(error)) from None
+    _change(
+        lambda session: create_account(
+            session=session,
+            username=username,
+            role=role,
+            password=password,
+            departments=names,
+            display_name=display_name,
+            actor=_actor(),
+        )
+    )
+    scope = f" for {', '.join(names)}" if names else ""
+    typer.echo(f"Added {role} {username.strip().lower()}{scope}.")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List the accounts, their roles, departments and whether they are locked."""
+    from surveys.accounts import list_accounts
+    from surveys.storage import read_session
+
+    with read_session(_engine()) as session:
+        accounts = list_accounts(session=session)
+    if not accounts:
+        typer.echo("No accounts yet. Add one with `attune user add NAME --role admin`.")
+        return
+    width = max(len(account.username) for account in accounts)
+    for account in accounts:
+        state = "active" if account.active else "disabled"
+        if account.locked:
+            state += ", locked"
+        scope = "all departments" if account.role == "admin" else ", ".join(account.departments)
+        typer.echo(
+            f"{account.username:<{width}}  {account.role:<7}  {state:<16}  "
+            f"{account.sign_in:<14}  {scope}"
+        )
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Stop an account from signing in; its open sessions end at their next page load."""
+    from surveys.accounts import set_active
+
+    _change(
+        lambda session: set_active(session=session, username=username, active=False, actor=_actor())
+    )
+    typer.echo(f"Disabled {username.strip().lower()}.")
+
+
+@user_app.command("enable")
+def user_enable(username: str) -> None:
+    """Let a disabled account sign in again."""
+    from surveys.accounts import set_active
+
+    _change(
+        lambda session: set_active(session=session, username=username, active=True, actor=_actor())
+    )
+    typer.echo(f"Enabled {username.strip().lower()}.")
+
+
+@user_app.command("set-password")
+def user_set_password(username: str, password_stdin: PasswordStdinOption = False) -> None:
+    """Give an account a new password (also lifts a sign-in lock)."""
+    from surveys.accounts import AccountError, check_password, set_password
+
+    password = _read_password(password_stdin)
+    try:
+        check_password(password, username=username)
+    except AccountError as error:
+        raise fail(str(error)) from None
+    _change(
+        lambda session: set_password(
+            session=session, username=username, password=password, actor=_actor()
+        )
+    )
+    typer.echo(f"Password changed for {username.strip().lower()}.")
+
+
+@user_app.command("set-departments")
+def user_set_departments(username: str, departments: DepartmentsOption) -> None:
+    """Replace the departments a manager may see."""
+    from surveys.accounts import set_departments
+
+    names = _departments(departments)
+    _change(
+        lambda session: set_departments(
+            session=session, username=username, departments=names, actor=_actor()
+        )
+    )
+    typer.echo(f"{username.strip().lower()} now sees {', '.join(names)}.")
+
+
+@user_app.command("unlock")
+def user_unlock(username: str) -> None:
+    """Lift the lock that repeated failed sign-ins put on a username."""
+    from surveys.accounts import unlock
+
+    results: list[bool] = []
+    _change(
+        lambda session: results.append(unlock(session=session, username=username, actor=_actor()))
+    )
+    typer.echo(
+        f"Unlocked {username.strip().lower()}."
+        if results and results[0]
+        else f"{username.strip().lower()} was not locked."
+    )

@@ -1,0 +1,489 @@
+"""Administration pages through AppTest: each works for an administrator and for nobody else."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+from streamlit.testing.v1 import AppTest
+
+from dashboard import auth
+from surveys import invitations, organisation
+from surveys.accounts import SessionTicket, issue_ticket
+from surveys.models import Account, AuditEvent, CycleState, Department, Invitation, StaffGroup
+from surveys.responses import store_response
+from surveys.storage import read_session, write_session
+from tests.app.test_sign_in import (
+    PAGES,
+    account_id,
+    build_hospital,
+    new_app,
+    signed_in,
+    use_fast_hashing,
+)
+
+ADMIN_PAGES = {
+    "admin_cycles.py": "Manage cycles",
+    "admin_invitations.py": "Invitations",
+    "admin_response_rates.py": "Response rates",
+    "admin_organisation.py": "Departments",
+    "admin_staff_groups.py": "Staff groups",
+    "admin_accounts.py": "Accounts",
+    "admin_audit.py": "Audit log",
+}
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_fast_hashing(monkeypatch)
+
+
+@pytest.fixture
+def hospital() -> Iterator[Engine]:
+    engine = build_hospital()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def cycles(hospital: Engine) -> dict[str, int]:
+    """An open cycle with links and a few answers in Emergency, and a draft cycle."""
+    with write_session(hospital) as session:
+        open_cycle = organisation.create_cycle(
+            session=session,
+            name="2026 Q4",
+            opens=date(2026, 10, 12),
+            closes=date(2026, 12, 3),
+            state=CycleState.open,
+        )
+        draft = organisation.create_cycle(
+            session=session, name="2027 Q1", opens=date(2027, 1, 11), closes=date(2027, 3, 1)
+        )
+        emergency = organisation.department_ids_by_name(session=session, names=["Emergency"])
+        emergency_id = next(iter(emergency))
+        groups = organisation.list_staff_groups(session=session)
+        for group, count in ((groups[0], 10), (groups[1], 4)):
+            invitations.create_invitations(
+                session=session,
+                cycle_id=open_cycle,
+                department_id=emergency_id,
+                staff_group_id=group.id,
+                count=count,
+            )
+        instrument = organisation.list_cycles(session=session)[0].instrument_id
+        items = organisation.instrument_items(session=session, instrument_id=instrument)
+    rng = random.Random(4)
+    for group, count in ((groups[0], 7), (groups[1], 2)):
+        for _ in range(count):
+            with write_session(hospital) as session:
+                store_response(
+                    session=session,
+                    cycle_id=open_cycle,
+                    department_id=emergency_id,
+                    staff_group_id=group.id,
+                    instrument_id=instrument,
+                    answers={
+                        item: rng.randint(0, 10) if item.scale == "nps" else rng.randint(1, 5)
+                        for item in items.values()
+                    },
+                    comment=None,
+                )
+    return {"open": open_cycle, "draft": draft, "emergency": emergency_id}
+
+
+def admin_on(hospital: Engine, page: str) -> AppTest:
+    at = signed_in(hospital, "boss")
+    at.switch_page(f"app_pages/{page}").run()
+    assert not at.exception
+    return at
+
+
+def audit_actions(engine: Engine) -> list[str]:
+    with read_session(engine) as session:
+        return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+# --- Who may see what --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("page_file", "title"), ADMIN_PAGES.items())
+def test_every_admin_page_opens_for_an_administrator(
+    hospital: Engine, cycles, page_file: str, title: str
+) -> None:
+    at = admin_on(hospital, page_file)
+    assert [element.value for element in at.title] == [title]
+    assert not at.error
+
+
+def navigation_pages(at: AppTest) -> set[str]:
+    """The page files the last run's st.navigation offered (AppTest keeps no public list)."""
+    return {Path(str(info["script_path"])).name for info in at._registered_pages.values()}
+
+
+def test_navigation_is_built_by_role(hospital: Engine) -> None:
+    admin = signed_in(hospital, "boss")
+    manager = signed_in(hospital, "ed")
+    assert navigation_pages(admin) == {"cycles.py", *ADMIN_PAGES}
+    assert navigation_pages(manager) == {"cycles.py"}
+    assert manager.sidebar.caption[0].value == "Manager"
+    for page in ADMIN_PAGES:
+        with pytest.raises(ValueError):
+            manager.switch_page(f"app_pages/{page}")
+
+
+@pytest.mark.parametrize("page_file", ADMIN_PAGES)
+@pytest.mark.parametrize("who", ["ed", None, "forged"])
+def test_admin_pages_refuse_anyone_but_an_administrator_on_every_run(
+    hospital: Engine, page_file: str, who: str | None
+) -> None:
+    """Run straight from the file, as a crafted request for the page would, the page checks
+    the role itself; it does not rely on the navigation leaving it out."""
+    at = new_app(PAGES / page_file)
+    if who == "ed":
+        at.session_state[auth.SESSION_KEY] = issue_ticket(account_id(hospital, "ed"))
+    elif who == "forged":
+        genuine = issue_ticket(account_id(hospital, "ed"))
+        at.session_state[auth.SESSION_KEY] = SessionTicket(
+            account_id(hospital, "boss"),
+            genuine.issued_at,
+            genuine.last_seen_at,
+            False,
+            genuine.signature,
+        )
+    at.run()
+    assert not at.exception
+    assert [error.value for error in at.error] == ["This page is for administrators."]
+    assert not at.title and not at.dataframe and not at.button and not at.text_input
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {"query_params": {"role": "admin", "department": "2", "page": "manage-cycles"}},
+        {"session_state": {"role": "admin", "department_ids": None, "is_admin": True}},
+        {"ticket": "admin"},
+    ],
+    ids=["query parameters", "session state keys", "ticket replaced"],
+)
+def test_a_manager_cannot_promote_themselves(hospital: Engine, tamper: dict) -> None:
+    at = new_app()
+    at.session_state[auth.SESSION_KEY] = issue_ticket(account_id(hospital, "ed"))
+    for key, value in tamper.get("query_params", {}).items():
+        at.query_params[key] = value
+    for key, value in tamper.get("session_state", {}).items():
+        at.session_state[key] = value
+    if "ticket" in tamper:
+        at.session_state[auth.SESSION_KEY] = {"account_id": account_id(hospital, "boss")}
+    at.run()
+    assert not at.exception
+    assert navigation_pages(at) in ({"cycles.py"}, {"sign_in.py"})
+    assert not at.sidebar.caption or at.sidebar.caption[0].value == "Manager"
+
+
+def test_an_administrator_demoted_mid_session_loses_the_pages_at_once(
+    hospital: Engine, cycles
+) -> None:
+    at = admin_on(hospital, "admin_cycles.py")
+    assert at.title[0].value == "Manage cycles"
+    with write_session(hospital) as session:
+        session.execute(update(Account).where(Account.username == "boss").values(role="manager"))
+    at.run()
+    assert not at.exception
+    assert "Manage cycles" not in [element.value for element in at.title]
+    assert navigation_pages(at) == {"cycles.py"}
+    assert not [button for button in at.button if button.key in ("cycle_open", "cycle_close")]
+
+
+# --- Survey cycles -----------------------------------------------------------------------------
+
+
+def test_admin_creates_opens_and_closes_a_cycle(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_cycles.py")
+    at.text_input(key="new_cycle_name").set_value("2027 Q2")
+    at.date_input(key="new_cycle_opens").set_value(date(2027, 4, 12))
+    at.date_input(key="new_cycle_closes").set_value(date(2027, 6, 1))
+    at.button(key="new_cycle_submit").click().run()
+    assert not at.exception
+    assert "Cycle created as a draft" in at.success[0].value
+    table = at.dataframe[0].value
+    assert table["Cycle"].tolist()[0] == "2027 Q2"
+    assert table["Status"].tolist()[0] == "Draft"
+
+    created = next(c.id for c in list_cycles(hospital) if c.name == "2027 Q2")
+    at.selectbox(key="cycle_state_choice").set_value(created).run()
+    assert at.button(key="cycle_close").disabled
+    at.button(key="cycle_open").click().run()
+    assert "Cycle opened" in at.success[0].value
+    at.selectbox(key="cycle_state_choice").set_value(created).run()
+    at.button(key="cycle_close").click().run()
+    assert "Cycle closed" in at.success[0].value
+    assert {c.name: c.state for c in list_cycles(hospital)}["2027 Q2"] == "closed"
+    assert audit_actions(hospital)[-3:] == ["cycle.create", "cycle.open", "cycle.close"]
+
+
+def list_cycles(engine: Engine):  # type: ignore[no-untyped-def]
+    with read_session(engine) as session:
+        return organisation.list_cycles(session=session)
+
+
+def test_a_cycle_that_closes_before_it_opens_is_refused(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_cycles.py")
+    at.text_input(key="new_cycle_name").set_value("Backwards")
+    at.date_input(key="new_cycle_opens").set_value(date(2027, 4, 12))
+    at.date_input(key="new_cycle_closes").set_value(date(2027, 4, 1))
+    at.button(key="new_cycle_submit").click().run()
+    assert not at.exception
+    assert "cannot close before it opens" in at.error[0].value
+    assert "Backwards" not in [c.name for c in list_cycles(hospital)]
+
+
+# --- Invitations -------------------------------------------------------------------------------
+
+
+def upload(at: AppTest, text: str) -> AppTest:
+    at.file_uploader(key="invitation_roster").upload("roster.csv", text.encode(), "text/csv")
+    return at.run()
+
+
+def test_admin_turns_a_roster_into_downloadable_links(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_invitations.py")
+    at.selectbox(key="invitation_cycle").set_value(cycles["draft"]).run()
+    at = upload(
+        at,
+        "department;staff_group;email\nEmergency;nursing;a@example.org\n"
+        "Oncology;physicians;b@example.org\n",
+    )
+    assert not at.exception
+    assert {metric.label: metric.value for metric in at.metric}["Links to make"] == "2"
+    assert at.dataframe[0].value["Department"].tolist() == ["Emergency", "Oncology"]
+    before = count_invitations(hospital)
+    at.button(key="roster_create").click().run()
+    assert not at.exception
+    assert count_invitations(hospital) == before + 2
+    assert "2 links created" in at.success[0].value
+    download = at.get("download_button")
+    assert "Download links (CSV)" in [button.label for button in download]
+    rows = list(csv.reader(io.StringIO(at.session_state["invitation_links"][1].csv_text)))
+    assert [row[0] for row in rows] == ["email", "a@example.org", "b@example.org"]
+    assert all("/survey?token=" in row[1] for row in rows[1:])
+    # The same file is not turned into links twice.
+    assert not [button for button in at.button if button.key == "roster_create"]
+    at.button(key="links_forget").click().run()
+    assert "invitation_links" not in at.session_state
+    assert audit_actions(hospital)[-1] == "invitations.roster"
+
+
+def count_invitations(engine: Engine) -> int:
+    with read_session(engine) as session:
+        return session.scalar(select(func.count()).select_from(Invitation)) or 0
+
+
+def test_a_bad_roster_lists_its_problems_and_makes_nothing(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_invitations.py")
+    before = count_invitations(hospital)
+    at = upload(at, "department,staff_group,headcount\nEmergncy,nursing,4\nOncology,nursing,0\n")
+    assert not at.exception
+    assert "The roster cannot be used: 2 problems" in at.error[0].value
+    problems = at.dataframe[0].value
+    assert problems["Line"].tolist() == [2, 3]
+    assert problems["Column"].tolist() == ["department", "headcount"]
+    assert "did you mean 'Emergency'?" in problems["Problem"].tolist()[0]
+    assert not [button for button in at.button if button.key == "roster_create"]
+    assert count_invitations(hospital) == before
+
+
+def test_admin_makes_an_open_link(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_invitations.py")
+    at.button(key="open_link_create").click().run()
+    assert not at.exception
+    link = at.code[0].value
+    assert link.startswith("http://localhost:8501/survey?token=")
+    with read_session(hospital) as session:
+        found = invitations.find_invitation(session=session, token=link.split("token=")[1])
+    assert found is not None and found.is_open
+
+
+def test_closed_cycles_are_not_offered_for_invitations(hospital: Engine, cycles) -> None:
+    with write_session(hospital) as session:
+        for cycle in ("open", "draft"):
+            if cycle == "draft":
+                organisation.change_cycle_state(
+                    session=session, cycle_id=cycles[cycle], action="open", actor="t"
+                )
+            organisation.change_cycle_state(
+                session=session, cycle_id=cycles[cycle], action="close", actor="t"
+            )
+    at = admin_on(hospital, "admin_invitations.py")
+    assert "no draft or open cycle" in at.info[0].value
+    assert not at.file_uploader
+
+
+# --- Response rates ----------------------------------------------------------------------------
+
+
+def test_response_rates_band_small_groups(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_response_rates.py")
+    assert at.selectbox(key="rates_cycle").value == cycles["open"]
+    departments, cells = (frame.value for frame in at.dataframe)
+    # 7 nurses and 2 physicians form one atom, as in the results: only their sum is shown.
+    assert departments["Responses"].tolist() == ["9"]
+    assert departments["Response rate"].tolist() == [64]
+    assert cells["Responses"].tolist() == ["not shown", "fewer than 5"]
+    assert cells["Response rate"].isna().all()
+
+
+# --- Departments and divisions -----------------------------------------------------------------
+
+
+def test_admin_adds_renames_moves_and_archives_departments(hospital: Engine) -> None:
+    at = admin_on(hospital, "admin_organisation.py")
+    at.text_input(key="new_division_name").set_value("Support services")
+    at.button(key="new_division_submit").click().run()
+    assert "Division added." in at.success[0].value
+    support = next(d.id for d in list_divisions(hospital) if d.name == "Support services")
+    at.text_input(key="new_department_name").set_value("Pharmacy")
+    at.selectbox(key="new_department_division").set_value(support)
+    at.button(key="new_department_submit").click().run()
+    assert "Department added." in at.success[0].value
+
+    pharmacy = department_id(hospital, "Pharmacy")
+    at.selectbox(key="edit_department").set_value(pharmacy).run()
+    at.text_input(key=f"rename_department_name_{pharmacy}").set_value("Pharmacy & stores")
+    at.button(key="rename_department_submit").click().run()
+    assert "Department renamed." in at.success[0].value
+    emergency = department_id(hospital, "Emergency")
+    at.selectbox(key="edit_department").set_value(emergency).run()
+    at.selectbox(key="move_department_division").set_value(support)
+    at.button(key="move_department_submit").click().run()
+    assert "Department moved." in at.success[0].value
+    at.selectbox(key="edit_department").set_value(emergency).run()
+    at.button(key="archive_department").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("Department")
+    assert table.loc["Emergency", "Division"] == "Support services"
+    assert table.loc["Emergency", "Status"] == "Archived"
+    assert "Pharmacy & stores" in table.index
+    assert audit_actions(hospital)[-5:] == [
+        "division.create",
+        "department.create",
+        "department.rename",
+        "department.move",
+        "department.archive",
+    ]
+
+
+def test_markup_in_a_name_is_refused_and_shown_as_text(hospital: Engine) -> None:
+    at = admin_on(hospital, "admin_organisation.py")
+    at.text_input(key="new_division_name").set_value("**Bold** [x](javascript:1)")
+    at.button(key="new_division_submit").click().run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "names are plain text" in message
+    assert "\\*" in message  # escaped: Markdown shows the character, not bold
+
+
+def list_divisions(engine: Engine):  # type: ignore[no-untyped-def]
+    with read_session(engine) as session:
+        return organisation.list_divisions(session=session)
+
+
+def department_id(engine: Engine, name: str) -> int:
+    with read_session(engine) as session:
+        return session.scalars(select(Department.id).where(Department.name == name)).one()
+
+
+# --- Staff groups ------------------------------------------------------------------------------
+
+
+def test_admin_adds_reorders_renames_and_archives_staff_groups(hospital: Engine) -> None:
+    at = admin_on(hospital, "admin_staff_groups.py")
+    at.text_input(key="new_group_name").set_value("Midwives")
+    at.text_input(key="new_group_plural").set_value("midwives")
+    at.button(key="new_group_submit").click().run()
+    assert "Staff group added" in at.success[0].value
+    midwives = group_id(hospital, "midwives")
+    at.selectbox(key="edit_group").set_value(midwives).run()
+    at.button(key="group_up").click().run()
+    at.selectbox(key="edit_group").set_value(midwives).run()
+    at.text_input(key=f"rename_group_plural_{midwives}").set_value("midwives and doulas")
+    at.button(key="rename_group_submit").click().run()
+    at.selectbox(key="edit_group").set_value(midwives).run()
+    at.button(key="group_archive").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["Staff group"].tolist()[3] == "Midwives"
+    assert table["Asked about as"].tolist()[3] == "midwives and doulas"
+    assert table["Status"].tolist()[3] == "Archived"
+
+
+def group_id(engine: Engine, key: str) -> int:
+    with read_session(engine) as session:
+        return session.scalars(select(StaffGroup.id).where(StaffGroup.key == key)).one()
+
+
+# --- Accounts ----------------------------------------------------------------------------------
+
+
+def test_admin_adds_a_manager_who_then_sees_only_their_pages(hospital: Engine) -> None:
+    at = admin_on(hospital, "admin_accounts.py")
+    at.text_input(key="new_account_username").set_value("onc.lead")
+    at.multiselect(key="new_account_departments").set_value(["Oncology"])
+    at.text_input(key="new_account_password").set_value("a long enough phrase")
+    at.text_input(key="new_account_confirm").set_value("a long enough phrase")
+    at.button(key="new_account_submit").click().run()
+    assert not at.exception
+    assert "Account added." in at.success[0].value
+    table = at.dataframe[0].value.set_index("Username")
+    assert table.loc["onc.lead", "Departments"] == "Oncology"
+    assert table.loc["onc.lead", "Role"] == "Manager"
+    manager = signed_in(hospital, "onc.lead")
+    assert navigation_pages(manager) == {"cycles.py"}
+    assert manager.sidebar.caption[0].value == "Manager"
+
+    at.selectbox(key="edit_account").set_value("onc.lead").run()
+    at.button(key="account_active").click().run()
+    assert "Account disabled." in at.success[0].value
+    manager.run()
+    assert manager.title[0].value == "Sign in to Attune"
+
+
+def test_an_administrator_cannot_disable_themselves(hospital: Engine) -> None:
+    at = admin_on(hospital, "admin_accounts.py")
+    at.selectbox(key="edit_account").set_value("boss").run()
+    assert at.button(key="account_active").disabled
+
+
+# --- Audit log ---------------------------------------------------------------------------------
+
+
+def test_audit_log_shows_who_did_what(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_cycles.py")
+    at.selectbox(key="cycle_state_choice").set_value(cycles["open"]).run()
+    at.button(key="cycle_close").click().run()
+    at.switch_page("app_pages/admin_audit.py").run()
+    assert not at.exception
+    log = at.dataframe[0].value
+    assert log["Who"].tolist()[0] == "boss"
+    assert log["Action"].tolist()[0] == "cycle.close"
+    assert log["Detail"].tolist()[0] == "2026 Q4"
+    at.selectbox(key="audit_action").set_value("account.create").run()
+    assert set(at.dataframe[0].value["Action"]) == {"account.create"}
+    at.text_input(key="audit_actor").set_value("nobody").run()
+    assert "Nothing recorded yet." in at.info[0].value
+
+
+def test_signing_out_forgets_links_made_in_the_session(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_invitations.py")
+    at = upload(at, "department,staff_group,headcount\nEmergency,nursing,2\n")
+    at.button(key="roster_create").click().run()
+    assert "invitation_links" in at.session_state
+    at.sidebar.button(key="sign_out").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Sign in to Attune"
+    assert "invitation_links" not in at.session_state

@@ -1,0 +1,308 @@
+"""A staff member answers the survey in a real Chromium: on a phone by touch, and by keyboard."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import BrowserContext, Page, expect
+from sqlalchemy import func, select
+
+from surveys.invitations import create_invitations, find_cycle, find_department, find_staff_group
+from surveys.models import CellRollup, Comment, Item, ItemRollup, Response
+from surveys.storage import make_engine, read_session, write_session
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+FIRST_RENDER_MS = 30_000
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 900}
+STEP_TITLES = [
+    "In your work with nursing staff",
+    "In your work with physicians",
+    "In your work with allied health professionals",
+    "In your work with administrative and support staff",
+    "Patients and families",
+    "Your own team",
+    "Overall",
+]
+QUESTIONS_PER_STEP = [7, 7, 7, 7, 4, 4, 2]
+# Not shown as Markdown or HTML anywhere: it must come back exactly as typed.
+COMMENT = "Handover is *much* better since <b>March</b>. # not a heading"
+LIKERT = ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"]
+
+
+def new_link(database_url: str, department: str = "Emergency", group: str = "nursing") -> str:
+    engine = make_engine(database_url)
+    with write_session(engine) as session:
+        cycle = find_cycle(session=session, name="2026 Q4")
+        token = create_invitations(
+            session=session,
+            cycle_id=cycle.id,
+            department_id=find_department(session=session, name=department).id,
+            staff_group_id=find_staff_group(session=session, name=group).id,
+            count=1,
+        )[0]
+    engine.dispose()
+    return f"/survey?token={token}"
+
+
+def cell_counts(database_url: str) -> dict:
+    """Responses, comments and answer counts of the Emergency nursing cell in 2026 Q4."""
+    engine = make_engine(database_url)
+    with read_session(engine) as session:
+        cycle = find_cycle(session=session, name="2026 Q4")
+        cell = {
+            "cycle_id": cycle.id,
+            "department_id": find_department(session=session, name="Emergency").id,
+            "staff_group_id": find_staff_group(session=session, name="nursing").id,
+        }
+        rollup = session.get(CellRollup, tuple(cell.values()))
+        items = {
+            code: tuple(getattr(row, column) for column in ("n_na", *(f"v{v}" for v in range(11))))
+            for code, row in session.execute(
+                select(Item.code, ItemRollup)
+                .join(Item, Item.id == ItemRollup.item_id)
+                .where(*(getattr(ItemRollup, key) == value for key, value in cell.items()))
+            )
+        }
+        counts = {
+            "responses": session.scalar(
+                select(func.count()).select_from(Response).filter_by(**cell)
+            ),
+            "rollup_responses": rollup.responses if rollup else 0,
+            "comments": session.scalar(
+                select(func.count()).select_from(Comment).filter_by(**cell, text=COMMENT)
+            ),
+            "items": items,
+        }
+    engine.dispose()
+    return counts
+
+
+def show_step(page: Page, title: str, *, timeout: float = 5_000) -> None:
+    """Wait until the step titled `title` is fully drawn and the app is idle: Streamlit shows
+    a step while its run is still going, with the previous step's elements faded."""
+    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=timeout)
+    if title in STEP_TITLES:
+        questions = QUESTIONS_PER_STEP[STEP_TITLES.index(title)]
+        expect(page.get_by_role("radiogroup")).to_have_count(questions)
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+    expect(page.locator("[data-stale='true']")).to_have_count(0)
+
+
+def full_screenshot(page: Page, name: str) -> None:
+    """The whole step, not just the viewport: Streamlit scrolls inside its main element."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    viewport = page.viewport_size
+    assert viewport is not None
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
+    page.screenshot(path=SCREENSHOTS / f"survey-{name}.png")
+    page.set_viewport_size(viewport)
+
+
+def assert_accessible(page: Page) -> None:
+    results = Axe().run(page)
+    serious = [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} "
+        f"{[node['target'] for node in violation['nodes']][:3]}"
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+    assert serious == []
+
+
+def answer_by_touch(page: Page, option_for: Callable[[int, list[str]], str]) -> list[str]:
+    """Tap one option in every question on the step; returns the labels tapped."""
+    chosen = []
+    groups = page.get_by_role("radiogroup")
+    for index in range(groups.count()):
+        group = groups.nth(index)
+        labels = [text.strip() for text in group.locator("label").all_inner_texts()]
+        label = option_for(index, labels)
+        group.get_by_text(label, exact=True).click()
+        expect(group.get_by_role("radio", name=label, exact=True)).to_be_checked()
+        chosen.append(label)
+    return chosen
+
+
+def expect_chosen(page: Page, labels: list[str]) -> None:
+    groups = page.get_by_role("radiogroup")
+    for index, label in enumerate(labels):
+        expect(groups.nth(index).get_by_role("radio", name=label, exact=True)).to_be_checked()
+
+
+def likert_choice(index: int, labels: list[str]) -> str:
+    if labels[0] == "0":  # the 0-10 question
+        return "9"
+    if "Does not apply" in labels and index == 2:
+        return "Does not apply"
+    return labels[(index + 3) % 5]  # Agree, Strongly agree, then round again
+
+
+def test_a_phone_user_answers_by_touch_and_the_link_then_stops_working(
+    new_context: Callable[..., BrowserContext], demo_database_url: str
+) -> None:
+    link = new_link(demo_database_url)
+    before = cell_counts(demo_database_url)
+    page = new_context(viewport=PHONE).new_page()
+    page.goto(link)
+
+    show_step(page, "Relationship health", timeout=FIRST_RENDER_MS)
+    for fixed in ("Emergency", "Nursing", "2026 Q4"):
+        expect(page.get_by_text(fixed).first).to_be_visible()
+    expect(page.get_by_text("What we never store")).to_be_visible()
+    expect(page.get_by_text("at least 5 people")).to_be_visible()
+    assert page.get_by_role("textbox").count() == 0  # nothing about the link can be edited
+    assert_accessible(page)
+    full_screenshot(page, "intro-phone")
+    page.get_by_role("button", name="Start the survey").click()
+
+    answers: dict[int, list[str]] = {}
+    for number, title in enumerate(STEP_TITLES, start=1):
+        show_step(page, title)
+        expect(page.get_by_text(f"Step {number} of 8")).to_be_visible()
+        for index in range(page.get_by_role("radiogroup").count()):
+            # Nothing is chosen for the respondent.
+            group = page.get_by_role("radiogroup").nth(index)
+            expect(group.get_by_role("radio", checked=True)).to_have_count(0)
+        answers[number] = answer_by_touch(page, likert_choice)
+        if number == 1:
+            assert_accessible(page)
+            full_screenshot(page, "step-phone")
+            page.set_viewport_size(DESKTOP)
+            full_screenshot(page, "step-desktop")
+            page.set_viewport_size(PHONE)
+        if number == len(STEP_TITLES):
+            full_screenshot(page, "last-step-phone")
+            page.get_by_label("Is there anything else").fill(COMMENT)
+            expect(page.get_by_text(f"{len(COMMENT)}/1000")).to_be_visible()
+        if number == 3:
+            # Back twice, then forward again: every answer is still there.
+            page.get_by_role("button", name="Back").click()
+            show_step(page, STEP_TITLES[1])
+            page.get_by_role("button", name="Back").click()
+            show_step(page, STEP_TITLES[0])
+            expect_chosen(page, answers[1])
+            page.get_by_role("button", name="Next").click()
+            show_step(page, STEP_TITLES[1])
+            page.get_by_role("button", name="Next").click()
+            show_step(page, title)
+            expect_chosen(page, answers[3])
+        page.get_by_role("button", name="Next").click()
+
+    show_step(page, "Check your answers")
+    expect(page.get_by_text("Step 8 of 8")).to_be_visible()
+    expect(page.get_by_test_id("stExpander")).to_have_count(len(STEP_TITLES))
+    summaries = page.get_by_test_id("stExpander").locator("summary").all_inner_texts()
+    assert all(re.search(r"· (\d) of \1 answered$", summary) for summary in summaries)
+    expect(page.get_by_text(COMMENT, exact=True)).to_be_visible()
+    assert_accessible(page)
+    full_screenshot(page, "review-phone")
+    page.get_by_role("button", name="Submit my answers").click()
+
+    show_step(page, "Thank you")
+    assert_accessible(page)
+    full_screenshot(page, "thanks-phone")
+
+    again = new_context(viewport=PHONE).new_page()
+    again.goto(link)
+    expect(again.get_by_role("alert")).to_contain_text("already been used", timeout=FIRST_RENDER_MS)
+    expect(again.get_by_role("radiogroup")).to_have_count(0)
+    expect(again.get_by_role("button", name="Start the survey")).to_have_count(0)
+
+    after = cell_counts(demo_database_url)
+    assert after["responses"] == before["responses"] + 1
+    assert after["rollup_responses"] == before["rollup_responses"] + 1
+    assert after["comments"] == before["comments"] + 1
+    # Exactly the options tapped were stored, one answer per question.
+    first_step = ["frequency", "timeliness", "accuracy", "blame", "shared_goals",
+                  "role_understanding", "respect"]  # fmt: skip
+    for position, (key, label) in enumerate(zip(first_step, answers[1], strict=True)):
+        code = f"{key}.nursing"
+        column = 0 if label == "Does not apply" else LIKERT.index(label) + 2
+        grew = [a - b for a, b in zip(after["items"][code], before["items"][code], strict=True)]
+        assert grew == [1 if i == column else 0 for i in range(12)], (position, code)
+    grew = [a - b for a, b in zip(after["items"]["enps"], before["items"]["enps"], strict=True)]
+    assert grew == [1 if i == 10 else 0 for i in range(12)]  # n_na, v0..v10: 9 is column 10
+
+
+def tab_to(page: Page, name: str, *, backwards: bool = False, limit: int = 60) -> None:
+    """Press Tab (or Shift+Tab) until the button called `name` has the focus."""
+    key = "Shift+Tab" if backwards else "Tab"
+    buttons = page.get_by_role("button", name=name)
+    for _ in range(limit):
+        page.keyboard.press(key)
+        if buttons.evaluate_all("found => found.includes(document.activeElement)"):
+            return
+    raise AssertionError(f"the {name!r} button never got the focus")
+
+
+def answer_by_keyboard(page: Page) -> None:
+    """Tab into each question and choose with the arrow keys (the first option with Space)."""
+    groups = page.get_by_role("radiogroup")
+    first_option = groups.first.get_by_role("radio").first
+    # A new step starts from the top of the page: past the skip link to the first question.
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if first_option.evaluate("radio => radio === document.activeElement"):
+            break
+    for index in range(groups.count()):
+        if index:
+            page.keyboard.press("Tab")
+        group = groups.nth(index)
+        expect(group.get_by_role("radio").first).to_be_focused()
+        options = group.get_by_role("radio").count()
+        if index % 3 == 0:
+            page.keyboard.press("Space")
+            expect(group.get_by_role("radio").first).to_be_checked()
+        else:
+            presses = min(index % 3 + 2, options - 1)
+            for _ in range(presses):
+                page.keyboard.press("ArrowDown" if options < 11 else "ArrowRight")
+            expect(group.get_by_role("radio").nth(presses)).to_be_checked()
+
+
+def test_the_survey_can_be_completed_with_the_keyboard_alone(
+    new_context: Callable[..., BrowserContext], demo_database_url: str
+) -> None:
+    link = new_link(demo_database_url)
+    before = cell_counts(demo_database_url)
+    page = new_context(viewport=PHONE).new_page()
+    page.goto(link)
+    show_step(page, "Relationship health", timeout=FIRST_RENDER_MS)
+    tab_to(page, "Start the survey")
+    page.keyboard.press("Enter")
+
+    for number, title in enumerate(STEP_TITLES, start=1):
+        show_step(page, title)
+        answer_by_keyboard(page)
+        if number == len(STEP_TITLES):
+            page.keyboard.press("Tab")
+            page.keyboard.type("Typed without a mouse.")
+        if number == 2:
+            tab_to(page, "Next")
+            tab_to(page, "Back", backwards=True)
+            page.keyboard.press("Enter")
+            show_step(page, STEP_TITLES[0])
+            first = page.get_by_role("radiogroup").first
+            expect(first.get_by_role("radio").first).to_be_checked()  # kept from step 1
+            tab_to(page, "Next")
+            page.keyboard.press("Enter")
+            show_step(page, title)
+            second = page.get_by_role("radiogroup").nth(1)
+            expect(second.get_by_role("radio").nth(3)).to_be_checked()  # kept from step 2
+        tab_to(page, "Next")
+        page.keyboard.press("Enter")
+
+    show_step(page, "Check your answers")
+    expect(page.get_by_text("Typed without a mouse.", exact=True)).to_be_visible()
+    tab_to(page, "Submit my answers")
+    page.keyboard.press("Enter")
+    show_step(page, "Thank you")
+    assert cell_counts(demo_database_url)["responses"] == before["responses"] + 1

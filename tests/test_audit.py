@@ -1,0 +1,99 @@
+"""The audit log: written with the action or not at all, newest first, and free of secrets."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from surveys import audit, organisation, roster
+from surveys.models import AuditEvent
+from surveys.organisation import OrganisationError
+from surveys.storage import read_session, write_session
+from tests.conftest import backends
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+@backends()
+def test_events_are_listed_newest_first_with_filters(engine: Engine) -> None:
+    with write_session(engine) as session:
+        for minutes, actor, action in [
+            (0, "boss", "cycle.create"),
+            (5, "ann", "sign_in"),
+            (10, "boss", "sign_in"),
+        ]:
+            audit.record(
+                session=session,
+                actor=actor,
+                action=action,
+                detail=f"at {minutes}",
+                at=NOW + timedelta(minutes=minutes),
+            )
+    with read_session(engine) as session:
+        everything = audit.list_events(session=session)
+        boss = audit.list_events(session=session, actor="boss")
+        sign_ins = audit.list_events(session=session, action="sign_in")
+        newest = audit.list_events(session=session, limit=1)
+        actions = audit.list_actions(session=session)
+    assert [event.detail for event in everything] == ["at 10", "at 5", "at 0"]
+    assert everything[0].at == NOW + timedelta(minutes=10)
+    assert everything[0].at.tzinfo is not None
+    assert [event.detail for event in boss] == ["at 10", "at 0"]
+    assert [event.actor for event in sign_ins] == ["boss", "ann"]
+    assert len(newest) == 1
+    assert actions == ["cycle.create", "sign_in"]
+
+
+@backends()
+def test_an_event_is_rolled_back_with_its_action(engine: Engine) -> None:
+    with pytest.raises(OrganisationError), write_session(engine) as session:
+        organisation.create_division(session=session, name="Acute care", actor="boss")
+        organisation.create_division(session=session, name="acute CARE", actor="boss")
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_an_event_needs_an_actor(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="actor"), write_session(engine) as session:
+        audit.record(session=session, actor="  ", action="cycle.create")
+
+
+@backends()
+def test_links_and_emails_never_reach_the_log(engine: Engine) -> None:
+    with write_session(engine) as session:
+        division = organisation.create_division(session=session, name="Acute care")
+        organisation.create_department(session=session, name="Emergency", division_id=division)
+        cycle = organisation.create_cycle(
+            session=session,
+            name="2027 Q1",
+            opens=date(2027, 1, 10),
+            closes=date(2027, 2, 20),
+            actor="boss",
+        )
+    data = b"department,staff_group,email\nEmergency,nursing,secret.person@example.org\n"
+    with write_session(engine) as session:
+        links = roster.import_roster(session=session, data=data, cycle_id=cycle, actor="boss")
+        open_link = roster.create_open_link(session=session, cycle_id=cycle, actor="boss")
+    token = links.csv_text.splitlines()[1].rsplit("token=", 1)[1]
+    with read_session(engine) as session:
+        events = audit.list_events(session=session)
+    text = " ".join(f"{event.action} {event.detail}" for event in events)
+    assert [event.action for event in events] == [
+        "invitations.open_link",
+        "invitations.roster",
+        "cycle.create",
+    ]
+    assert "2027 Q1: 1 one-time link for 1 department(s)" in text
+    assert "secret.person" not in text
+    assert token not in text
+    assert open_link.rsplit("token=", 1)[1] not in text
+
+
+def test_long_details_are_cut_to_size(engine: Engine) -> None:
+    with write_session(engine) as session:
+        audit.record(session=session, actor="boss", action="x", detail="y" * 10_000)
+    with read_session(engine) as session:
+        (event,) = audit.list_events(session=session)
+    assert len(event.detail) == audit.DETAIL_MAX_LENGTH
