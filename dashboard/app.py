@@ -35,17 +35,33 @@ else:
             position="hidden",
         )
     else:
+        results = [
+            st.Page(
+                PAGES / "overview.py",
+                title="Overview",
+                icon=":material/dashboard:",
+                url_path="overview",
+                default=not account.is_admin,
+            ),
+            st.Page(PAGES / "trends.py", title="Trends", icon=":material/trending_up:"),
+            st.Page(PAGES / "heatmap.py", title="Heatmap", icon=":material/grid_on:"),
+            st.Page(PAGES / "relationships.py", title="Relationships", icon=":material/hub:"),
+            st.Page(PAGES / "items.py", title="Item detail", icon=":material/bar_chart:"),
+            st.Page(PAGES / "comments.py", title="Comments", icon=":material/forum:"),
+        ]
+        # Organisation-wide counts: for administrators only (their landing page), since
+        # managers see only their own departments.
         cycles = st.Page(
             PAGES / "cycles.py",
             title="Survey cycles",
             icon=":material/event_note:",
             url_path="cycles",
-            default=True,
+            default=account.is_admin,
         )
         if account.is_admin:
             navigation = st.navigation(
                 {
-                    "Results": [cycles],
+                    "Results": [cycles, *results],
                     "Administration": [
                         st.Page(
                             PAGES / "admin_cycles.py",
@@ -93,7 +109,7 @@ else:
                 }
             )
         else:
-            navigation = st.navigation([cycles])
+            navigation = st.navigation({"Results": results})
         with st.sidebar:
             st.text(f"Signed in as {account.label}")
             st.caption("Administrator" if account.is_admin else "Manager")

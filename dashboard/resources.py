@@ -56,3 +56,47 @@ def cycle_table() -> pd.DataFrame:
     settings = get_settings()
     url = settings.database_url
     return _cycle_table(url, data_version(url), settings.min_group_size)
+
+
+def _frozen(value: object) -> object:
+    # Cache keys need hashable, stable values; frozensets travel as sorted tuples.
+    return ("frozenset", tuple(sorted(value))) if isinstance(value, frozenset) else value
+
+
+def _thawed(value: object) -> object:
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "frozenset":
+        return frozenset(value[1])
+    return value
+
+
+CACHED_REPORTS = (
+    "filter_options",
+    "overview",
+    "heatmap",
+    "trends",
+    "relationships",
+    "relationship_trends",
+    "item_distributions",
+)
+
+
+@st.cache_data(ttl=600, show_spinner="Calculating...", max_entries=512)
+def _report(name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple) -> object:
+    del version, thresholds  # part of the cache key only
+    if name not in CACHED_REPORTS:
+        raise ValueError(f"{name} is not a cached report")
+    arguments = {argument: _thawed(value) for argument, value in key}
+    return getattr(reporting, name)(_engine_for(url), **arguments)
+
+
+def report(name: str, **arguments: object):  # type: ignore[no-untyped-def]
+    """A reporting function's result, cached until a response arrives (or 10 minutes pass).
+
+    The viewer's department scope is one of the arguments, so one manager's cached result is
+    never served to another viewer with a different scope.
+    """
+    settings = get_settings()
+    url = settings.database_url
+    key = tuple(sorted((argument, _frozen(value)) for argument, value in arguments.items()))
+    thresholds = (settings.min_group_size, settings.min_comment_group_size)
+    return _report(name, url, data_version(url), thresholds, key)

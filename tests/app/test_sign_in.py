@@ -192,7 +192,7 @@ def test_session_hours_come_from_the_setting(
 
 def test_disabled_account_is_signed_out_at_the_next_click(hospital: Engine) -> None:
     at = signed_in(hospital, "ed")
-    assert [title.value for title in at.title] == ["Survey cycles"]
+    assert [title.value for title in at.title] == ["Overview"]  # a manager's landing page
     with write_session(hospital) as session:
         accounts.set_active(session=session, username="ed", active=False, actor="boss")
     at.run()
@@ -256,7 +256,7 @@ def test_sign_in_page_offers_single_sign_on_when_configured(hospital: Engine) ->
 def test_single_sign_on_user_gets_the_mapped_role(hospital: Engine, role_map: Path) -> None:
     at = sso_app({"email": "lead@example.org", "name": "Lee Lead"}).run()
     assert not at.exception
-    assert [title.value for title in at.title] == ["Survey cycles"]
+    assert [title.value for title in at.title] == ["Overview"]  # a manager's landing page
     assert [text.value for text in at.sidebar.text] == ["Signed in as Lee Lead"]
     assert at.sidebar.caption[0].value == "Manager"
     admin = sso_app({"email": "chief@example.org", "groups": ["attune-admins"]}).run()

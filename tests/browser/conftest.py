@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from surveys.demo import load_demo
 from surveys.storage import make_engine, migrate
@@ -129,3 +130,17 @@ def base_url(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -
     """The app served on a free port; pytest-playwright gives every context this base URL."""
     with streamlit_server(demo_database_url, tmp_path_factory.mktemp("streamlit")) as url:
         yield url
+
+
+def go_to(page: Page, title: str) -> None:
+    """Follow the sidebar link to `title`, opening the sidebar first on a phone."""
+    expand = page.get_by_test_id("stExpandSidebarButton")
+    if expand.is_visible():
+        expand.click()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    collapse = page.get_by_test_id("stSidebarCollapseButton")
+    if page.viewport_size and page.viewport_size["width"] < 640 and collapse.is_visible():
+        page.get_by_test_id("stSidebar").hover()
+        collapse.get_by_role("button").click()
+        expect(page.get_by_test_id("stSidebar")).not_to_be_in_viewport()

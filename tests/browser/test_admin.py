@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from surveys.accounts import create_account
 from surveys.organisation import create_department, create_division
 from surveys.storage import make_engine, migrate, write_session
-from tests.browser.conftest import ROOT, streamlit_server
+from tests.browser.conftest import ROOT, go_to, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -62,20 +62,6 @@ def sign_in(page: Page, url: str) -> None:
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Survey cycles")).to_be_visible()
-
-
-def go_to(page: Page, title: str) -> None:
-    """Follow the sidebar link to `title`, opening the sidebar first on a phone."""
-    expand = page.get_by_test_id("stExpandSidebarButton")
-    if expand.is_visible():
-        expand.click()
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
-    collapse = page.get_by_test_id("stSidebarCollapseButton")
-    if page.viewport_size and page.viewport_size["width"] < 640 and collapse.is_visible():
-        page.get_by_test_id("stSidebar").hover()
-        collapse.get_by_role("button").click()
-        expect(page.get_by_test_id("stSidebar")).not_to_be_in_viewport()
 
 
 def choose(page: Page, label: str, option: str) -> None:

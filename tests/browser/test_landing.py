@@ -22,15 +22,14 @@ VIEWER, PASSWORD = "landing.viewer", "a landing page passphrase"
 
 @pytest.fixture(scope="module")
 def viewer(demo_database_url: str) -> str:
-    """A manager account in the served demo database: every page but the survey needs one."""
+    """An administrator in the served demo database: the cycles page is theirs."""
     engine = make_engine(demo_database_url)
     with write_session(engine) as session:
         create_account(
             session=session,
             username=VIEWER,
-            role="manager",
+            role="admin",
             password=PASSWORD,
-            departments=["Emergency"],
             actor="test",
         )
     engine.dispose()

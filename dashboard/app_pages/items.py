@@ -1,0 +1,41 @@
+"""Item detail: how answers to each question in a dimension were spread."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, filters, resources
+from surveys import reporting
+from surveys.config import get_settings
+
+st.title("Item detail")
+selection = filters.filter_bar()
+dimensions = {dimension.key: dimension.label for dimension in selection.options.dimensions}
+dimension = st.selectbox(
+    "Dimension",
+    options=list(dimensions),
+    format_func=dimensions.get,
+    key="filter_dimension",
+    persist_state="session",
+    width=320,
+)
+frame = resources.report(
+    "item_distributions",
+    cycle_id=selection.cycle_id,
+    departments=selection.scope,
+    dimension=dimension,
+    selected_departments=selection.selected_departments,
+    staff_groups=selection.staff_groups,
+)
+if frame.empty:
+    st.info("Nothing to show for this selection.", icon=":material/info:")
+    st.stop()
+st.plotly_chart(
+    charts.item_distribution_chart(frame, minimum=get_settings().min_group_size),
+    config={"displayModeBar": False},
+)
+filters.download(
+    "Download the distributions (CSV)",
+    reporting.to_csv(frame),
+    f"attune-items-{dimension}-{selection.cycle_name}.csv",
+)

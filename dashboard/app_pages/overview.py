@@ -1,0 +1,95 @@
+"""Overview: the headline figures of one cycle, and where things moved most."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, filters, resources
+from surveys import reporting
+from surveys.reporting import Figure
+
+st.title("Overview")
+selection = filters.filter_bar()
+overview = resources.report(
+    "overview",
+    cycle_id=selection.cycle_id,
+    departments=selection.scope,
+    selected_departments=selection.selected_departments,
+    staff_groups=selection.staff_groups,
+)
+hidden = charts.suppressed_label(overview.minimum)
+
+
+def shown(figure: Figure, *, digits: int = 0, signed: bool = False) -> str:
+    if figure.suppressed or figure.value is None:
+        return hidden
+    return f"{figure.value:+.{digits}f}" if signed else f"{figure.value:.{digits}f}"
+
+
+def change(figure: Figure) -> str | None:
+    if figure.change is None:
+        return None
+    meaning = "significant" if figure.significant else "within chance"
+    return f"{figure.change:+.1f} vs {overview.previous_cycle} ({meaning})"
+
+
+def change_colour(figure: Figure) -> str:
+    # Only a change beyond chance earns the favourable or unfavourable colour.
+    return "normal" if figure.significant else "off"
+
+
+with st.container(horizontal=True):
+    st.metric(
+        "Responses",
+        f"{overview.responses:,}" if overview.responses is not None else hidden,
+        width="content",
+    )
+    st.metric(
+        "Response rate",
+        f"{overview.response_rate:.0%}" if overview.response_rate is not None else "—",
+        width="content",
+    )
+    st.metric(
+        "Relationship Health Index",
+        shown(overview.index),
+        delta=change(overview.index),
+        delta_color=change_colour(overview.index),
+        help="0-100. Each respondent's average answer on the relationship questions "
+        "(1 = 0, 5 = 100), averaged over respondents. 'Significant' means the change is "
+        "beyond chance at 95%.",
+        width="content",
+    )
+    st.metric(
+        "eNPS",
+        shown(overview.enps, signed=True),
+        delta=change(overview.enps),
+        delta_color=change_colour(overview.enps),
+        help="% who would recommend working here (9-10) minus % who would not (0-6).",
+        width="content",
+    )
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("Dimensions, % favourable", anchor=False)
+    st.plotly_chart(charts.dimension_chart(overview), config={"displayModeBar": False})
+with right:
+    st.subheader("Strongest", anchor=False)
+    for dimension in overview.strongest:
+        st.text(f"{dimension.label}: {shown(dimension.figure)}%")
+    st.subheader("Weakest", anchor=False)
+    for dimension in overview.weakest:
+        st.text(f"{dimension.label}: {shown(dimension.figure)}%")
+    if overview.previous_cycle:
+        st.subheader(f"Largest moves since {overview.previous_cycle}", anchor=False)
+        for department in overview.declines:
+            st.text(f"▼ {department.department}: {department.figure.change:+.1f} index points")
+        for department in overview.improvements:
+            st.text(f"▲ {department.department}: {department.figure.change:+.1f} index points")
+        if not overview.declines and not overview.improvements:
+            st.text("No department is large enough in both cycles to compare.")
+
+filters.download(
+    "Download these figures (CSV)",
+    reporting.to_csv(overview),
+    f"attune-overview-{selection.cycle_name}.csv",
+)

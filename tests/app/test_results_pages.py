@@ -1,0 +1,138 @@
+"""The results pages through AppTest on the demo hospital: charts, suppression and scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from streamlit.testing.v1 import AppTest
+
+from dashboard import auth
+from surveys.accounts import issue_ticket
+from surveys.config import get_settings
+from surveys.demo import load_demo
+from surveys.models import Account, Department
+from surveys.storage import make_engine, migrate, read_session
+from tests.app.test_sign_in import PAGES, use_fast_hashing
+
+RESULTS_PAGES = {
+    "overview.py": "Overview",
+    "trends.py": "Trends",
+    "heatmap.py": "Heatmap",
+    "relationships.py": "Relationships",
+    "items.py": "Item detail",
+    "comments.py": "Comments",
+}
+CHART_PAGES = ["overview.py", "trends.py", "heatmap.py", "relationships.py", "items.py"]
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("results") / "demo.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    load_demo(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def demo(demo_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    use_fast_hashing(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{demo_file}")
+    get_settings.cache_clear()
+    engine = make_engine(get_settings().database_url)
+    yield engine
+    engine.dispose()
+
+
+def page_as(engine: Engine, username: str, page: str) -> AppTest:
+    with read_session(engine) as session:
+        account = session.scalars(select(Account.id).where(Account.username == username)).one()
+    at = AppTest.from_file(str(PAGES / page), default_timeout=60)
+    at.session_state[auth.SESSION_KEY] = issue_ticket(account)
+    return at
+
+
+def charts_of(at: AppTest) -> list[str]:
+    return [chart.proto.spec for chart in at.get("plotly_chart")]
+
+
+def department_id(engine: Engine, name: str) -> int:
+    with read_session(engine) as session:
+        return session.scalars(select(Department.id).where(Department.name == name)).one()
+
+
+@pytest.mark.parametrize("page", RESULTS_PAGES)
+def test_every_results_page_renders_for_an_administrator(demo: Engine, page: str) -> None:
+    at = page_as(demo, "admin", page).run()
+    assert not at.exception
+    assert [title.value for title in at.title] == [RESULTS_PAGES[page]]
+    if page in CHART_PAGES:
+        assert charts_of(at), f"{page} drew no chart"
+    assert at.get("download_button"), f"{page} offers no download"
+
+
+def test_overview_shows_the_headline_figures(demo: Engine) -> None:
+    at = page_as(demo, "admin", "overview.py").run()
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert int(metrics["Responses"].replace(",", "")) > 1000
+    assert 0 < float(metrics["Relationship Health Index"]) < 100
+    assert metrics["eNPS"].startswith(("+", "-"))
+    assert "significant" in (at.metric[2].proto.delta or "") or "chance" in (
+        at.metric[2].proto.delta or ""
+    )
+
+
+def test_heatmap_marks_small_cells_instead_of_leaving_them_blank(demo: Engine) -> None:
+    at = page_as(demo, "admin", "heatmap.py")
+    at.session_state["filter_groups"] = [1]  # nursing: Pharmacy has only four nurses
+    at.run()
+    assert not at.exception
+    assert "fewer than 5" in charts_of(at)[0]
+
+
+def test_a_manager_sees_only_their_department_whatever_they_ask_for(demo: Engine) -> None:
+    emergency, oncology = department_id(demo, "Emergency"), department_id(demo, "Oncology")
+    at = page_as(demo, "ed.manager", "heatmap.py")
+    at.session_state["filter_departments"] = [oncology, emergency]  # tampered state
+    at.run()
+    assert not at.exception
+    spec = charts_of(at)[0]
+    assert "Emergency" in spec
+    assert "Oncology" not in spec
+    options = at.multiselect(key="filter_departments").options
+    assert options == ["Emergency"]
+
+
+def test_a_manager_comments_page_never_shows_other_departments(demo: Engine) -> None:
+    oncology = department_id(demo, "Oncology")
+    at = page_as(demo, "ed.manager", "comments.py")
+    at.session_state["filter_departments"] = [oncology]
+    at.run()
+    assert not at.exception
+    admin = page_as(demo, "admin", "comments.py")
+    admin.session_state["filter_departments"] = [oncology]
+    admin.run()
+    oncology_texts = {text.value for text in admin.text}
+    assert oncology_texts, "the administrator should see Oncology's comments"
+    manager_texts = {text.value for text in at.text}
+    # The manager's tampered filter falls back to their own scope, never to Oncology alone.
+    assert len(manager_texts) < 400
+    assert all("Oncology" not in text for text in manager_texts)
+
+
+def test_comments_are_plain_text(demo: Engine) -> None:
+    at = page_as(demo, "admin", "comments.py").run()
+    assert not at.exception
+    assert at.text, "comments are shown with st.text"
+    assert not [markdown for markdown in at.markdown if "Handover" in markdown.value]
+
+
+def test_pages_refuse_without_a_session(demo: Engine) -> None:
+    at = AppTest.from_file(str(PAGES / "overview.py"), default_timeout=60).run()
+    assert not at.exception
+    assert not at.title or not at.metric
+    assert not charts_of(at)

@@ -1,0 +1,60 @@
+"""An administrator opens every results page in Chromium and finds each chart drawn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import BrowserContext, expect
+
+from surveys.accounts import create_account
+from surveys.storage import make_engine, write_session
+from tests.browser.conftest import ROOT, go_to
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = ROOT / "screenshots"
+FIRST_RENDER_MS = 30_000
+USERNAME, PASSWORD = "results.admin", "a results page passphrase"
+CHART_PAGES = ["Overview", "Trends", "Heatmap", "Relationships", "Item detail"]
+
+
+@pytest.fixture(scope="module")
+def results_admin(demo_database_url: str) -> str:
+    engine = make_engine(demo_database_url)
+    with write_session(engine) as session:
+        create_account(
+            session=session, username=USERNAME, role="admin", password=PASSWORD, actor="test"
+        )
+    engine.dispose()
+    return USERNAME
+
+
+@pytest.mark.parametrize(
+    ("form_factor", "width", "height"), [("desktop", 1280, 900), ("phone", 375, 812)]
+)
+def test_every_results_page_draws_its_charts(
+    new_context: Callable[..., BrowserContext],
+    results_admin: str,
+    form_factor: str,
+    width: int,
+    height: int,
+) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page = new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto("/")
+    page.get_by_label("Username").fill(results_admin, timeout=FIRST_RENDER_MS)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Survey cycles")).to_be_visible(timeout=FIRST_RENDER_MS)
+    for title in [*CHART_PAGES, "Comments"]:
+        go_to(page, title)
+        if title in CHART_PAGES:
+            chart = page.locator(".js-plotly-plot svg.main-svg").first
+            expect(chart).to_be_visible(timeout=FIRST_RENDER_MS)
+        else:
+            expect(page.get_by_text("in random order, without dates")).to_be_visible()
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        page.wait_for_timeout(300)  # let plotly finish its transitions before the picture
+        name = title.lower().replace(" ", "-")
+        page.screenshot(path=SCREENSHOTS / f"results-{name}-{form_factor}.png", full_page=True)
