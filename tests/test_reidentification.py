@@ -1,0 +1,118 @@
+"""An administrator with the whole database tries to link responses to invitations, and fails.
+
+The attacker knows which person got which link (the roster's CSV) and can read every table,
+including storage order (SQLite rowid, PostgreSQL ctid) and writer transaction ids (xmin).
+Staff use their links in an order the attacker does not know; the attacker pairs the k-th
+used invitation with the k-th response under every ordering the database offers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from surveys.models import Response
+from surveys.responses import load_survey, submit_survey
+from surveys.storage import read_session
+from tests.conftest import backends
+from tests.test_submission import full_answers, survey, tokens  # noqa: F401 - fixture
+
+PEOPLE = 30
+# Pairing by chance gets about one right out of thirty; a working attack gets most.
+MOST_A_GUESS_GETS = 6
+
+
+def response_ids(engine: Engine) -> set[int]:
+    with read_session(engine) as session:
+        return set(session.scalars(select(Response.id)))
+
+
+def orderings(engine: Engine, table: str, key: str, where: str = "") -> dict[str, list]:
+    """Every order in which the database can list `table`'s rows, as lists of `key`."""
+    columns = {"id": "id"}
+    if engine.dialect.name == "sqlite":
+        columns["rowid"] = "rowid"
+    else:
+        columns |= {"ctid": "ctid", "xmin": "xmin::text::bigint"}
+    with engine.connect() as connection:
+        return {
+            name: [
+                row[0]
+                for row in connection.execute(
+                    text(f"SELECT {key} FROM {table} {where} ORDER BY {expression}")
+                )
+            ]
+            for name, expression in columns.items()
+        } | {
+            "storage": [
+                row[0] for row in connection.execute(text(f"SELECT {key} FROM {table} {where}"))
+            ]
+        }
+
+
+@backends()
+def test_no_ordering_or_transaction_id_links_a_response_to_its_link(
+    engine: Engine,
+    survey: dict,  # noqa: F811
+) -> None:
+    links = tokens(engine, survey, PEOPLE)
+    from surveys.invitations import hash_token
+
+    truth: dict[str, int] = {}  # token hash -> response id, known only to the test
+    use_order = random.Random(11).sample(links, len(links))
+    for number, token in enumerate(use_order):
+        before = response_ids(engine)
+        form = load_survey(engine=engine, token=token)
+        submit_survey(
+            engine=engine,
+            token=token,
+            submission_key=f"key-{number}",
+            answers=full_answers(form, likert=1 + number % 5),
+            comment=None,
+        )
+        (new,) = response_ids(engine) - before
+        truth[hash_token(token)] = new
+
+    invitations = orderings(engine, "invitation", "token_hash", "WHERE used")
+    responses = orderings(engine, "response", "id")
+    for (invitation_order, hashes), (response_order, ids) in itertools.product(
+        invitations.items(), responses.items()
+    ):
+        for ids_in_order in (ids, ids[::-1]):
+            correct = sum(truth[h] == r for h, r in zip(hashes, ids_in_order, strict=True))
+            assert correct <= MOST_A_GUESS_GETS, (
+                f"pairing invitations by {invitation_order} with responses by {response_order} "
+                f"links {correct} of {PEOPLE}"
+            )
+
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            invitation_xmin = connection.execute(
+                text("SELECT token_hash, xmin::text FROM invitation WHERE used")
+            ).all()
+            response_xmin = dict(
+                connection.execute(text("SELECT id, xmin::text FROM response")).all()
+            )
+        by_xmin: dict[str, list[str]] = {}
+        for token_hash, xmin in invitation_xmin:
+            by_xmin.setdefault(xmin, []).append(token_hash)
+        unique_links = [
+            (by_xmin[xmin][0], response)
+            for response, xmin in response_xmin.items()
+            if len(by_xmin.get(xmin, [])) == 1
+        ]
+        assert not [link for link in unique_links if truth[link[0]] == link[1]]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_response_ids_are_the_rowids(engine: Engine, survey: dict) -> None:  # noqa: F811
+    for number, token in enumerate(tokens(engine, survey, 5)):
+        form = load_survey(engine=engine, token=token)
+        submit_survey(engine=engine, token=token, submission_key=f"k{number}",
+                      answers=full_answers(form), comment=None)  # fmt: skip
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT id, rowid FROM response").all()
+    assert all(response_id == rowid for response_id, rowid in rows)
