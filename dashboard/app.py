@@ -14,6 +14,16 @@ import streamlit as st
 from dashboard import auth
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
+# (file, title, icon, url path) of the administration pages, in sidebar order.
+ADMIN_PAGES = (
+    ("admin_cycles.py", "Manage cycles", ":material/edit_calendar:", "manage-cycles"),
+    ("admin_invitations.py", "Invitations", ":material/forward_to_inbox:", "invitations"),
+    ("admin_response_rates.py", "Response rates", ":material/monitoring:", "response-rates"),
+    ("admin_organisation.py", "Departments", ":material/account_tree:", "departments"),
+    ("admin_staff_groups.py", "Staff groups", ":material/groups:", "staff-groups"),
+    ("admin_accounts.py", "Accounts", ":material/manage_accounts:", "accounts"),
+    ("admin_audit.py", "Audit log", ":material/history:", "audit-log"),
+)
 
 st.set_page_config(page_title="Attune", page_icon=":material/diversity_3:", layout="wide")
 
@@ -63,48 +73,8 @@ else:
                 {
                     "Results": [cycles, *results],
                     "Administration": [
-                        st.Page(
-                            PAGES / "admin_cycles.py",
-                            title="Manage cycles",
-                            icon=":material/edit_calendar:",
-                            url_path="manage-cycles",
-                        ),
-                        st.Page(
-                            PAGES / "admin_invitations.py",
-                            title="Invitations",
-                            icon=":material/forward_to_inbox:",
-                            url_path="invitations",
-                        ),
-                        st.Page(
-                            PAGES / "admin_response_rates.py",
-                            title="Response rates",
-                            icon=":material/monitoring:",
-                            url_path="response-rates",
-                        ),
-                        st.Page(
-                            PAGES / "admin_organisation.py",
-                            title="Departments",
-                            icon=":material/account_tree:",
-                            url_path="departments",
-                        ),
-                        st.Page(
-                            PAGES / "admin_staff_groups.py",
-                            title="Staff groups",
-                            icon=":material/groups:",
-                            url_path="staff-groups",
-                        ),
-                        st.Page(
-                            PAGES / "admin_accounts.py",
-                            title="Accounts",
-                            icon=":material/manage_accounts:",
-                            url_path="accounts",
-                        ),
-                        st.Page(
-                            PAGES / "admin_audit.py",
-                            title="Audit log",
-                            icon=":material/history:",
-                            url_path="audit-log",
-                        ),
+                        st.Page(PAGES / file, title=title, icon=icon, url_path=url)
+                        for file, title, icon, url in ADMIN_PAGES
                     ],
                 }
             )
