@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from surveys import reporting
 from surveys.reporting import (
@@ -254,9 +254,7 @@ def load_answers(engine: Engine) -> pd.DataFrame:
                     "value": "float64",
                 }
             )
-            for chunk in pd.read_sql_query(
-                sql, connection.connection.driver_connection, chunksize=CHUNK_ROWS
-            )
+            for chunk in pd.read_sql_query(text(sql), connection, chunksize=CHUNK_ROWS)
         ]
     return pd.concat(chunks, ignore_index=True)
 

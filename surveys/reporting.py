@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -576,12 +576,12 @@ def _source(data: Engine | ReportSource) -> Iterator[ReportSource]:
 # --- Shown figures ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Figure:
+class Figure(NamedTuple):
     """A number as shown: its 95% interval and n, or None with `suppressed=True`.
 
     `change` is the difference from the previous cycle when both are shown, and `significant`
     says whether that change is beyond chance at 95%. A suppressed figure never tells its n.
+    (A named tuple rather than a dataclass: a heatmap makes tens of thousands of them.)
     """
 
     value: float | None
@@ -696,25 +696,15 @@ def _atoms(
     cells: pd.DataFrame, reference: Reference, cycle_ids: Collection[int], minimum: int
 ) -> suppression.AtomTable:
     """Each cycle's cells split into atoms (see surveys.suppression)."""
-    division_of = reference.division_of
-    partitions = {}
-    cycle_column = cells["cycle_id"].to_numpy()
-    departments = cells["department_id"].to_numpy()
-    groups = cells["staff_group_id"].to_numpy()
-    responses = cells["responses"].to_numpy()
-    for cycle_id in cycle_ids:
-        mask = cycle_column == cycle_id
-        counts = dict(
-            zip(
-                zip(departments[mask].tolist(), groups[mask].tolist(), strict=True),
-                responses[mask].tolist(),
-                strict=True,
-            )
-        )
-        partitions[cycle_id] = suppression.partition(
-            counts, division_of=division_of, minimum=minimum
-        )
-    return suppression.AtomTable(partitions, division_of=division_of)
+    wanted = cells[cells["cycle_id"].isin(list(cycle_ids))]
+    return suppression.AtomTable.from_cells(
+        wanted["cycle_id"].to_numpy(),
+        wanted["department_id"].to_numpy(),
+        wanted["staff_group_id"].to_numpy(),
+        wanted["responses"].to_numpy(),
+        division_of=reference.division_of,
+        minimum=minimum,
+    )
 
 
 def _release(
@@ -752,13 +742,9 @@ def _covered_cells(
     )
 
 
-def _score_figures(
-    released: pd.DataFrame, measures: Sequence[str], keys: Sequence[str], minimum: int
-) -> dict[tuple, Figure]:
-    """(cycle_id, measure key, *keys) -> Figure, from released n/total/total_sq sums.
-
-    The same arithmetic as `scoring.mean_interval`, done for all rows at once.
-    """
+def _mean_intervals(released: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Means and 95% bounds from released n/total/total_sq sums, for all rows at once: the
+    arithmetic of `scoring.mean_interval` (bounds are NaN where n is 1)."""
     n = released["n"].to_numpy(dtype=np.float64)
     total = released["total"].to_numpy(dtype=np.float64)
     total_sq = released["total_sq"].to_numpy(dtype=np.float64)
@@ -770,24 +756,40 @@ def _score_figures(
             quantiles[df] = t_quantile_95(df)
         variance = np.maximum(0.0, (total_sq - n * mean * mean) / (n - 1))
         half = quantiles[degrees] * np.sqrt(variance / n)
+    return mean, mean - half, mean + half
+
+
+def _score_figures(
+    released: pd.DataFrame, measures: Sequence[str], keys: Sequence[str], minimum: int
+) -> dict[tuple, Figure]:
+    """(cycle_id, measure key, *keys) -> Figure, from released n/total/total_sq sums."""
+    mean, low, high = _mean_intervals(released)
     identities = zip(
         *(released[column].tolist() for column in ("cycle_id", "measure", *keys)), strict=True
     )
+    missing = _missing(minimum)
     figures = {}
-    for (cycle_id, measure, *rest), count, value, spread in zip(
-        identities, n.tolist(), mean.tolist(), half.tolist(), strict=True
+    for (cycle_id, measure, *rest), count, value, lower, upper in zip(
+        identities,
+        released["n"].tolist(),
+        mean.tolist(),
+        low.tolist(),
+        high.tolist(),
+        strict=True,
     ):
         key = (int(cycle_id), measures[int(measure)], *rest)
         if suppression.is_small(count, minimum):
-            figures[key] = _missing(minimum)
+            figures[key] = missing
         elif count == 1:
             figures[key] = Figure(value, None, None, 1, False)
         else:
-            figures[key] = Figure(value, value - spread, value + spread, int(count), False)
+            figures[key] = Figure(value, lower, upper, int(count), False)
     return figures
 
 
+@functools.lru_cache(maxsize=8)
 def _missing(minimum: int) -> Figure:
+    """The figure shown in place of one resting on too few responses (immutable, shared)."""
     return Figure(None, None, None, 0, True, note=_suppressed_note(minimum))
 
 
@@ -1076,29 +1078,74 @@ def _enps_figures(released: pd.DataFrame, minimum: int) -> dict[int, Figure]:
     return figures
 
 
-def _by_department_and_overall(
+def _department_grid(
     atoms: suppression.AtomTable,
     scores: pd.DataFrame,
     selection: _Selection,
-    measures: Sequence[str],
+    *,
+    cycle_id: int,
+    previous_id: int | None,
+    departments: Sequence[int | None],
+    measures: int,
     minimum: int,
-) -> tuple[dict[tuple, Figure], dict[tuple, Figure]]:
+) -> list[Figure | None]:
+    """Figures for every department (None: all selected) × measure, in that order, with the
+    change from the previous cycle: the same arithmetic as `_score_figures` and
+    `_with_change`, done for the whole grid at once. None where suppressed."""
     sums = ["total", "total_sq"]
-    per_department = _score_figures(
-        _release(
-            atoms, scores, selection, keys=["department_id"], n="n", sums=sums, minimum=minimum
-        ),
-        measures,
-        ["department_id"],
-        minimum,
+    released = pd.concat(
+        [
+            _release(atoms, scores, selection, keys=[], n="n", sums=sums, minimum=minimum).assign(
+                department_id=-1
+            ),
+            _release(
+                atoms, scores, selection, keys=["department_id"], n="n", sums=sums,
+                minimum=minimum,
+            ),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    mean, low, high = _mean_intervals(released)
+    count = released["n"].to_numpy(dtype=np.float64)
+    shown = count >= minimum
+    place = {department: index for index, department in enumerate(departments)}
+    row = np.asarray(
+        [place.get(None if d == -1 else d, -1) for d in released["department_id"].tolist()],
+        dtype=np.int64,
     )
-    overall = _score_figures(
-        _release(atoms, scores, selection, keys=[], n="n", sums=sums, minimum=minimum),
-        measures,
-        [],
-        minimum,
-    )
-    return per_department, overall
+    position = row * measures + released["measure"].to_numpy(dtype=np.int64)
+    size = len(departments) * measures
+
+    def layer(cycle: int | None) -> tuple[np.ndarray, ...]:
+        value, lower, upper, n = (np.full(size, np.nan) for _ in range(4))
+        if cycle is not None:
+            mask = shown & (row >= 0) & (released["cycle_id"].to_numpy() == cycle)
+            value[position[mask]] = mean[mask]
+            lower[position[mask]] = low[mask]
+            upper[position[mask]] = high[mask]
+            n[position[mask]] = count[mask]
+        return value, lower, upper, n
+
+    value, lower, upper, n = layer(cycle_id)
+    before, before_low, before_high, _ = layer(previous_id)
+    change = value - before
+    combined = np.hypot((upper - lower) / (2 * Z_95), (before_high - before_low) / (2 * Z_95))
+    with np.errstate(invalid="ignore"):
+        significant = np.where(combined == 0, change != 0, np.abs(change) > Z_95 * combined)
+    significant &= ~np.isnan(combined)
+    figures: list[Figure | None] = []
+    for v, lo, hi, k, c, sig in zip(
+        value.tolist(), lower.tolist(), upper.tolist(), n.tolist(), change.tolist(),
+        significant.tolist(), strict=True,
+    ):  # fmt: skip
+        if v != v:  # NaN: nothing shown
+            figures.append(None)
+            continue
+        bounds = (None, None) if lo != lo else (lo, hi)
+        figures.append(
+            Figure(v, *bounds, int(k), False, None if c != c else c, bool(sig) and c == c)
+        )
+    return figures
 
 
 # --- Heatmap ------------------------------------------------------------------------------------
@@ -1173,32 +1220,26 @@ def heatmap(
         measures = [d.key for d in reference.dimensions]
         scores = source.scores(cycle_ids, measures)
     atoms = _atoms(cells, reference, cycle_ids, minimum)
-    per_department, overall = _by_department_and_overall(
-        atoms, scores, selection, measures, minimum
-    )
     rows: list[tuple[int | None, str]] = [(None, ALL_SELECTED)]
     rows += [(d.id, d.name) for d in _sorted_departments(reference, selection.departments)]
+    grid = _department_grid(
+        atoms,
+        scores,
+        selection,
+        cycle_id=cycle.id,
+        previous_id=previous.id if previous else None,
+        departments=[department_id for department_id, _ in rows],
+        measures=len(measures),
+        minimum=minimum,
+    )
+    missing = _missing(minimum)
     heat_cells = []
+    figures = iter(grid)
     for department_id, name in rows:
         for dimension in reference.dimensions:
-            if department_id is None:
-                now = overall.get((cycle_id, dimension.key))
-                before = overall.get((previous.id, dimension.key)) if previous else None
-            else:
-                now = per_department.get((cycle_id, dimension.key, department_id))
-                before = (
-                    per_department.get((previous.id, dimension.key, department_id))
-                    if previous
-                    else None
-                )
+            figure = next(figures)
             heat_cells.append(
-                HeatmapCell(
-                    department_id,
-                    name,
-                    dimension.key,
-                    dimension.label,
-                    _with_change(now or _missing(minimum), before),
-                )
+                HeatmapCell(department_id, name, dimension.key, dimension.label, figure or missing)
             )
     return Heatmap(
         cycle_id=cycle.id,
@@ -1279,25 +1320,52 @@ def trends(
         cells = source.cells(cycle_ids)
         scores = source.scores(cycle_ids, [measure])
     atoms = _atoms(cells, reference, cycle_ids, minimum)
-    per_department, overall = _by_department_and_overall(
-        atoms, scores, selection, [measure], minimum
+    sums = ["total", "total_sq"]
+    released = pd.concat(
+        [
+            _release(atoms, scores, selection, keys=[], n="n", sums=sums, minimum=minimum).assign(
+                department_id=-1
+            ),
+            _release(
+                atoms, scores, selection, keys=["department_id"], n="n", sums=sums,
+                minimum=minimum,
+            ),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    mean, low, high = _mean_intervals(released)
+    shown = released["n"].to_numpy() >= minimum
+    figures = pd.DataFrame(
+        {
+            "cycle_id": released["cycle_id"].to_numpy(dtype=np.int64),
+            "department_id": released["department_id"].to_numpy(dtype=np.int64),
+            "value": np.where(shown, mean, np.nan),
+            "low": np.where(shown, low, np.nan),
+            "high": np.where(shown, high, np.nan),
+            "n": np.where(shown, released["n"].to_numpy(dtype=np.float64), np.nan),
+        }
     )
-    rows = []
-    targets: list[tuple[int | None, str]] = [(None, ALL_SELECTED)]
+    # Every cycle × (all selected, then each department), figures where there are some.
+    targets = [(-1, ALL_SELECTED)]
     targets += [(d.id, d.name) for d in _sorted_departments(reference, selection.departments)]
-    for cycle in cycles:
-        for department_id, name in targets:
-            if department_id is None:
-                shown = overall.get((cycle.id, measure), _missing(minimum))
-            else:
-                shown = per_department.get((cycle.id, measure, department_id), _missing(minimum))
-            rows.append(
-                (cycle.id, cycle.name, cycle.opens, department_id, name, measure, label)
-                + _figure_values(shown)
-            )
-    frame = pd.DataFrame(rows, columns=TREND_COLUMNS)
-    frame["department_id"] = frame["department_id"].astype("Int64")
-    return frame
+    grid = pd.DataFrame(
+        {
+            "cycle_id": np.repeat([c.id for c in cycles], len(targets)),
+            "cycle": np.repeat([c.name for c in cycles], len(targets)),
+            "opens": np.repeat(np.asarray([c.opens for c in cycles], dtype=object), len(targets)),
+            "department_id": np.tile([t[0] for t in targets], len(cycles)).astype(np.int64),
+            "department": np.tile(np.asarray([t[1] for t in targets], dtype=object), len(cycles)),
+        }
+    )
+    frame = grid.merge(figures, on=["cycle_id", "department_id"], how="left")
+    frame["suppressed"] = frame["value"].isna()
+    frame["note"] = np.where(frame["suppressed"], _suppressed_note(minimum), "")
+    frame["n"] = frame["n"].astype("Int64")
+    frame["department_id"] = (
+        frame["department_id"].astype("Int64").mask(frame["department_id"] == -1)
+    )
+    frame["measure"], frame["label"] = measure, label
+    return frame[TREND_COLUMNS]
 
 
 def _figure_values(figure: Figure) -> tuple[object, ...]:
@@ -1745,11 +1813,11 @@ def comments(
         atoms = _atoms(cells, reference, [cycle_id], minimum)
         covered = _covered_cells(atoms, selection, cycle_id)
         texts = source.comments(cycle_id, covered)
-        asked = bool(atoms.selected(selection.departments, selection.groups).any())
     random.SystemRandom().shuffle(texts)
     if limit is not None:
         texts = texts[:limit]
-    is_suppressed = asked and not covered
+    # Also when nobody in the selection answered: "none" and "too few" must look the same.
+    is_suppressed = not covered
     return Comments(
         tuple(texts),
         is_suppressed,

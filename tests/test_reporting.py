@@ -275,6 +275,16 @@ def test_heatmap_gives_percent_favourable_n_and_change_per_department(hospital: 
     assert cells[(reporting.ALL_SELECTED, "respect")].value == pytest.approx(100 * 10 / 18)
     assert {c.dimension for c in result.cells} == {d.key for d in result.dimensions}
     assert "enps" not in {d.key for d in result.dimensions}
+    before = reporting.heatmap(hospital["engine"], cycle_id=hospital["q3"], departments=None)
+    earlier = {(c.department, c.dimension): c.figure for c in before.cells}
+    for key, figure in cells.items():
+        if earlier[key].suppressed:
+            assert figure.change is None
+        else:
+            assert figure.change == pytest.approx(figure.value - earlier[key].value)
+            assert figure.significant == change_is_significant(
+                earlier[key].estimate, figure.estimate
+            )
 
 
 @backends()

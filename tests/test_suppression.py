@@ -164,6 +164,47 @@ def test_atoms_cross_a_department_or_division_only_when_it_is_too_small(
             assert any(0 < department_total[d] < minimum for d in departments)
 
 
+def grouping(table: AtomTable) -> set[frozenset[tuple[int, int, int]]]:
+    cells = zip(
+        table.columns["cycle_id"].tolist(),
+        table.columns["department_id"].tolist(),
+        table.columns["staff_group_id"].tolist(),
+        table.atom.tolist(),
+        table.releasable.tolist(),
+        strict=True,
+    )
+    atoms: dict[int, set] = {}
+    for cycle, department, group, atom, releasable in cells:
+        atoms.setdefault(atom, set()).add((cycle, department, group, releasable))
+    return {frozenset(atom) for atom in atoms.values()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cycles=st.lists(organisations, min_size=1, max_size=3),
+    minimum=st.integers(min_value=1, max_value=12),
+)
+def test_the_vectorised_atoms_are_exactly_the_partition(
+    cycles: list[dict[tuple[int, int], int]], minimum: int
+) -> None:
+    partitions = {
+        number: partition(counts, division_of=DIVISION_OF, minimum=minimum)
+        for number, counts in enumerate(cycles, start=1)
+    }
+    rows = [
+        (number, department, group, count)
+        for number, counts in enumerate(cycles, start=1)
+        for (department, group), count in counts.items()
+    ]
+    cycle, department, group, count = (np.asarray(column) for column in zip(*rows, strict=True))
+    fast = AtomTable.from_cells(
+        cycle, department, group, count, division_of=DIVISION_OF, minimum=minimum
+    )
+    assert grouping(fast) == grouping(
+        AtomTable.from_partitions(partitions, division_of=DIVISION_OF)
+    )
+
+
 def test_the_partition_is_the_same_whatever_order_the_cells_come_in() -> None:
     counts = {(1, 1): 40, (1, 2): 3, (2, 3): 2, (2, 4): 1, (3, 1): 6, (3, 2): 4}
     shuffled = dict(reversed(list(counts.items())))
@@ -177,7 +218,7 @@ def test_the_partition_is_the_same_whatever_order_the_cells_come_in() -> None:
 
 def table_for(counts: dict[tuple[int, int], int], minimum: int = K, cycle: int = 1) -> AtomTable:
     part = partition(counts, division_of=DIVISION_OF, minimum=minimum)
-    return AtomTable({cycle: part}, division_of=DIVISION_OF)
+    return AtomTable.from_partitions({cycle: part}, division_of=DIVISION_OF)
 
 
 def cell_frame(counts: dict[tuple[int, int], int], cycle: int = 1, **columns) -> pd.DataFrame:
@@ -336,7 +377,7 @@ def test_primary_suppression_alone_would_leak_which_is_why_atoms_exist() -> None
     suppression, lets the department total minus the shown groups give away the small one."""
     counts = {(1, 1): 40, (1, 2): 12, (1, 3): 2}
     every_cell_alone = {1: partition(counts, division_of=DIVISION_OF, minimum=1)}
-    naive = AtomTable(every_cell_alone, division_of=DIVISION_OF)
+    naive = AtomTable.from_partitions(every_cell_alone, division_of=DIVISION_OF)
     cells = sorted(counts)
     units = {
         f"unit_{i}": {other: int(other == cell) for other in cells} for i, cell in enumerate(cells)
