@@ -216,6 +216,11 @@ class Reference:
         position = ids.index(self.cycle(cycle_id).id)
         return self.cycles[position - 1] if position else None
 
+    def with_previous(self, cycle_id: int) -> tuple[CycleRef, CycleRef | None, list[int]]:
+        """The cycle, the one before it (if any), and the ids of both, for change figures."""
+        cycle, previous = self.cycle(cycle_id), self.previous_cycle(cycle_id)
+        return cycle, previous, [c.id for c in (previous, cycle) if c is not None]
+
     @property
     def shown_groups(self) -> tuple[GroupInfo, ...]:
         """Groups offered as filters and matrix rows: not archived."""
@@ -930,9 +935,7 @@ def overview(
     minimum = get_settings().min_group_size
     with _source(data) as source:
         reference = source.reference()
-        cycle = reference.cycle(cycle_id)
-        previous = reference.previous_cycle(cycle_id)
-        cycle_ids = [c.id for c in (previous, cycle) if c is not None]
+        cycle, previous, cycle_ids = reference.with_previous(cycle_id)
         selection = _selection(
             reference,
             departments=departments,
@@ -1206,9 +1209,7 @@ def heatmap(
     minimum = get_settings().min_group_size
     with _source(data) as source:
         reference = source.reference()
-        cycle = reference.cycle(cycle_id)
-        previous = reference.previous_cycle(cycle_id)
-        cycle_ids = [c.id for c in (previous, cycle) if c is not None]
+        cycle, previous, cycle_ids = reference.with_previous(cycle_id)
         selection = _selection(
             reference,
             departments=departments,
@@ -1532,9 +1533,7 @@ def relationships(
     minimum = get_settings().min_group_size
     with _source(data) as source:
         reference = source.reference()
-        cycle = reference.cycle(cycle_id)
-        previous = reference.previous_cycle(cycle_id)
-        cycle_ids = [c.id for c in (previous, cycle) if c is not None]
+        cycle, previous, cycle_ids = reference.with_previous(cycle_id)
         selection = _selection(
             reference,
             departments=departments,
