@@ -144,10 +144,6 @@ def main() -> None:
                 cells.append(f"{seconds:,.1f} s")
                 print(f"demo {scale.value:8} {backend:10} {seconds:8.1f} s", flush=True)
             described = f"{responses:,} responses, {answers:,} answers"
-            if backend == "postgresql":
-                # As autovacuum would before long: a bulk COPY leaves the planner no statistics.
-                with engine.begin() as connection:
-                    connection.exec_driver_sql("ANALYZE")
             if not args.no_figures:
                 result = figures_bench.measure(
                     engine,

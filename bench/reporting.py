@@ -196,7 +196,7 @@ class DuckDBSource:
         )
         return frame.astype("int64")
 
-    def favourable_counts(
+    def relationship_counts(
         self, cycle_ids: Collection[int], item_sets: Mapping[str, Sequence[ItemRef]]
     ) -> pd.DataFrame:
         members = [(item.id, index, item.reverse) for index, items in
@@ -339,7 +339,7 @@ class PandasSource:
             frame[f"v{v}"] = table.get(v, 0)
         return frame.reset_index().astype("int64")
 
-    def favourable_counts(
+    def relationship_counts(
         self, cycle_ids: Collection[int], item_sets: Mapping[str, Sequence[ItemRef]]
     ) -> pd.DataFrame:
         frames = []

@@ -234,6 +234,23 @@ class ScoreRollup(SQLModel, table=True):
     total_sq: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
 
 
+class RelationshipRollup(SQLModel, table=True):
+    """Favourable and applicable answers about each relationship (a staff group, or patients),
+    per cell of the group rating: the relationship matrix and its trend in a few rows per
+    cell instead of every item's counts. Kept in the write, like the other rollups."""
+
+    __tablename__ = "relationship_rollup"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    cycle_id: int = Field(foreign_key="survey_cycle.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    staff_group_id: int = Field(foreign_key="staff_group.id", primary_key=True)
+    # scoring.relationship_target: "group:<staff group id>" or "patients".
+    target: str = Field(sa_column=Column(String(40), primary_key=True))
+    favourable: int = 0
+    applicable: int = 0
+
+
 class SubmissionReceipt(SQLModel, table=True):
     """Makes a resubmitted form (double click, retry) store nothing the second time.
 

@@ -42,10 +42,12 @@ from surveys.scoring import (
     INDEX,
     LIKERT_POINTS,
     NPS_SCALE,
+    PATIENTS,
     Z_95,
     Estimate,
     change_is_significant,
     enps,
+    relationship_target,
     t_quantile_95,
 )
 from surveys.storage import read_session
@@ -54,7 +56,6 @@ CELL = ["department_id", "staff_group_id"]
 SCORE_COLUMNS = ["cycle_id", *CELL, "measure", "n", "total", "total_sq"]
 SCORE_DTYPES = ["int64"] * 5 + ["float64"] * 2
 FAVOURABLE_COLUMNS = ["cycle_id", *CELL, "measure", "favourable", "applicable"]
-PATIENTS = "patients"
 PATIENTS_LABEL = "Patients and families"
 ALL_SELECTED = "All selected departments"
 LIKERT_VALUES = tuple(range(1, LIKERT_POINTS + 1))
@@ -422,11 +423,12 @@ class ReportSource(Protocol):
         """cycle_id, department_id, staff_group_id, item_id, n_na, v<value> for each value."""
         ...
 
-    def favourable_counts(
-        self, cycle_ids: Collection[int], item_sets: Mapping[str, Sequence[ItemRef]]
+    def relationship_counts(
+        self, cycle_ids: Collection[int], targets: Mapping[str, Sequence[ItemRef]]
     ) -> pd.DataFrame:
-        """cycle_id, department_id, staff_group_id, measure (the set's position in
-        `item_sets`), favourable, applicable: answers over the set's items, reverse-scored."""
+        """cycle_id, department_id, staff_group_id, measure (the target's position in
+        `targets`), favourable, applicable: answers over each relationship target's items
+        (keys from scoring.relationship_target), reverse-scored."""
         ...
 
     def invitations(self, cycle_id: int) -> pd.DataFrame:
@@ -489,54 +491,23 @@ class RollupSource:
         columns = ["cycle_id", *CELL, "item_id", "n_na", *value_columns]
         return _frame(rows, columns, ["int64"] * len(columns))
 
-    def favourable_counts(
-        self, cycle_ids: Collection[int], item_sets: Mapping[str, Sequence[ItemRef]]
+    def relationship_counts(
+        self, cycle_ids: Collection[int], targets: Mapping[str, Sequence[ItemRef]]
     ) -> pd.DataFrame:
-        # One pass in primary-key order with a filtered sum per set: no sort, no join.
-        favourable = "+".join(f"v{v}" for v in LIKERT_VALUES if v >= FAVOURABLE_MIN)
-        favourable_reversed = "+".join(
-            f"v{v}" for v in LIKERT_VALUES if LIKERT_POINTS + 1 - v >= FAVOURABLE_MIN
-        )
-        applicable = "+".join(f"v{v}" for v in LIKERT_VALUES)
-        keys = list(item_sets)
-        columns = []
-        for key in keys:
-            within = _id_condition("item_id", [item.id for item in item_sets[key]])
-            reversed_ids = [item.id for item in item_sets[key] if item.reverse]
-            scored = (
-                f"CASE WHEN {_id_condition('item_id', reversed_ids)}"
-                f" THEN {favourable_reversed} ELSE {favourable} END"
-                if reversed_ids
-                else favourable
-            )
-            columns.append(f"COALESCE(SUM({scored}) FILTER (WHERE {within}), 0)")
-            columns.append(f"COALESCE(SUM({applicable}) FILTER (WHERE {within}), 0)")
-        all_ids = [item.id for items in item_sets.values() for item in items]
+        keys = list(targets)
+        if not keys:
+            return _frame([], FAVOURABLE_COLUMNS, ["int64"] * len(FAVOURABLE_COLUMNS))
+        positions = " ".join(f"WHEN ? THEN {position}" for position in range(len(keys)))
+        placeholders = ", ".join("?" for _ in keys)
         rows = _rows(
             self.connection,
-            "SELECT cycle_id, department_id, staff_group_id, "
-            + ", ".join(columns)
-            + f" FROM item_rollup WHERE cycle_id IN ({_int_list(cycle_ids)})"
-            f" AND {_id_condition('item_id', all_ids)}"
-            " GROUP BY cycle_id, department_id, staff_group_id",
+            f"SELECT cycle_id, department_id, staff_group_id, CASE target {positions} END,"
+            " favourable, applicable"
+            f" FROM relationship_rollup WHERE cycle_id IN ({_int_list(cycle_ids)})"
+            f" AND target IN ({placeholders})",
+            [*keys, *keys],
         )
-        wide = np.asarray(rows, dtype=np.int64).reshape(len(rows), 3 + 2 * len(keys))
-        frames = [
-            pd.DataFrame(
-                {
-                    "cycle_id": wide[:, 0],
-                    "department_id": wide[:, 1],
-                    "staff_group_id": wide[:, 2],
-                    "measure": np.full(len(wide), index, dtype=np.int64),
-                    "favourable": wide[:, 3 + 2 * index],
-                    "applicable": wide[:, 4 + 2 * index],
-                }
-            )
-            for index in range(len(keys))
-        ]
-        if not frames:
-            return _frame([], FAVOURABLE_COLUMNS, ["int64"] * len(FAVOURABLE_COLUMNS))
-        return pd.concat(frames, ignore_index=True)
+        return _frame(rows, FAVOURABLE_COLUMNS, ["int64"] * len(FAVOURABLE_COLUMNS))
 
     def invitations(self, cycle_id: int) -> pd.DataFrame:
         rows = _rows(
@@ -1438,15 +1409,14 @@ class Relationships:
 
 
 def _relationship_sets(reference: Reference) -> dict[str, list[ItemRef]]:
-    sets: dict[str, list[ItemRef]] = {}
-    for group in reference.shown_groups:
-        sets[f"group:{group.id}"] = [
+    """The items of each relationship the matrix shows: the shown groups, then patients."""
+    by_target: dict[str | None, list[ItemRef]] = {}
+    for item in reference.items.values():
+        by_target.setdefault(relationship_target(item.section, item.about_group_id), []).append(
             item
-            for item in reference.items.values()
-            if item.section == "groups" and item.about_group_id == group.id
-        ]
-    sets[PATIENTS] = [item for item in reference.items.values() if item.section == PATIENTS]
-    return {key: items for key, items in sets.items() if items}
+        )
+    keys = [f"group:{group.id}" for group in reference.shown_groups] + [PATIENTS]
+    return {key: by_target[key] for key in keys if by_target.get(key)}
 
 
 def _relationship_figures(
@@ -1459,7 +1429,7 @@ def _relationship_figures(
     """(cycle_id, set key, rater group id) -> Figure."""
     sets = _relationship_sets(reference)
     cells = source.cells(cycle_ids)
-    counts = source.favourable_counts(cycle_ids, sets)
+    counts = source.relationship_counts(cycle_ids, sets)
     atoms = _atoms(cells, reference, cycle_ids, minimum)
     keys = list(sets)
     # Respondents behind a set in a cell: its answers per item of the cycle's instrument.

@@ -3,15 +3,31 @@ transaction, and rebuildable from raw answers (after a bulk load, or to verify t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import delete, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from surveys.models import VALUE_COLUMNS, CellRollup, ItemRollup, ScoreRollup
+from surveys.models import (
+    VALUE_COLUMNS,
+    CellRollup,
+    ItemRollup,
+    RelationshipRollup,
+    ScoreRollup,
+)
 from surveys.organisation import ItemInfo
-from surveys.scoring import FAVOURABLE_MIN, INDEX, LIKERT_POINTS, NPS_SCALE, respondent_scores
+from surveys.scoring import (
+    FAVOURABLE_MIN,
+    GROUPS_SECTION,
+    INDEX,
+    LIKERT_POINTS,
+    NPS_SCALE,
+    PATIENTS,
+    relationship_target,
+    respondent_scores,
+    scored,
+)
 
 
 def _insert(session: Session, table):  # type: ignore[no-untyped-def]
@@ -64,6 +80,31 @@ def add_response(
             {**cell, "measure": measure},
             {"n": 1, "total": score, "total_sq": score * score},
         )
+    relationships = _relationship_counts(answers)
+    for target in sorted(relationships):
+        favourable, applicable = relationships[target]
+        _increment(
+            session,
+            RelationshipRollup.__table__,
+            {**cell, "target": target},
+            {"favourable": favourable, "applicable": applicable},
+        )
+
+
+def _relationship_counts(answers: Mapping[ItemInfo, int | None]) -> dict[str, tuple[int, int]]:
+    """(favourable, applicable) answers per relationship target; "does not apply" counts in
+    neither, but still marks the target as asked."""
+    counts: dict[str, tuple[int, int]] = {}
+    for item, value in answers.items():
+        target = relationship_target(item.section, item.about_group_id)
+        if target is None or item.scale == NPS_SCALE:
+            continue
+        favourable, applicable = counts.get(target, (0, 0))
+        if value is not None:
+            favourable += scored(value, reverse=item.reverse) >= FAVOURABLE_MIN
+            applicable += 1
+        counts[target] = (favourable, applicable)
+    return counts
 
 
 def _scored_sql() -> str:
@@ -72,7 +113,7 @@ def _scored_sql() -> str:
 
 def rebuild(*, session: Session, cycle_id: int) -> None:
     """Recompute one cycle's rollups from its raw answers (same results as add_response)."""
-    for table in (CellRollup, ItemRollup, ScoreRollup):
+    for table in (CellRollup, ItemRollup, ScoreRollup, RelationshipRollup):
         session.execute(delete(table).where(table.cycle_id == cycle_id))
     params = {"cycle": cycle_id, "nps": NPS_SCALE, "index": INDEX}
     session.execute(
@@ -135,4 +176,36 @@ def rebuild(*, session: Session, cycle_id: int) -> None:
             " GROUP BY department_id, staff_group_id, measure"
         ),
         params,
+    )
+    # From the item counts just rebuilt: the same sums, without a second pass over answers.
+    session.execute(text(relationships_from_item_rollup("r.cycle_id = :cycle")), params)
+
+
+def _plus(values: Iterable[int]) -> str:
+    return "(" + " + ".join(f"r.v{value}" for value in values) + ")"
+
+
+def relationships_from_item_rollup(condition: str = "1 = 1") -> str:
+    """INSERT … SELECT of relationship_rollup rows from the item_rollup rows matching
+    `condition` (a trusted SQL expression over item_rollup `r`)."""
+    likert = range(1, LIKERT_POINTS + 1)
+    target = (
+        f"CASE WHEN i.section = '{GROUPS_SECTION}' AND i.about_group_id IS NOT NULL"
+        " THEN 'group:' || CAST(i.about_group_id AS VARCHAR(20))"
+        f" WHEN i.section = '{PATIENTS}' THEN '{PATIENTS}' END"
+    )
+    favourable = _plus(v for v in likert if v >= FAVOURABLE_MIN)
+    favourable_reversed = _plus(v for v in likert if LIKERT_POINTS + 1 - v >= FAVOURABLE_MIN)
+    return (
+        "INSERT INTO relationship_rollup"
+        " (cycle_id, department_id, staff_group_id, target, favourable, applicable)"
+        " SELECT cycle_id, department_id, staff_group_id, target, SUM(favourable),"
+        " SUM(applicable)"
+        f" FROM (SELECT r.cycle_id, r.department_id, r.staff_group_id, {target} AS target,"
+        f" CASE WHEN i.reverse THEN {favourable_reversed} ELSE {favourable} END AS favourable,"
+        f" {_plus(likert)} AS applicable"
+        " FROM item_rollup r JOIN item i ON i.id = r.item_id"
+        f" WHERE i.scale <> '{NPS_SCALE}' AND {condition}) per_item"
+        " WHERE target IS NOT NULL"
+        " GROUP BY cycle_id, department_id, staff_group_id, target"
     )

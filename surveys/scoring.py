@@ -26,6 +26,9 @@ PROMOTER_MIN = 9
 DETRACTOR_MAX = 6
 NPS_SCALE = "nps"
 INDEX = "index"
+# Sections whose items say how the respondent works with someone: a staff group, or patients.
+GROUPS_SECTION = "groups"
+PATIENTS = "patients"
 Z_95 = 1.959963984540054
 
 # Two-sided 95% Student t quantiles for 1-30 degrees of freedom; beyond that an expansion
@@ -183,6 +186,16 @@ def change_is_significant(previous: Estimate, current: Estimate) -> bool:
     if combined == 0:
         return previous.value != current.value
     return abs(current.value - previous.value) > Z_95 * combined
+
+
+def relationship_target(section: str, about_group_id: int | None) -> str | None:
+    """Which relationship an item measures, as the key the relationship matrix uses:
+    `group:<id>` for the staff group it asks about, `patients`, or None for any other item."""
+    if section == GROUPS_SECTION and about_group_id is not None:
+        return f"group:{about_group_id}"
+    if section == PATIENTS:
+        return PATIENTS
+    return None
 
 
 def respondent_scores(answers: Iterable[tuple[ScoredItem, int | None]]) -> dict[str, float]:

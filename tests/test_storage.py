@@ -7,6 +7,7 @@ import sqlite3
 from datetime import date
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select, text
@@ -22,6 +23,7 @@ from surveys.models import (
     Department,
     Division,
     ItemRollup,
+    RelationshipRollup,
     Response,
     ScoreRollup,
 )
@@ -34,7 +36,14 @@ from surveys.organisation import (
     register_instrument,
 )
 from surveys.responses import InvalidAnswer, store_response
-from surveys.storage import make_engine, migrate, read_session, schema_is_current, write_session
+from surveys.storage import (
+    alembic_config,
+    make_engine,
+    migrate,
+    read_session,
+    schema_is_current,
+    write_session,
+)
 from tests.conftest import backends
 
 
@@ -100,7 +109,10 @@ def rollup_snapshot(engine: Engine) -> dict:
              round(r.total_sq, 4))
             for r in session.execute(select(ScoreRollup.__table__)).all()
         )  # fmt: skip
-    return {"cells": cells, "items": items, "scores": scores}
+        relationships = sorted(
+            tuple(row) for row in session.execute(select(RelationshipRollup.__table__)).all()
+        )
+    return {"cells": cells, "items": items, "scores": scores, "relationships": relationships}
 
 
 @backends()
@@ -197,6 +209,21 @@ def test_stored_responses_keep_rollups_equal_to_a_rebuild_from_raw_answers(
         comments = session.scalar(select(func.count()).select_from(Comment))
     assert answers == 25 * len(survey["items"])
     assert sum(row[4] for row in incremental["cells"]) == comments
+
+
+@backends()
+def test_upgrading_a_database_with_responses_fills_the_relationship_rollup(
+    engine: Engine, survey: dict
+) -> None:
+    store_random_responses(engine, survey, count=25)
+    kept = rollup_snapshot(engine)
+    assert kept["relationships"]  # 4 staff groups and patients, in the cells answered
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")  # as a database made before the relationship rollup
+    migrate(engine)
+    assert rollup_snapshot(engine) == kept
 
 
 @backends()
