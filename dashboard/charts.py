@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from surveys.reporting import Heatmap, Overview, Relationships
 
@@ -43,6 +44,35 @@ ANSWER_LABELS = {
     4: "Agree",
     5: "Strongly agree",
 }
+# plotly's "simple_white", cut to what these charts use: applying the whole template
+# validates and deep-copies defaults for two dozen trace types and 3-D scenes on every chart,
+# which was most of the time of a cached page rerun.
+_SIMPLE_WHITE = pio.templates["simple_white"]
+TEMPLATE = go.layout.Template(
+    layout={
+        key: _SIMPLE_WHITE.layout[key]
+        for key in (
+            "annotationdefaults",
+            "autotypenumbers",
+            "coloraxis",
+            "colorscale",
+            "colorway",
+            "font",
+            "hoverlabel",
+            "hovermode",
+            "paper_bgcolor",
+            "plot_bgcolor",
+            "shapedefaults",
+            "title",
+            "xaxis",
+            "yaxis",
+        )
+    },
+    data={
+        "bar": [{"marker": _SIMPLE_WHITE.data.bar[0].marker}],
+        "heatmap": [{"colorbar": _SIMPLE_WHITE.data.heatmap[0].colorbar}],
+    },
+)
 # Long department or item names are cut for narrow screens; the hover shows them whole.
 LABEL_LIMIT = 28
 
@@ -87,7 +117,7 @@ def _calm(figure: go.Figure, *, height: int | None = None) -> go.Figure:
     """White, quiet and legible on a phone: no gridlines unless a chart asks for them,
     legend below, small margins. Applied first; each chart then sets what it needs."""
     figure.update_layout(
-        template="simple_white",
+        template=TEMPLATE,
         paper_bgcolor="white",
         plot_bgcolor="white",
         font={"family": "Inter, Helvetica, Arial, sans-serif", "size": 13, "color": TEXT},
