@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
@@ -21,13 +21,14 @@ from sqlmodel import Session
 from dashboard import resources
 from surveys import accounts
 from surveys.accounts import AccountInfo, SessionEnd, SignInOutcome, SignInResult
-from surveys.config import get_settings
+from surveys.config import cookie_secret_problem, get_settings
 from surveys.storage import write_session
 
 SESSION_KEY = "attune_session"
 ENDED_KEY = "attune_session_ended"
 FLASH_KEY = "attune_flash"
 _LOGGER = logging.getLogger(__name__)
+_REPORTED_PROBLEMS: set[str] = set()
 
 # Every ASCII punctuation character can be backslash-escaped in Markdown.
 _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
@@ -38,12 +39,37 @@ def plain(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
-def sso_configured() -> bool:
-    """Whether single sign-on is set up: an `[auth]` section in .streamlit/secrets.toml."""
+def _auth_section() -> Mapping[str, object] | None:
+    """The `[auth]` section of .streamlit/secrets.toml, or None when there is none."""
     try:
-        return "auth" in st.secrets
+        if "auth" not in st.secrets:
+            return None
+        section = st.secrets["auth"]
     except FileNotFoundError:
-        return False
+        return None
+    return section if isinstance(section, Mapping) else {}
+
+
+def sso_problem() -> str | None:
+    """Why the `[auth]` section must not be used (a short cookie secret), else None.
+
+    Logged once per problem: every page run asks, and the operator needs one line, not many.
+    """
+    section = _auth_section()
+    if section is None:
+        return None
+    problem = cookie_secret_problem(section.get("cookie_secret"))
+    if problem is not None and problem not in _REPORTED_PROBLEMS:
+        _REPORTED_PROBLEMS.add(problem)
+        _LOGGER.error("%s", problem)
+    return problem
+
+
+def sso_configured() -> bool:
+    """Whether single sign-on is set up, and safely: an `[auth]` section in
+    .streamlit/secrets.toml whose cookie secret is long enough. With a short one, the identity
+    cookie is not trusted either, since it could have been forged."""
+    return _auth_section() is not None and sso_problem() is None
 
 
 def sso_installed() -> bool:

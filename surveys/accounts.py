@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,9 @@ PASSWORD_MIN_LENGTH = 12
 # argon2 would hash a megabyte happily; a cap keeps a sign-in form from being used to burn CPU.
 PASSWORD_MAX_LENGTH = 256
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@+-]{1,119}$")
+EMAIL_MAX_LENGTH = 320  # the account table's column
+# Unicode categories of control, format and unpaired surrogate characters.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 DEMO_ADMIN = "admin"
 DEMO_MANAGER = "ed.manager"
@@ -114,6 +118,8 @@ class SignInOutcome(StrEnum):
     ok = "ok"
     rejected = "rejected"
     locked = "locked"
+    # The password is longer than any can be: refused before hashing, and not counted as a failure.
+    too_long = "too_long"
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,37 @@ def normalise_username(username: str) -> str:
     return username.strip().lower()
 
 
+def _is_username(name: str) -> bool:
+    """Whether `name` (normalised) could be a username at all; nothing else is looked up."""
+    return USERNAME_PATTERN.fullmatch(name) is not None
+
+
+def hidden_characters(text: str) -> list[str]:
+    """The control, format (bidirectional overrides, zero-width spaces) and unpaired surrogate
+    characters in `text`, as U+XXXX: they disguise what a name says, and PostgreSQL cannot
+    store NUL at all."""
+    return [
+        f"U+{ord(character):04X}"
+        for character in dict.fromkeys(text)
+        if unicodedata.category(character) in _HIDDEN_CATEGORIES
+    ]
+
+
+def _check_plain(text: str, what: str) -> None:
+    hidden = hidden_characters(text)
+    if hidden:
+        raise AccountError(
+            f"the {what} contains invisible or control characters ({', '.join(hidden[:3])}); "
+            "type it again"
+        )
+
+
+def _without_hidden_characters(text: str) -> str:
+    return "".join(
+        character for character in text if unicodedata.category(character) not in _HIDDEN_CATEGORIES
+    )
+
+
 def check_username(username: str) -> str:
     name = normalise_username(username)
     if not USERNAME_PATTERN.match(name):
@@ -177,6 +214,9 @@ def check_password(password: str, *, username: str = "") -> None:
         raise AccountError(f"the password must be at least {PASSWORD_MIN_LENGTH} characters")
     if len(password) > PASSWORD_MAX_LENGTH:
         raise AccountError(f"the password must be at most {PASSWORD_MAX_LENGTH} characters")
+    if any(unicodedata.category(character) == "Cs" for character in password):
+        # Unpaired surrogates (undecodable bytes from a terminal) cannot be hashed as UTF-8.
+        raise AccountError("the password contains bytes that are not text; type it again")
     if username and normalise_username(username) in password.lower():
         raise AccountError("the password must not contain the username")
 
@@ -194,8 +234,9 @@ def _verify(password_hash: str | None, password: str) -> bool:
     """Check a password; with no hash, check against a dummy hash (to defeat timing attacks
     that would tell unknown usernames from known ones) and fail."""
     try:
-        matched = _hasher.verify(password_hash or _dummy_hash(), password[:PASSWORD_MAX_LENGTH])
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        matched = _hasher.verify(password_hash or _dummy_hash(), password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError, UnicodeEncodeError):
+        # UnicodeEncodeError: an unpaired surrogate, which no stored password contains.
         return False
     return matched and password_hash is not None
 
@@ -204,15 +245,18 @@ def _verify(password_hash: str | None, password: str) -> bool:
 
 
 def _find(session: Session, username: str) -> Account | None:
-    return session.scalars(
-        select(Account).where(Account.username == normalise_username(username))
-    ).first()
+    name = normalise_username(username)
+    if not _is_username(name):
+        return None  # no account has such a name; and PostgreSQL refuses NUL in a query
+    return session.scalars(select(Account).where(Account.username == name)).first()
 
 
 def _require(session: Session, username: str) -> Account:
     account = _find(session, username)
     if account is None:
-        raise AccountError(f"there is no account called {normalise_username(username)!r}")
+        name = normalise_username(username)
+        shown = name if len(name) <= 120 else name[:120] + "…"
+        raise AccountError(f"there is no account called {shown!r}")
     return account
 
 
@@ -253,13 +297,24 @@ def create_account(
         raise AccountError("a manager needs at least one department")
     if password is not None:
         check_password(password, username=name)
+    _check_plain(display_name, "display name")
+    email = (email or "").strip().lower() or None
+    if email is not None:
+        _check_plain(email, "email address")
+        if len(email) > EMAIL_MAX_LENGTH:
+            raise AccountError(f"an email address has at most {EMAIL_MAX_LENGTH} characters")
     if _find(session, name) is not None:
         raise AccountError(f"there is already an account called {name!r}")
+    if (
+        email is not None
+        and session.scalars(select(Account.id).where(Account.email == email)).first()
+    ):
+        raise AccountError("another account already has that email address")
     department_ids = _department_ids(session, role, departments)
     account = Account(
         username=name,
         display_name=display_name.strip()[:200],
-        email=email.strip().lower() if email else None,
+        email=email,
         role=role,
         password_hash=hash_password(password) if password is not None else None,
         active=True,
@@ -335,6 +390,8 @@ def set_departments(
 def unlock(*, session: Session, username: str, actor: str) -> bool:
     """Lift a sign-in lock; returns whether there was one."""
     name = normalise_username(username)
+    if not _is_username(name):
+        return False
     removed = session.execute(delete(LoginThrottle).where(LoginThrottle.username == name))
     if removed.rowcount:
         audit.record(session=session, actor=actor, action="account.unlock", detail=name)
@@ -419,7 +476,10 @@ def _throttle_row(session: Session, username: str, now: datetime) -> LoginThrott
 
 
 def is_locked(*, session: Session, username: str, now: datetime | None = None) -> bool:
-    throttle = session.get(LoginThrottle, normalise_username(username)[:120])
+    name = normalise_username(username)
+    if not _is_username(name):
+        return False
+    throttle = session.get(LoginThrottle, name)
     return bool(
         throttle
         and throttle.locked_until is not None
@@ -435,10 +495,21 @@ def sign_in(
     The result never says whether the username exists: unknown names, disabled accounts,
     single-sign-on-only accounts and wrong passwords are all just `rejected`, after the
     same argon2 work, and unknown names are locked out exactly like known ones.
+
+    What cannot be a username or a password is refused before any hashing and writes
+    nothing: a name no account could have (`rejected`: it tells nothing about who exists)
+    and a password longer than PASSWORD_MAX_LENGTH (`too_long`), which would
+    otherwise make argon2 a way to burn CPU.
     """
     now = now or utc_now()
-    name = normalise_username(username)[:120]
+    if not isinstance(username, str) or not isinstance(password, str):
+        return SignInResult(SignInOutcome.rejected)
+    name = normalise_username(username)
     if not name or not password:
+        return SignInResult(SignInOutcome.rejected)
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return SignInResult(SignInOutcome.too_long)
+    if not _is_username(name):
         return SignInResult(SignInOutcome.rejected)
     with read_session(engine) as session:
         if is_locked(session=session, username=name, now=now):
@@ -674,7 +745,7 @@ def sso_sign_in(
     """
     grant = mapping.grant(claims)
     email = str(claims.get("email") or "").strip().lower()
-    if grant is None or not email:
+    if grant is None or not email or hidden_characters(email) or len(email) > EMAIL_MAX_LENGTH:
         return None
     role, department_names = grant
     with write_session(engine) as session:
@@ -697,7 +768,7 @@ def sso_sign_in(
                 return None
             account = Account(
                 username=email[:120],
-                display_name=str(claims.get("name") or "")[:200],
+                display_name=_without_hidden_characters(str(claims.get("name") or ""))[:200],
                 email=email,
                 role=role,
                 password_hash=None,

@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "attune.db"
 
+# Streamlit signs the single sign-on identity cookie with [auth] cookie_secret; a short secret
+# can be guessed offline from one cookie, and then anyone could forge a signed-in identity.
+COOKIE_SECRET_MIN_BYTES = 32
+
 
 def normalise_database_url(url: str) -> str:
     """Give SQLAlchemy a driver-qualified URL and an absolute SQLite path."""
@@ -25,6 +29,22 @@ def normalise_database_url(url: str) -> str:
             # Relative paths would depend on the directory Streamlit or the CLI was started from.
             return "sqlite:///" + str((PROJECT_ROOT / relative).resolve())
     return url
+
+
+def cookie_secret_problem(cookie_secret: object) -> str | None:
+    """Why single sign-on must not run with this `[auth]` cookie secret, or None if it may."""
+    if not isinstance(cookie_secret, str) or not cookie_secret:
+        found = "has no cookie_secret"
+    else:
+        length = len(cookie_secret.encode("utf-8"))
+        if length >= COOKIE_SECRET_MIN_BYTES:
+            return None
+        found = f"has a cookie_secret of {length} bytes"
+    return (
+        "Single sign-on is turned off: the [auth] section of .streamlit/secrets.toml "
+        f"{found}, and it needs a random one of at least {COOKIE_SECRET_MIN_BYTES} bytes "
+        "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+    )
 
 
 class Settings(BaseSettings):

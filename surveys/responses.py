@@ -340,7 +340,7 @@ def _build_steps(
 
 def _invitation_for(session: Session, token: str) -> Invitation:
     invitation = None
-    if token and len(token) <= MAX_TOKEN_LENGTH:
+    if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii():
         invitation = session.scalars(
             select(Invitation).where(Invitation.token_hash == hash_token(token))
         ).first()
@@ -456,9 +456,12 @@ def _check_submission(
 ) -> None:
     workplace_problem = None
     if form.is_open_link:
-        if department_id not in {choice.id for choice in form.departments}:
+        # Exact ints: True would pass as the department with id 1, and a list cannot be hashed.
+        if type(department_id) is not int or department_id not in {c.id for c in form.departments}:
             workplace_problem = "Choose the department you work in."
-        elif staff_group_id not in {choice.id for choice in form.staff_groups}:
+        elif type(staff_group_id) is not int or staff_group_id not in {
+            c.id for c in form.staff_groups
+        }:
             workplace_problem = "Choose your staff group."
     missing = missing_answers(form, answers)
     too_long = len(comment) > form.comment_max_length

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,6 +21,7 @@ from sqlmodel import Session
 from surveys import audit, invitations
 from surveys.csvsafe import rows_to_csv
 from surveys.models import CycleState, SurveyCycle
+from surveys.organisation import NAME_MAX_LENGTH
 
 MAX_ROSTER_BYTES = 1_048_576  # 1 MB; .streamlit/config.toml lets uploads reach 2 MB
 MAX_ROSTER_ROWS = 20_000
@@ -204,6 +206,25 @@ def _header(row: list[str], line: int) -> tuple[dict[str, int], list[str]]:
     return columns, ignored
 
 
+def _email_problem(email: str) -> str | None:
+    """What is wrong with an email cell, or None."""
+    if len(email) > EMAIL_MAX_LENGTH or not _EMAIL.match(email):
+        return f"{_shown(email)} is not an email address"
+    hidden = [
+        f"U+{ord(character):04X}"
+        for character in dict.fromkeys(email)
+        if unicodedata.category(character).startswith("C")
+    ]
+    if hidden:
+        # A zero-width space or a right-to-left override makes one address look like another.
+        return (
+            f"{_shown(email)} contains invisible or control characters "
+            f"({', '.join(hidden[:3])}); type the address again"
+        )
+    # An address that starts like a formula is kept: rows_to_csv neutralises it on the way out.
+    return None
+
+
 def _headcount(value: str) -> int | str:
     """The headcount, or the problem with it."""
     if not value:
@@ -232,6 +253,13 @@ def _finder(lookup: Callable[..., invitations.Named], session: Session) -> Calla
     def find(name: str) -> object:
         key = name.strip().lower()
         if key not in found:
+            if len(key) > NAME_MAX_LENGTH:
+                # Not looked up, nor quoted whole in the message: no name is this long.
+                found[key] = (
+                    f"{_shown(name)} is {len(key):,} characters long; no name is longer "
+                    f"than {NAME_MAX_LENGTH}"
+                )
+                return found[key]
             try:
                 found[key] = lookup(session=session, name=name)
             except (invitations.UnknownName, ValueError) as error:
@@ -347,8 +375,9 @@ def parse_roster(*, session: Session, data: bytes, cycle_id: int) -> Roster:
                 if not email:
                     problem(line, "email", "is empty")
                     continue
-                if len(email) > EMAIL_MAX_LENGTH or not _EMAIL.match(email):
-                    problem(line, "email", f"{_shown(email)} is not an email address")
+                email_problem = _email_problem(email)
+                if email_problem is not None:
+                    problem(line, "email", email_problem)
                     continue
                 seen = email_lines.get(email.lower())
                 if seen is not None:
@@ -378,9 +407,11 @@ def parse_roster(*, session: Session, data: bytes, cycle_id: int) -> Roster:
                 order.append((key, len(cell["emails"])))
                 cell["emails"].append(email)
     except csv.Error as error:
-        raise RosterError(
-            [RosterProblem(reader.line_num, None, f"is not valid CSV: {error}")]
-        ) from None
+        if "field larger than field limit" in str(error):
+            message = "has a cell far too long for a roster; is this the right file?"
+        else:
+            message = f"is not valid CSV: {error}"
+        raise RosterError([RosterProblem(reader.line_num, None, message)]) from None
 
     if columns is None:
         raise RosterError([RosterProblem(None, None, "the file is empty")])

@@ -7,28 +7,17 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from surveys.config import Settings
 from surveys.instruments import BUILTIN_DIR, InstrumentError, load_instrument
+from tests.hostile import HUGE, INJECTION, INVISIBLE, MARKUP, hostile_text
 
 BUILTIN = (BUILTIN_DIR / "relationship_health_v1.toml").read_text()
 TARGET = 'text = "I feel respected by {group}."'
 
-HOSTILE_TEXTS = {
-    "script tag": "<script>alert(1)</script> {group}",
-    "img onerror": '<img src=x onerror="alert(1)"> {group}',
-    "markdown link": "[{group}](javascript:alert(1))",
-    "markdown image": "![{group}](https://evil.example/x.png)",
-    "streamlit colour": ":red[{group} are great]",
-    "latex": "$\\alpha$ {group}",
-    "emphasis": "**{group}** treat me with respect.",
-    "right-to-left override": "{group} treat me \u202ewith respect.",
-    "zero-width space": "{group} treat\u200b me with respect.",
-    "nul byte": "{group} treat\x00 me with respect.",
-    "one megabyte": "{group} " + "x" * 1_000_000,
-}
+# Everything shown as formatting, hidden, or too long is refused in a question's text.
+REFUSED_TEXTS = {name: "{group} " + text for name, text in {**MARKUP, **INVISIBLE, **HUGE}.items()}
 
 
 def instrument_with(tmp_path: Path, text: str) -> Path:
@@ -37,7 +26,7 @@ def instrument_with(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("text", HOSTILE_TEXTS.values(), ids=HOSTILE_TEXTS.keys())
+@pytest.mark.parametrize("text", REFUSED_TEXTS.values(), ids=REFUSED_TEXTS.keys())
 def test_hostile_question_text_is_refused_with_the_entry_named(tmp_path: Path, text: str) -> None:
     assert TARGET in BUILTIN
     with pytest.raises(InstrumentError) as error:
@@ -66,7 +55,15 @@ def test_plain_text_with_quotes_accents_and_other_scripts_is_accepted_verbatim(
 
 
 @pytest.mark.parametrize(
-    "name", ["../../etc/passwd", "/dev/null", "missing.toml", "..", "\u202efile.toml"]
+    "name",
+    [
+        INJECTION["path traversal"],
+        "/dev/null",
+        "missing.toml",
+        "..",
+        "\u202efile.toml",
+        INJECTION["windows path traversal"],
+    ],
 )
 def test_instrument_paths_that_are_not_instrument_files_give_a_message(name: str) -> None:
     with pytest.raises(InstrumentError):
@@ -74,7 +71,7 @@ def test_instrument_paths_that_are_not_instrument_files_give_a_message(name: str
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(max_size=200))
+@given(text=hostile_text(max_size=200))
 def test_any_item_text_loads_or_is_refused_cleanly(tmp_path: Path, text: str) -> None:
     try:
         load_instrument(instrument_with(tmp_path, "{group} " + text))
@@ -92,13 +89,32 @@ def test_bad_minimum_group_sizes_are_refused_naming_the_variable(monkeypatch, va
     assert "ATTUNE_MIN_GROUP_SIZE" in str(error.value)
 
 
+@settings(max_examples=60)
+@given(value=hostile_text(max_size=40).filter(lambda text: "\x00" not in text))
+def test_any_minimum_group_size_is_a_number_in_range_or_refused_naming_the_variable(
+    value: str,
+) -> None:
+    import os
+
+    os.environ["ATTUNE_MIN_GROUP_SIZE"] = value
+    try:
+        settings_ = Settings()
+    except ValidationError as error:
+        assert "ATTUNE_MIN_GROUP_SIZE" in str(error)
+    else:
+        assert 3 <= settings_.min_group_size <= 100
+        assert int(value.strip()) == settings_.min_group_size
+    finally:
+        del os.environ["ATTUNE_MIN_GROUP_SIZE"]
+
+
 def test_a_padded_number_is_read_as_the_number(monkeypatch) -> None:
     monkeypatch.setenv("ATTUNE_MIN_GROUP_SIZE", " 6 ")
     assert Settings().min_group_size == 6
 
 
 @settings(max_examples=80)
-@given(value=st.text(max_size=80).filter(lambda text: "\x00" not in text))
+@given(value=hostile_text(max_size=80).filter(lambda text: "\x00" not in text))
 def test_any_base_url_is_accepted_only_if_it_is_http(value: str) -> None:
     import os
 

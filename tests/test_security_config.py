@@ -1,14 +1,18 @@
-"""Security settings that must never drift: XSRF, CORS, upload size, HTML rendering, secrets."""
+"""Security settings that must never drift: XSRF, CORS, upload size, HTML rendering, secrets,
+and the length of the single sign-on cookie secret."""
 
 from __future__ import annotations
 
 import ast
 import re
+import secrets
 import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
+
+from surveys.config import COOKIE_SECRET_MIN_BYTES, cookie_secret_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMLIT_CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
@@ -78,3 +82,83 @@ def test_no_secret_is_committed() -> None:
             f"{path.relative_to(ROOT)}: {p.pattern}" for p in SECRET_PATTERNS if p.search(content)
         ]
     assert leaks == []
+
+
+# --- The single sign-on cookie secret ----------------------------------------------------------
+
+# A cookie secret given as a quoted string: a TOML assignment, or a key in Python or JSON.
+COOKIE_SECRET = re.compile(r"""["']?cookie_secret["']?\s*[=:]\s*(["'])(.*?)\1""")
+
+
+@pytest.mark.parametrize(
+    ("cookie_secret", "refused"),
+    [
+        (None, True),
+        ("", True),
+        (12345, True),
+        ("x" * (COOKIE_SECRET_MIN_BYTES - 1), True),
+        ("é" * 15 + "x", True),  # 16 characters, 31 bytes: bytes are what count
+        ("x" * COOKIE_SECRET_MIN_BYTES, False),
+        ("é" * 16, False),
+        (secrets.token_urlsafe(32), False),
+    ],
+)
+def test_a_cookie_secret_under_32_bytes_is_refused(cookie_secret: object, refused: bool) -> None:
+    problem = cookie_secret_problem(cookie_secret)
+    assert (problem is not None) is refused
+    if problem is not None:
+        assert problem.startswith("Single sign-on is turned off: ")
+        assert "at least 32 bytes" in problem
+        if isinstance(cookie_secret, str) and cookie_secret:
+            assert cookie_secret not in problem  # the message never repeats the secret
+
+
+def cookie_secrets_in(path: Path) -> list[str]:
+    content = path.read_text(errors="replace")
+    found = [match.group(2) for match in COOKIE_SECRET.finditer(content)]
+    if path.suffix == ".toml":
+        try:
+            auth = tomllib.loads(content).get("auth", {})
+        except tomllib.TOMLDecodeError:
+            auth = {}
+        if isinstance(auth, dict) and "cookie_secret" in auth:
+            found.append(str(auth["cookie_secret"]))
+    return found
+
+
+# Written with {key} for the name, or this file would hold the very strings it looks for.
+SHORT_SECRET_SNIPPETS = {
+    "secrets.toml": '[auth]\nredirect_uri = "x"\n{key} = "tooshort"\n',
+    "single.toml": "[auth]\n{key} = 'tooshort'\n",
+    "README.md": '```toml\n[auth]\n{key} = "tooshort"\n```\n',
+    "example.py": 'SECRETS = {{"auth": {{"{key}": "tooshort"}}}}\n',
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "content"), SHORT_SECRET_SNIPPETS.items(), ids=SHORT_SECRET_SNIPPETS.keys()
+)
+def test_the_cookie_secret_search_finds_secrets_wherever_they_are_written(
+    tmp_path: Path, name: str, content: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content.format(key="cookie_secret"))
+    assert "tooshort" in cookie_secrets_in(path)
+
+
+def test_no_committed_example_or_local_config_has_a_short_cookie_secret() -> None:
+    # Tracked files (the README's secrets.toml example among them), and whatever
+    # .streamlit/*.toml this checkout holds, secrets.toml included, though never committed.
+    paths = {path for path in tracked_files() if path.is_file()}
+    paths |= set((ROOT / ".streamlit").glob("*.toml"))
+    short = []
+    examples = 0
+    for path in sorted(paths):
+        if path.stat().st_size > 1_000_000:
+            continue
+        for cookie_secret in cookie_secrets_in(path):
+            examples += 1
+            if cookie_secret_problem(cookie_secret) is not None:
+                short.append(f"{path.relative_to(ROOT)}: {len(cookie_secret.encode())} bytes")
+    assert short == []
+    assert examples >= 1  # the README's example is found, so the search works

@@ -6,7 +6,13 @@ import streamlit as st
 
 from dashboard import auth, resources
 from surveys import accounts
-from surveys.accounts import LOCK_DURATION, MAX_FAILURES, SessionEnd, SignInOutcome
+from surveys.accounts import (
+    LOCK_DURATION,
+    MAX_FAILURES,
+    PASSWORD_MAX_LENGTH,
+    SessionEnd,
+    SignInOutcome,
+)
 
 ENDED_MESSAGES = {
     SessionEnd.expired.value: "Your session has ended. Please sign in again.",
@@ -52,7 +58,11 @@ with outer, st.container(width=480):
             st.logout()
         st.stop()
 
-    if auth.sso_configured():
+    sso_problem = auth.sso_problem()
+    if sso_problem is not None:
+        # Our own words: the message names no secret, only its length.
+        st.error(sso_problem, icon=":material/gpp_bad:")
+    elif auth.sso_configured():
         if auth.sso_installed():
             if st.button(
                 "Sign in with your organisation account",
@@ -83,6 +93,12 @@ with outer, st.container(width=480):
         result = auth.sign_in(username, password)
         if result.outcome is SignInOutcome.ok:
             st.rerun()
+        elif result.outcome is SignInOutcome.too_long:
+            st.error(
+                f"A password has at most {PASSWORD_MAX_LENGTH} characters, so this one cannot "
+                "be right. Check what was pasted into the password field.",
+                icon=":material/error:",
+            )
         elif result.outcome is SignInOutcome.locked:
             minutes = int(LOCK_DURATION.total_seconds() // 60)
             st.error(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import auth
 from surveys import accounts
 from surveys.accounts import create_account, issue_ticket
-from surveys.config import get_settings
+from surveys.config import COOKIE_SECRET_MIN_BYTES, get_settings
 from surveys.models import Account, AuditEvent
 from surveys.organisation import create_department, create_division
 from surveys.storage import make_engine, migrate, read_session, write_session
@@ -28,7 +29,7 @@ PASSWORD = "correct horse battery staple"
 SSO_SECRETS = {
     "auth": {
         "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "<test>",
+        "cookie_secret": "<a test cookie secret of 32 bytes or more>",
         "client_id": "attune",
         "client_secret": "<test>",
         "server_metadata_url": "https://id.example.org/.well-known/openid-configuration",
@@ -134,6 +135,28 @@ def test_wrong_sign_in_gives_one_message_whatever_the_reason(
     assert not at.exception
     assert is_sign_in_page(at)
     assert [error.value for error in at.error] == ["The username or password is not right."]
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["boss\x00", "\u202eboss", "x" * 1_048_576],
+    ids=["nul", "right-to-left override", "one megabyte"],
+)
+def test_hostile_usernames_get_the_usual_message(hospital: Engine, username: str) -> None:
+    at = sign_in_through_the_form(new_app().run(), username, PASSWORD)
+    assert not at.exception
+    assert is_sign_in_page(at)
+    assert [error.value for error in at.error] == ["The username or password is not right."]
+
+
+def test_an_overlong_password_is_refused_with_the_limit(hospital: Engine) -> None:
+    at = sign_in_through_the_form(new_app().run(), "boss", PASSWORD + "x" * 1_048_576)
+    assert not at.exception
+    assert is_sign_in_page(at)
+    assert [error.value for error in at.error] == [
+        f"A password has at most {accounts.PASSWORD_MAX_LENGTH} characters, so this one "
+        "cannot be right. Check what was pasted into the password field."
+    ]
 
 
 @pytest.mark.parametrize("username", ["boss", "nobody"])
@@ -251,6 +274,48 @@ def test_sign_in_page_offers_single_sign_on_when_configured(hospital: Engine) ->
     else:
         assert "Authlib is missing" in at.warning[0].value
     assert at.text_input(key="sign_in_username")
+
+
+def sso_secrets(cookie_secret: str) -> dict:
+    return {"auth": {**SSO_SECRETS["auth"], "cookie_secret": cookie_secret}}
+
+
+def test_a_short_cookie_secret_turns_single_sign_on_off_and_says_so(
+    hospital: Engine, role_map: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth._REPORTED_PROBLEMS.clear()
+    short = "s" * (COOKIE_SECRET_MIN_BYTES - 1)
+    at = new_app()
+    at.secrets = sso_secrets(short)
+    # Even a signed-in identity is not trusted: its cookie could have been forged.
+    at.user = {"is_logged_in": True, "email": "lead@example.org"}
+    with caplog.at_level(logging.ERROR, logger="dashboard.auth"):
+        at.run()
+        at.run()
+    assert not at.exception
+    assert is_sign_in_page(at)
+    assert [error.value for error in at.error] == [
+        "Single sign-on is turned off: the [auth] section of .streamlit/secrets.toml has a "
+        "cookie_secret of 31 bytes, and it needs a random one of at least 32 bytes (make one "
+        "with: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+    ]
+    assert short not in at.error[0].value
+    assert not [button for button in at.button if button.key == "sso_sign_in"]
+    assert at.text_input(key="sign_in_username")  # passwords still work
+    logged = [record for record in caplog.records if record.name == "dashboard.auth"]
+    assert len(logged) == 1  # once, however many runs
+    assert "cookie_secret of 31 bytes" in logged[0].getMessage()
+
+
+def test_a_cookie_secret_of_32_bytes_is_long_enough(hospital: Engine) -> None:
+    at = new_app()
+    at.secrets = sso_secrets("é" * (COOKIE_SECRET_MIN_BYTES // 2))  # 16 characters, 32 bytes
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception
+    assert not at.error
+    if auth.sso_installed():
+        assert at.button(key="sso_sign_in")
 
 
 def test_single_sign_on_user_gets_the_mapped_role(hospital: Engine, role_map: Path) -> None:
