@@ -73,7 +73,8 @@ class SurveyUnavailable(Exception):
 
 
 class SubmissionFailed(RuntimeError):
-    """The database could not store the answers; nothing was kept and trying again is safe."""
+    """The database did not store the answers, or did not confirm that it had; sending the
+    same form again is safe either way."""
 
 
 class SubmitOutcome(StrEnum):
@@ -551,6 +552,17 @@ def submission_key_hash(submission_key: str) -> str:
     return hashlib.sha256(submission_key.encode("utf-8")).hexdigest()
 
 
+_FAILED_MESSAGE = (
+    "Your answers could not be saved because the database did not respond. "
+    "Nothing was stored. Your answers are still here: please press Submit again."
+)
+_UNSURE_MESSAGE = (
+    "We could not confirm that your answers were saved: the database stopped responding as "
+    "they were being saved. Your answers are still here: please press Submit again; they "
+    "will be counted only once."
+)
+
+
 def submit_survey(
     *,
     engine: Engine,
@@ -573,11 +585,13 @@ def submit_survey(
 
     Raises SurveyUnavailable (bad, used or closed link), InvalidSubmission (unanswered
     questions, comment too long, no workplace chosen), InvalidAnswer (a value the form did
-    not offer) or SubmissionFailed (the database failed; nothing was kept).
+    not offer) or SubmissionFailed (the database failed: nothing was kept, or, when it failed
+    at COMMIT, the form may have been kept and the message says so).
     """
     if not submission_key or len(submission_key) > 200:
         raise ValueError("a submission key is required")
     text = clean_comment(comment)
+    committing = False
     try:
         with write_session(engine) as session:
             invitation = _invitation_for(session, token)
@@ -627,9 +641,11 @@ def submit_survey(
                 comment=text,
             )
             _blur_transaction_ids(session, context.cycle.id or 0, *cell)
+            # Everything is written; only the COMMIT is left.
+            committing = True
     except SQLAlchemyError as error:
-        raise SubmissionFailed(
-            "Your answers could not be saved because the database did not respond. "
-            "Nothing was stored. Your answers are still here: please press Submit again."
-        ) from error
+        # A failure at COMMIT (the server went away before it replied) may come after the
+        # transaction was made durable, so "nothing was stored" could be untrue. Either way
+        # sending the same form again is safe: its receipt makes it count once.
+        raise SubmissionFailed(_UNSURE_MESSAGE if committing else _FAILED_MESSAGE) from error
     return SubmitOutcome.stored

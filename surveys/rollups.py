@@ -3,9 +3,10 @@ transaction, and rebuildable from raw answers (after a bulk load, or to verify t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, text
+from sqlalchemy import Table, delete, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -30,20 +31,28 @@ from surveys.scoring import (
 )
 
 
-def _insert(session: Session, table):  # type: ignore[no-untyped-def]
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def _increment(
-    session: Session, table, keys: Mapping[str, object], increments: Mapping[str, float]
-) -> None:  # type: ignore[no-untyped-def]
-    statement = _insert(session, table).values(**keys, **increments)
-    statement = statement.on_conflict_do_update(
+@functools.cache
+def _upsert(dialect: str, table: Table, keys: tuple[str, ...], increments: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """INSERT ... ON CONFLICT DO UPDATE that adds `increments`, built once per table: building
+    it (`excluded` copies every column of the table) cost more than running it."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={column: table.c[column] + statement.excluded[column] for column in increments},
     )
-    session.execute(statement)
+
+
+def _increment(
+    session: Session,
+    table: Table,
+    keys: Sequence[str],
+    increments: Sequence[str],
+    rows: Sequence[Mapping[str, object]],
+) -> None:
+    """Add each row's increments to its rollup row, made if missing; rows in the given order."""
+    if rows:
+        dialect = session.get_bind().dialect.name
+        session.execute(_upsert(dialect, table, tuple(keys), tuple(increments)), list(rows))
 
 
 def add_response(
@@ -55,7 +64,8 @@ def add_response(
     answers: Mapping[ItemInfo, int | None],
     has_comment: bool,
 ) -> None:
-    """Fold one response into the rollups, inside the caller's transaction.
+    """Fold one response into the rollups, inside the caller's transaction: one statement
+    per rollup table, run for many rows.
 
     Rows are touched in a fixed order (by item id, then measure) so that concurrent
     submissions on PostgreSQL wait for each other instead of deadlocking.
@@ -64,31 +74,39 @@ def add_response(
     _increment(
         session,
         CellRollup.__table__,
-        cell,
-        {"responses": 1, "comments": 1 if has_comment else 0},
+        list(cell),
+        ("responses", "comments"),
+        [{**cell, "responses": 1, "comments": 1 if has_comment else 0}],
     )
+    counted = (*VALUE_COLUMNS, "n_na")
+    item_rows = []
     for item in sorted(answers, key=lambda item: item.id):
         value = answers[item]
         column = "n_na" if value is None else VALUE_COLUMNS[value]
-        _increment(session, ItemRollup.__table__, {**cell, "item_id": item.id}, {column: 1})
+        item_rows.append({**cell, "item_id": item.id, **{c: int(c == column) for c in counted}})
+    _increment(session, ItemRollup.__table__, [*cell, "item_id"], counted, item_rows)
     scores = respondent_scores(answers.items())
-    for measure in sorted(scores):
-        score = scores[measure]
-        _increment(
-            session,
-            ScoreRollup.__table__,
-            {**cell, "measure": measure},
-            {"n": 1, "total": score, "total_sq": score * score},
-        )
+    _increment(
+        session,
+        ScoreRollup.__table__,
+        [*cell, "measure"],
+        ("n", "total", "total_sq"),
+        [
+            {**cell, "measure": measure, "n": 1, "total": score, "total_sq": score * score}
+            for measure, score in sorted(scores.items())
+        ],
+    )
     relationships = _relationship_counts(answers)
-    for target in sorted(relationships):
-        favourable, applicable = relationships[target]
-        _increment(
-            session,
-            RelationshipRollup.__table__,
-            {**cell, "target": target},
-            {"favourable": favourable, "applicable": applicable},
-        )
+    _increment(
+        session,
+        RelationshipRollup.__table__,
+        [*cell, "target"],
+        ("favourable", "applicable"),
+        [
+            {**cell, "target": target, "favourable": favourable, "applicable": applicable}
+            for target, (favourable, applicable) in sorted(relationships.items())
+        ],
+    )
 
 
 def _relationship_counts(answers: Mapping[ItemInfo, int | None]) -> dict[str, tuple[int, int]]:

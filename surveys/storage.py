@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import secrets
+import sqlite3
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,12 +15,52 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from surveys.config import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _WRITE_OPTION = "attune_write"
+
+
+class _WriterLine:
+    """This process's writers to one SQLite database, let in one at a time, first come first
+    served; a writer that waits longer than the busy timeout gives up."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._guard = threading.Lock()
+        self._busy = False
+        self._waiting: deque[threading.Event] = deque()
+
+    def enter(self) -> bool:
+        with self._guard:
+            if not self._busy:
+                self._busy = True
+                return True
+            called = threading.Event()
+            self._waiting.append(called)
+        if called.wait(self.timeout_seconds):
+            return True
+        with self._guard:
+            if called.is_set():  # let in just as the time ran out
+                return True
+            self._waiting.remove(called)
+            return False
+
+    def leave(self) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().set()  # handed straight on: still busy
+            else:
+                self._busy = False
+
+
+# By database URL, so that every engine on one file (and engine.execution_options() copies,
+# and an engine after dispose()) shares one line.
+_writer_lines: dict[str, _WriterLine] = {}
+_writer_lines_guard = threading.Lock()
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -46,6 +89,9 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
             },
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        with _writer_lines_guard:
+            line = _writer_lines.setdefault(str(engine.url), _WriterLine(0.0))
+            line.timeout_seconds = settings.sqlite_busy_timeout_ms / 1000
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
@@ -81,9 +127,35 @@ def read_session(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def _writer_turn(engine: Engine) -> Iterator[None]:
+    """On SQLite, wait in line behind this process's other writers before BEGIN IMMEDIATE.
+
+    SQLite lets one writer in at a time, and a writer that finds the database locked sleeps
+    and tries again (up to 100 ms apart), so in a burst of submissions newcomers keep slipping
+    in while the longest waiters sleep, and some give up at the busy timeout with the database
+    idle half the time. Waiting in line instead hands the database straight to the next
+    writer. The busy timeout still applies, and still covers writers in other processes.
+    """
+    line = _writer_lines.get(str(engine.url)) if is_sqlite(engine) else None
+    if line is None:  # PostgreSQL, or an engine make_engine did not build
+        yield
+        return
+    if not line.enter():
+        # What SQLite itself raises when the busy timeout runs out.
+        raise OperationalError(
+            "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+        )
+    try:
+        yield
+    finally:
+        line.leave()
+
+
+@contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """One write transaction: committed when the block ends, rolled back if it raises."""
-    with engine.connect() as connection:
+    # The turn comes before the connection, so that waiting writers hold no pooled connection.
+    with _writer_turn(engine), engine.connect() as connection:
         connection.execution_options(**{_WRITE_OPTION: True})
         with connection.begin(), Session(bind=connection, expire_on_commit=False) as session:
             yield session

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from surveys.config import get_settings
 from surveys.storage import make_engine, migrate
@@ -49,7 +50,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if base is None:
         pytest.skip(POSTGRES_SKIP_REASON)
     schema = f"attune_test_{secrets.token_hex(6)}"
-    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    # No pool: a test that restarts the server must not leave this engine a dead connection.
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool
+    )
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in base else "?"

@@ -1,8 +1,10 @@
-"""Faults under load: a writer killed with SIGKILL mid-submission leaves nothing half-written."""
+"""Faults under load: a writer killed mid-submission, or the database server restarted
+mid-load, leaves nothing half-written and nothing stored twice."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,18 +13,28 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
+from bench.load import WRITERS, Progress, run_load
 from surveys import rollups
 from surveys.models import Invitation, Response
+from surveys.responses import SubmissionFailed, SubmitOutcome, load_survey, submit_survey
 from surveys.storage import read_session, write_session
 from tests.conftest import backends
+from tests.load_support import check_stored_exactly_once, expected_forms
 from tests.test_storage import rollup_snapshot
-from tests.test_submission import survey, tokens  # noqa: F401 - fixtures and helpers
+from tests.test_submission import full_answers, survey, tokens  # noqa: F401 - fixtures, helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKENS = 400
 KILL_AFTER_SUBMISSIONS = 25
+RESTART_SUBMISSIONS = 320
+RESTART_AFTER_STORED = 64
+DOWN_SECONDS = 1.5
+# How long a writer keeps pressing Submit again while the server is away.
+RETRY_FOR_SECONDS = 120.0
 
 WRITER = textwrap.dedent(
     """
@@ -96,3 +108,117 @@ def test_a_writer_killed_mid_load_leaves_only_whole_responses(
     with write_session(engine) as session:
         rollups.rebuild(session=session, cycle_id=survey["cycles"]["2026 Q4"])
     assert rollup_snapshot(engine) == stored
+
+
+def local_cluster(url: str) -> tuple[str, str]:
+    """The version and name of the local cluster that serves `url`, for pg_ctlcluster."""
+    if shutil.which("pg_ctlcluster") is None or shutil.which("pg_lsclusters") is None:
+        pytest.skip("restarting the database server needs pg_ctlcluster (postgresql-common)")
+    port = make_url(url).port or 5432
+    listing = subprocess.run(
+        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True
+    ).stdout
+    for line in listing.splitlines():
+        version, name, cluster_port, *_ = line.split()
+        if int(cluster_port) == port:
+            return version, name
+    pytest.fail(f"no local cluster listens on port {port} to be restarted:\n{listing}")
+
+
+def pg_ctlcluster(cluster: tuple[str, str], action: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def start_and_wait(cluster: tuple[str, str], url: str, timeout: float = 60.0) -> None:
+    """Start the cluster unless it runs, and wait until it accepts connections."""
+    if pg_ctlcluster(cluster, "status").returncode != 0:
+        started = pg_ctlcluster(cluster, "start")
+        assert started.returncode == 0, started.stderr
+    probe = create_engine(url, poolclass=NullPool)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                with probe.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        probe.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_database_restart_mid_load_loses_nothing_and_each_retry_stores_once(
+    engine: Engine, database_url: str
+) -> None:
+    cluster = local_cluster(database_url)
+    stopped_after: list[int] = []
+
+    def restart(progress: Progress) -> None:
+        try:
+            assert progress.wait_for_stored(RESTART_AFTER_STORED, timeout=300)
+            stopped_after.append(progress.stored)
+            stopped = pg_ctlcluster(cluster, "stop")
+            assert stopped.returncode == 0, stopped.stderr
+            time.sleep(DOWN_SECONDS)  # writers keep sending into the outage
+        finally:
+            start_and_wait(cluster, database_url)
+
+    result = run_load(
+        engine,
+        writers=WRITERS,
+        submissions=RESTART_SUBMISSIONS,
+        retry_for=RETRY_FOR_SECONDS,
+        during=restart,
+    )
+
+    assert stopped_after and stopped_after[0] < len(expected_forms(result))  # mid-load
+    messages = [message for send in result.sends for message in send.failures]
+    assert messages, "no writer noticed the restart"
+    # "Nothing was stored", or, when the server went at COMMIT, "could not confirm".
+    assert all(
+        ("Nothing was stored" in message or "could not confirm" in message)
+        and "press Submit again" in message
+        for message in messages
+    ), set(messages)
+    # Every form was stored once, by its first try or a retry with the same key, through the
+    # same engine: its pool came back by itself.
+    check_stored_exactly_once(engine, result)
+
+
+@backends()
+def test_a_reply_lost_after_the_commit_is_not_reported_as_nothing_stored(
+    engine: Engine,
+    survey: dict,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (token,) = tokens(engine, survey)
+    answers = full_answers(load_survey(engine=engine, token=token))
+    dialect = engine.dialect
+    commit = dialect.do_commit
+
+    def commit_then_lose_the_reply(dbapi_connection) -> None:  # type: ignore[no-untyped-def]
+        commit(dbapi_connection)
+        raise dialect.loaded_dbapi.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(dialect, "do_commit", commit_then_lose_the_reply)
+    with pytest.raises(SubmissionFailed) as failed:
+        submit_survey(engine=engine, token=token, submission_key="k", answers=answers)
+    monkeypatch.setattr(dialect, "do_commit", commit)
+    message = str(failed.value)
+    assert "Nothing was stored" not in message  # it was
+    assert "could not confirm" in message and "press Submit again" in message
+    assert (
+        submit_survey(engine=engine, token=token, submission_key="k", answers=answers)
+        is SubmitOutcome.already_received
+    )
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Response)) == 1
