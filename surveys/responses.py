@@ -182,11 +182,17 @@ class InvalidSubmission(ValueError):
         return self.comment_length is not None
 
 
+def _shown(value: object, limit: int = 40) -> str:
+    """A refused value as a message may quote it: short, and with control characters escaped."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def check_value(item: ItemInfo, value: int | None) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidAnswer(f"{item.code}: answer must be a whole number, not {value!r}")
+        raise InvalidAnswer(f"{item.code}: answer must be a whole number, not {_shown(value)}")
     low, high = (0, NPS_MAX) if item.scale == NPS_SCALE else (1, LIKERT_POINTS)
     if not low <= value <= high:
         raise InvalidAnswer(f"{item.code}: answer {value} is outside {low}-{high}")
@@ -481,16 +487,19 @@ def _stored_values(
     """Answers keyed by stored item, "does not apply" as None; unanswered optional questions
     are left out. Anything not offered on the form is refused."""
     questions = {question.code: question for _, question in form.questions()}
-    unknown = sorted(set(answers) - set(questions))
+    unknown = [code for code in answers if code not in questions]
     if unknown:
-        raise InvalidAnswer(f"not a question of this survey: {', '.join(unknown)}")
+        shown = ", ".join(sorted(_shown(code) for code in unknown[:5]))
+        raise InvalidAnswer(f"not a question of this survey: {shown}")
     values: dict[ItemInfo, int | None] = {}
     for code, answer in answers.items():
         if answer is None:
             continue
         question = questions[code]
-        if answer not in question.options() or isinstance(answer, bool):
-            raise InvalidAnswer(f"{code}: {answer!r} is not one of the offered answers")
+        # Exactly an offered value: not True for 1, nor 3.0 for 3.
+        offered = type(answer) in (int, str) and answer in question.options()
+        if not offered:
+            raise InvalidAnswer(f"{code}: {_shown(answer)} is not one of the offered answers")
         values[items[code]] = None if answer == NOT_APPLICABLE else int(answer)
     return values
 

@@ -54,6 +54,7 @@ BAD_LIKERT = {
     "six": 6,
     "minus one": -1,
     "three and a half": 3.5,
+    "three as a float": 3.0,
     "not a number": float("nan"),
     "infinity": float("inf"),
     "padded string": "5 ",
