@@ -2,8 +2,9 @@
 
 For each scale (hospital, system) and backend (SQLite, PostgreSQL) it loads the demo (timed)
 and then times every figure the dashboard shows (bench/reporting.py): from rollups, from raw
-answers with DuckDB, and with naive pandas. The load table goes into README.md; the figures
-table into notes/README-issue-5.md (and README.md too once it has the markers).
+answers with DuckDB, and with naive pandas; then 10,000 submissions from 32 writers
+(bench/load.py) and 20 browsers completing the survey at once (bench/browser_load.py). Each
+table goes into README.md between its markers.
 
     python -m bench --scale hospital            # a smoke test in seconds
     python -m bench --scale system --reuse      # measure databases an earlier run loaded
@@ -12,27 +13,16 @@ table into notes/README-issue-5.md (and README.md too once it has the markers).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
-import resource
 import shutil
-from datetime import date
-from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 
 from bench import reporting as figures_bench
+from bench.readme import POSTGRES_URL, README, WORK, machine, write_section
 from surveys.demo import Scale, load_demo
 from surveys.storage import make_engine, migrate
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "bench" / "work"
-README = ROOT / "README.md"
-NOTES = ROOT / "notes" / "README-issue-5.md"
-POSTGRES_URL = os.environ.get(
-    "ATTUNE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SCHEMA = "attune_bench"
 DEMO_MARKER = re.compile(r"(<!-- bench:demo -->\n).*?(<!-- /bench:demo -->)", re.DOTALL)
 REPORTING_MARKER = re.compile(
@@ -97,26 +87,6 @@ def counts(engine: Engine) -> tuple[int, int]:
     return int(responses), int(answers)
 
 
-def machine() -> str:
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return (
-        f"Measured {date.today().isoformat()} on {os.cpu_count()} cores "
-        f"({platform.machine()}, Python {platform.python_version()}); peak memory of the "
-        f"benchmark process {peak_mib:,.0f} MiB."
-    )
-
-
-def write_section(path: Path, marker: re.Pattern[str], name: str, table: str) -> bool:
-    if not path.exists():
-        return False
-    content = path.read_text()
-    if not marker.search(content):
-        return False
-    path.write_text(marker.sub(lambda m: m.group(1) + table + m.group(2), content))
-    print(f"{path.relative_to(ROOT)} updated ({name}).")
-    return True
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", "--scales", dest="scales", default="hospital,system")
@@ -128,6 +98,8 @@ def main() -> None:
     parser.add_argument("--no-naive", action="store_true", help="skip (c), naive pandas")
     parser.add_argument("--no-figures", action="store_true", help="time the demo load only")
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
+    parser.add_argument("--no-load", action="store_true", help="skip the submission load")
+    parser.add_argument("--no-browsers", action="store_true", help="skip the browser load")
     args = parser.parse_args()
     backends = args.backends.split(",")
     load_rows, figure_tables, disagreements = [], [], []
@@ -188,11 +160,19 @@ def main() -> None:
     if figure_tables:
         figure_table = f"{machine()}\n\n" + "\n".join(figure_tables)
         print(figure_table)
-        write_section(NOTES, REPORTING_MARKER, "dashboard figures", figure_table)
         if not args.no_readme:
             write_section(README, REPORTING_MARKER, "dashboard figures", figure_table)
     if disagreements:
         raise SystemExit("The figures from rollups and from raw answers disagree.")
+    readme = ["--no-readme"] if args.no_readme else []
+    if not args.no_load:
+        from bench import load
+
+        load.main(["--backends", args.backends, *readme])
+    if not args.no_browsers:
+        from bench import browser_load
+
+        browser_load.main(readme)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from enum import StrEnum
 
 from sqlalchemy import Engine, create_engine, text
 
-from bench.__main__ import POSTGRES_URL, README, WORK, machine, write_section
+from bench.readme import POSTGRES_URL, README, WORK, machine, write_section
 from surveys.instruments import builtin_instrument
 from surveys.invitations import create_invitations, create_open_link
 from surveys.models import CycleState

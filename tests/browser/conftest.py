@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,26 @@ def demo_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
 def streamlit_server(
     database_url: str, folder: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[str]:
     """Serve dashboard/app.py on a free port against `database_url`; yields the base URL."""
+    with streamlit_process(database_url, folder, extra_env) as server:
+        yield server.url
+
+
+@contextmanager
+def streamlit_process(
+    database_url: str, folder: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """As `streamlit_server`, but yields the process too (the load benchmark reads its memory)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     environment = {
@@ -116,7 +132,7 @@ def streamlit_server(
         )
         try:
             wait_until_healthy(server, url, log)
-            yield url
+            yield RunningServer(url, server)
         finally:
             server.terminate()
             try:
