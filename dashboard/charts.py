@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -252,6 +253,16 @@ def _tint(colour: str, opacity: float) -> str:
 # --- Heatmaps -----------------------------------------------------------------------------------
 
 
+def _grid(values: list[list[float | None]]) -> np.ndarray:
+    """Heatmap values as an array (None becomes NaN, drawn as a gap): plotly checks a nested
+    list value by value, which took most of a rerun for a few hundred departments."""
+    return np.array(values, dtype=float)
+
+
+def _texts(values: list[list[str]]) -> np.ndarray:
+    return np.array(values, dtype=object)
+
+
 def _suppressed_overlay(
     x: list[str], y: list[str], hidden: list[list[bool]], minimum: int, *, compact: bool = False
 ) -> go.Heatmap:
@@ -260,21 +271,23 @@ def _suppressed_overlay(
     return go.Heatmap(
         x=x,
         y=y,
-        z=[[0 if h else None for h in row] for row in hidden],
-        text=[[label if h else "" for h in row] for row in hidden],
+        z=_grid([[0 if h else None for h in row] for row in hidden]),
+        text=_texts([[label if h else "" for h in row] for row in hidden]),
         texttemplate="%{text}",
         textfont={"color": MUTED_TEXT, "size": 10},
         colorscale=[[0, "#FFFFFF"], [1, "#FFFFFF"]],
         showscale=False,
-        hovertext=[
+        hovertext=_texts(
             [
-                f"{suppressed_label(minimum)} responses: not shown, so no one can be identified"
-                if h
-                else ""
-                for h in row
+                [
+                    f"{suppressed_label(minimum)} responses: not shown, so no one can be identified"
+                    if h
+                    else ""
+                    for h in row
+                ]
+                for row in hidden
             ]
-            for row in hidden
-        ],
+        ),
         hoverinfo="text",
         xgap=2,
         ygap=2,
@@ -329,11 +342,11 @@ def heatmap_chart(
             go.Heatmap(
                 x=x,
                 y=y,
-                z=values,
-                text=text,
+                z=_grid(values),
+                text=_texts(text),
                 texttemplate="" if compact else "%{text}",
                 textfont={"size": 11},
-                hovertext=hover,
+                hovertext=_texts(hover),
                 hoverinfo="text",
                 colorscale=HEAT_SCALE,
                 zmin=0,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import streamlit as st
 
 from dashboard import auth, resources
+from surveys import reporting
 from surveys.accounts import AccountInfo, department_scope
 from surveys.reporting import FilterOptions
 
@@ -94,11 +96,12 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
     )
 
 
-def download(label: str, csv_text: str, file_name: str) -> None:
-    """Offer the aggregates behind a chart (never raw responses) as formula-safe CSV."""
+def download(label: str, result: object, file_name: str) -> None:
+    """Offer the aggregates behind a chart (never raw responses) as formula-safe CSV, made
+    when the button is pressed rather than on every rerun of the page."""
     st.download_button(
         label,
-        data=csv_text,
+        data=functools.partial(reporting.to_csv, result),
         file_name=file_name,
         mime="text/csv",
         icon=":material/download:",

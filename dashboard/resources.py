@@ -70,6 +70,7 @@ def _thawed(value: object) -> object:
 
 
 CACHED_REPORTS = (
+    "comments",  # in a random order; the page shows them in another, fresh for each view
     "filter_options",
     "overview",
     "heatmap",

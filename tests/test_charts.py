@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pandas as pd
@@ -131,7 +132,8 @@ def test_heatmap_marks_suppressed_cells_fewer_than_k_and_never_colours_them() ->
     figure = charts.heatmap_chart(small_heatmap())
     data = traces_named(figure, "percent favourable")[0]
     overlay = traces_named(figure, "suppressed")[0]
-    assert list(data.z[2]) == [None, None]
+    assert [math.isnan(value) for value in data.z[2]] == [True, True]  # a gap: no colour
+    assert not any(math.isnan(value) for value in data.z[1])
     assert list(overlay.text[2]) == ["fewer than 5", "fewer than 5"]
     assert list(overlay.text[1]) == ["", ""]
     assert "not shown" in overlay.hovertext[2][0]

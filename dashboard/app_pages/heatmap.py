@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, filters, resources
-from surveys import reporting
 
 st.title("Heatmap")
 selection = filters.filter_bar()
@@ -24,6 +23,6 @@ st.caption(
 )
 filters.download(
     "Download the heatmap (CSV)",
-    reporting.to_csv(heatmap),
+    heatmap,
     f"attune-heatmap-{selection.cycle_name}.csv",
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, filters, resources
-from surveys import reporting
 from surveys.config import get_settings
 
 st.title("Item detail")
@@ -36,6 +35,6 @@ st.plotly_chart(
 )
 filters.download(
     "Download the distributions (CSV)",
-    reporting.to_csv(frame),
+    frame,
     f"attune-items-{dimension}-{selection.cycle_name}.csv",
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, filters, resources
-from surveys import reporting
 from surveys.reporting import Figure
 
 st.title("Overview")
@@ -90,6 +89,6 @@ with right:
 
 filters.download(
     "Download these figures (CSV)",
-    reporting.to_csv(overview),
+    overview,
     f"attune-overview-{selection.cycle_name}.csv",
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, filters, resources
-from surveys import reporting
 
 st.title("Relationships")
 selection = filters.filter_bar(groups=False)
@@ -29,7 +28,7 @@ if matrix.asymmetries:
         )
 filters.download(
     "Download the matrix (CSV)",
-    reporting.to_csv(matrix),
+    matrix,
     f"attune-relationships-{selection.cycle_name}.csv",
 )
 
@@ -66,6 +65,6 @@ else:
     )
     filters.download(
         "Download the matrix across cycles (CSV)",
-        reporting.to_csv(history),
+        history,
         "attune-relationships-trend.csv",
     )

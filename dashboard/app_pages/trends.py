@@ -6,7 +6,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, filters, resources
-from surveys import reporting
 from surveys.config import get_settings
 
 MOVERS = 3
@@ -66,4 +65,4 @@ st.caption(
     "Shaded bands are 95% confidence intervals. A point is missing where fewer than "
     f"{get_settings().min_group_size} responses stand behind it."
 )
-filters.download("Download the trend (CSV)", reporting.to_csv(frame), "attune-trends.csv")
+filters.download("Download the trend (CSV)", frame, "attune-trends.csv")
