@@ -703,6 +703,19 @@ def _release(
     )
 
 
+def _scores_by_department(
+    atoms: suppression.AtomTable, scores: pd.DataFrame, selection: _Selection, minimum: int
+) -> pd.DataFrame:
+    """Released score sums for all selected departments together (department_id -1), then
+    for each department."""
+    sums = ["total", "total_sq"]
+    overall = _release(atoms, scores, selection, keys=[], n="n", sums=sums, minimum=minimum)
+    each = _release(
+        atoms, scores, selection, keys=["department_id"], n="n", sums=sums, minimum=minimum
+    )
+    return pd.concat([overall.assign(department_id=-1), each], ignore_index=True)
+
+
 def _covered_cells(
     atoms: suppression.AtomTable, selection: _Selection, cycle_id: int
 ) -> set[suppression.Cell]:
@@ -1066,19 +1079,7 @@ def _department_grid(
     """Figures for every department (None: all selected) × measure, in that order, with the
     change from the previous cycle: the same arithmetic as `_score_figures` and
     `_with_change`, done for the whole grid at once. None where suppressed."""
-    sums = ["total", "total_sq"]
-    released = pd.concat(
-        [
-            _release(atoms, scores, selection, keys=[], n="n", sums=sums, minimum=minimum).assign(
-                department_id=-1
-            ),
-            _release(
-                atoms, scores, selection, keys=["department_id"], n="n", sums=sums,
-                minimum=minimum,
-            ),
-        ],
-        ignore_index=True,
-    )  # fmt: skip
+    released = _scores_by_department(atoms, scores, selection, minimum)
     mean, low, high = _mean_intervals(released)
     count = released["n"].to_numpy(dtype=np.float64)
     shown = count >= minimum
@@ -1292,19 +1293,7 @@ def trends(
         cells = source.cells(cycle_ids)
         scores = source.scores(cycle_ids, [measure])
     atoms = _atoms(cells, reference, cycle_ids, minimum)
-    sums = ["total", "total_sq"]
-    released = pd.concat(
-        [
-            _release(atoms, scores, selection, keys=[], n="n", sums=sums, minimum=minimum).assign(
-                department_id=-1
-            ),
-            _release(
-                atoms, scores, selection, keys=["department_id"], n="n", sums=sums,
-                minimum=minimum,
-            ),
-        ],
-        ignore_index=True,
-    )  # fmt: skip
+    released = _scores_by_department(atoms, scores, selection, minimum)
     mean, low, high = _mean_intervals(released)
     shown = released["n"].to_numpy() >= minimum
     figures = pd.DataFrame(
