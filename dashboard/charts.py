@@ -245,6 +245,41 @@ def trend_chart(
     return figure
 
 
+def story_lines(frame: pd.DataFrame, movers: int = 3) -> list[str]:
+    """The overall line plus the departments whose value changed most over the range."""
+    shown = frame[frame["value"].notna()].sort_values("opens")
+    first = shown.groupby("department")["value"].first()
+    last = shown.groupby("department")["value"].last()
+    moved = (last - first).abs().sort_values(ascending=False)
+    overall = frame.loc[frame["department_id"].isna(), "department"].unique().tolist()
+    return overall + [name for name in moved.index if name not in overall][:movers]
+
+
+def department_trend_chart(
+    frame: pd.DataFrame, *, story: bool, title: str, percent: bool, minimum: int
+) -> go.Figure:
+    """`reporting.trends` per department; with `story`, only the whole and the departments
+    that moved most, since fifteen lines are unreadable."""
+    if story:
+        frame = frame[frame["department"].isin(story_lines(frame))]
+    return trend_chart(frame, title=title, percent=percent, minimum=minimum)
+
+
+def relationship_pair(history: pd.DataFrame, rater: int, rated: int) -> pd.DataFrame:
+    """The rows of `reporting.relationship_trends` for one relationship and its mirror."""
+    return history[
+        ((history["rater_id"] == rater) & (history["rated_id"] == rated))
+        | ((history["rater_id"] == rated) & (history["rated_id"] == rater))
+    ]
+
+
+def pair_trend_chart(history: pd.DataFrame, *, rater: int, rated: int, minimum: int) -> go.Figure:
+    """A relationship and its mirror across cycles: a one-sided one shows as two lines apart."""
+    pairs = relationship_pair(history, rater, rated)
+    pairs = pairs.assign(pair=pairs["rater"] + " rating " + pairs["rated"])
+    return trend_chart(pairs, series="pair", percent=True, minimum=minimum)
+
+
 def _tint(colour: str, opacity: float) -> str:
     red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red}, {green}, {blue}, {opacity})"

@@ -19,9 +19,23 @@ class Selection:
     cycle_id: int
     cycle_name: str
     cycle_range: tuple[int, int]
+    divisions: frozenset[int] | None
     selected_departments: frozenset[int] | None
     staff_groups: frozenset[int] | None
     options: FilterOptions
+
+    def arguments(self, *, cycle: bool = True, groups: bool = True) -> dict[str, object]:
+        """The selection as a reporting function's keyword arguments (the scope included)."""
+        arguments: dict[str, object] = {
+            "departments": self.scope,
+            "divisions": self.divisions,
+            "selected_departments": self.selected_departments,
+        }
+        if cycle:
+            arguments["cycle_id"] = self.cycle_id
+        if groups:
+            arguments["staff_groups"] = self.staff_groups
+        return arguments
 
 
 def signed_in_account() -> AccountInfo:
@@ -40,7 +54,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
         st.info("No survey cycles yet.", icon=":material/info:")
         st.stop()
     cycles = {cycle.id: cycle.name for cycle in options.cycles}  # newest first
-    departments = {department.id: department.name for department in options.departments}
+    division_names = {division.id: division.name for division in options.divisions}
     group_names = {group.id: group.name for group in options.staff_groups}
     with st.container(horizontal=True, vertical_alignment="bottom"):
         if cycle_range:
@@ -62,17 +76,33 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
                 format_func=cycles.get,
                 key="filter_cycle",
                 persist_state="session",
-                width=160,
+                width=130,
             )
             first = last = cycle_id
+        chosen_divisions: list[int] = []
+        if len(division_names) > 1:
+            chosen_divisions = st.multiselect(
+                "Divisions",
+                options=list(division_names),
+                format_func=division_names.get,
+                placeholder="All divisions",
+                key="filter_divisions",
+                persist_state="session",
+                width=200,
+            )
+        departments = {
+            department.id: department.name
+            for department in options.departments
+            if not chosen_divisions or department.division_id in chosen_divisions
+        }
         chosen_departments = st.multiselect(
             "Departments",
             options=list(departments),
             format_func=departments.get,
-            placeholder="All departments you can see",
+            placeholder="All departments",
             key="filter_departments",
             persist_state="session",
-            width=360,
+            width=250,
         )
         chosen_groups: list[int] = []
         if groups:
@@ -83,17 +113,24 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
                 placeholder="All staff groups",
                 key="filter_groups",
                 persist_state="session",
-                width=300,
+                width=200,
             )
     return Selection(
         scope=scope,
         cycle_id=cycle_id,
         cycle_name=cycles[cycle_id],
         cycle_range=(first, last),
+        divisions=frozenset(chosen_divisions) or None,
         selected_departments=frozenset(chosen_departments) or None,
         staff_groups=frozenset(chosen_groups) or None,
         options=options,
     )
+
+
+def on_a_phone() -> bool:
+    """Whether the browser says it is a phone ("Mobi" in its user agent, as browsers do), so
+    that wide charts can be drawn compact. Only read to lay out the page; never stored."""
+    return "Mobi" in (st.context.headers.get("User-Agent") or "")
 
 
 def download(label: str, result: object, file_name: str) -> None:

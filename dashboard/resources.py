@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -90,14 +93,61 @@ def _report(name: str, url: str, version: int, thresholds: tuple[int, int], key:
     return getattr(reporting, name)(_engine_for(url), **arguments)
 
 
+def _key(arguments: Mapping[str, object]) -> tuple:
+    return tuple(sorted((argument, _frozen(value)) for argument, value in arguments.items()))
+
+
+def _cached_under() -> tuple[str, int, tuple[int, int]]:
+    # What every cached report and chart is keyed on besides its own arguments.
+    settings = get_settings()
+    url = settings.database_url
+    thresholds = (settings.min_group_size, settings.min_comment_group_size)
+    return url, data_version(url), thresholds
+
+
 def report(name: str, **arguments: object):  # type: ignore[no-untyped-def]
     """A reporting function's result, cached until a response arrives (or 10 minutes pass).
 
     The viewer's department scope is one of the arguments, so one manager's cached result is
     never served to another viewer with a different scope.
     """
-    settings = get_settings()
-    url = settings.database_url
-    key = tuple(sorted((argument, _frozen(value)) for argument, value in arguments.items()))
-    thresholds = (settings.min_group_size, settings.min_comment_group_size)
-    return _report(name, url, data_version(url), thresholds, key)
+    url, version, thresholds = _cached_under()
+    return _report(name, url, version, thresholds, _key(arguments))
+
+
+CHART_CONFIG = {"displayModeBar": False}
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=512)
+def _chart(
+    drawing: str,
+    options: tuple,
+    name: str,
+    url: str,
+    version: int,
+    thresholds: tuple[int, int],
+    key: tuple,
+    _draw: Callable[..., go.Figure],
+) -> None:
+    # Streamlit records the chart drawn here and, while the entry lives, replays that element
+    # instead of running this again: building, checking and serialising a plotly figure was
+    # most of the time of a click on a results page. `drawing` names `_draw` in the key.
+    del drawing
+    result = _report(name, url, version, thresholds, key)
+    st.plotly_chart(_draw(result, **dict(options)), config=CHART_CONFIG)
+
+
+def chart(
+    draw: Callable[..., go.Figure],
+    name: str,
+    arguments: Mapping[str, object],
+    **options: object,
+) -> None:
+    """Show `draw(report(name, **arguments), **options)`, built once per cached report.
+
+    `draw` is a pure function of the report and `options` (plain, hashable values), so the
+    figure it made can be shown again for as long as the report it was drawn from is cached.
+    """
+    url, version, thresholds = _cached_under()
+    drawing = f"{draw.__module__}.{draw.__qualname__}"
+    _chart(drawing, _key(options), name, url, version, thresholds, _key(arguments), draw)

@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -704,16 +704,19 @@ def _release(
 
 
 def _scores_by_department(
-    atoms: suppression.AtomTable, scores: pd.DataFrame, selection: _Selection, minimum: int
+    atoms: suppression.AtomTable,
+    scores: pd.DataFrame,
+    selection: _Selection,
+    minimum: int,
+    *,
+    key: str = "department_id",
 ) -> pd.DataFrame:
-    """Released score sums for all selected departments together (department_id -1), then
-    for each department."""
+    """Released score sums for all selected departments together (`key` -1), then for each
+    department (or, with `key` "division_id", each division: whole atoms never span two)."""
     sums = ["total", "total_sq"]
     overall = _release(atoms, scores, selection, keys=[], n="n", sums=sums, minimum=minimum)
-    each = _release(
-        atoms, scores, selection, keys=["department_id"], n="n", sums=sums, minimum=minimum
-    )
-    return pd.concat([overall.assign(department_id=-1), each], ignore_index=True)
+    each = _release(atoms, scores, selection, keys=[key], n="n", sums=sums, minimum=minimum)
+    return pd.concat([overall.assign(**{key: -1}), each], ignore_index=True)
 
 
 def _covered_cells(
@@ -1075,17 +1078,19 @@ def _department_grid(
     departments: Sequence[int | None],
     measures: int,
     minimum: int,
+    key: str = "department_id",
 ) -> list[Figure | None]:
     """Figures for every department (None: all selected) × measure, in that order, with the
     change from the previous cycle: the same arithmetic as `_score_figures` and
-    `_with_change`, done for the whole grid at once. None where suppressed."""
-    released = _scores_by_department(atoms, scores, selection, minimum)
+    `_with_change`, done for the whole grid at once. None where suppressed. With `key`
+    "division_id", `departments` holds division ids instead."""
+    released = _scores_by_department(atoms, scores, selection, minimum, key=key)
     mean, low, high = _mean_intervals(released)
     count = released["n"].to_numpy(dtype=np.float64)
     shown = count >= minimum
     place = {department: index for index, department in enumerate(departments)}
     row = np.asarray(
-        [place.get(None if d == -1 else d, -1) for d in released["department_id"].tolist()],
+        [place.get(None if d == -1 else d, -1) for d in released[key].tolist()],
         dtype=np.int64,
     )
     position = row * measures + released["measure"].to_numpy(dtype=np.int64)
@@ -1135,17 +1140,22 @@ class HeatmapCell:
     figure: Figure
 
 
+HeatmapRows = Literal["department", "division"]
+
+
 @dataclass(frozen=True)
 class Heatmap:
-    """Departments × dimensions for one cycle, in percent favourable."""
+    """Departments (or divisions) × dimensions for one cycle, in percent favourable."""
 
     cycle_id: int
     cycle: str
     previous_cycle: str | None
-    rows: tuple[tuple[int | None, str], ...]  # (department id, name), the total row first
+    # (department id, name), the total row first; division ids and names when `by` says so.
+    rows: tuple[tuple[int | None, str], ...]
     dimensions: tuple[DimensionInfo, ...]
     cells: tuple[HeatmapCell, ...]
     minimum: int
+    by: HeatmapRows = "department"
 
     def table(self) -> pd.DataFrame:
         frame = pd.DataFrame(
@@ -1164,7 +1174,10 @@ class Heatmap:
         if frame.empty:
             return frame
         frame["department_id"] = frame["department_id"].astype("Int64")
-        return frame.drop(columns=["measure", "label"])
+        frame = frame.drop(columns=["measure", "label"])
+        if self.by == "division":
+            frame = frame.rename(columns={"department_id": "division_id", "department": "division"})
+        return frame
 
 
 def heatmap(
@@ -1175,8 +1188,11 @@ def heatmap(
     selected_departments: frozenset[int] | None = None,
     divisions: frozenset[int] | None = None,
     staff_groups: frozenset[int] | None = None,
+    by: HeatmapRows = "department",
 ) -> Heatmap:
-    """Every selected department's percent favourable per dimension, with n and change."""
+    """Every selected department's percent favourable per dimension, with n and change; with
+    `by` "division", a row per division instead (for organisations too large to read whole).
+    A division's figure adds up only whole atoms, like every other figure."""
     # From the settings only: a page must not be able to lower it.
     minimum = get_settings().min_group_size
     with _source(data) as source:
@@ -1194,16 +1210,24 @@ def heatmap(
         scores = source.scores(cycle_ids, measures)
     atoms = _atoms(cells, reference, cycle_ids, minimum)
     rows: list[tuple[int | None, str]] = [(None, ALL_SELECTED)]
-    rows += [(d.id, d.name) for d in _sorted_departments(reference, selection.departments)]
+    shown = _sorted_departments(reference, selection.departments)
+    if by == "division":
+        division_ids = {department.division_id for department in shown}
+        rows += sorted(
+            ((d, reference.divisions[d].name) for d in division_ids), key=lambda row: row[1]
+        )
+    else:
+        rows += [(d.id, d.name) for d in shown]
     grid = _department_grid(
         atoms,
         scores,
         selection,
         cycle_id=cycle.id,
         previous_id=previous.id if previous else None,
-        departments=[department_id for department_id, _ in rows],
+        departments=[row_id for row_id, _ in rows],
         measures=len(measures),
         minimum=minimum,
+        key=f"{by}_id",
     )
     missing = _missing(minimum)
     heat_cells = []
@@ -1222,6 +1246,7 @@ def heatmap(
         dimensions=reference.dimensions,
         cells=tuple(heat_cells),
         minimum=minimum,
+        by=by,
     )
 
 

@@ -34,7 +34,7 @@ from surveys.organisation import (
     list_staff_groups,
     register_instrument,
 )
-from surveys.reporting import RollupSource
+from surveys.reporting import ALL_SELECTED, RollupSource
 from surveys.scoring import change_is_significant, mean_interval
 from surveys.storage import new_random_id, write_session
 from tests.conftest import backends
@@ -304,6 +304,34 @@ def test_heatmap_marks_cells_that_rest_on_a_small_group(hospital: dict) -> None:
     assert table.loc[table["suppressed"], "n"].isna().all()
 
 
+@backends()
+def test_heatmap_by_division_adds_up_each_division_as_its_filter_would(hospital: dict) -> None:
+    engine, cycle = hospital["engine"], q4(hospital)
+    result = reporting.heatmap(engine, cycle_id=cycle, departments=None, by="division")
+    assert [name for _, name in result.rows] == [ALL_SELECTED, "Acute care", "Clinical support"]
+    cells = {(c.department, c.dimension): c.figure for c in result.cells}
+    # Acute care: Emergency's 4 nurses and 3 physicians, ICU's 5 nurses and 2 administrators;
+    # 6 of the 14 answered respect favourably (4 or 5).
+    assert cells[("Acute care", "respect")].n == 14
+    assert cells[("Acute care", "respect")].value == pytest.approx(100 * 6 / 14)
+    # Clinical support is Pharmacy alone: its one nurse is pooled with its pharmacists.
+    assert cells[("Clinical support", "respect")].n == 4
+    assert cells[("Clinical support", "respect")].value == pytest.approx(100)
+    for name, division in hospital["divisions"].items():
+        filtered = reporting.heatmap(
+            engine, cycle_id=cycle, departments=None, divisions=frozenset({division})
+        )
+        total = {c.dimension: c.figure for c in filtered.cells if c.department_id is None}
+        row = {c.dimension: c.figure for c in result.cells if c.department == name}
+        assert {k: (f.n, f.suppressed) for k, f in row.items()} == {
+            k: (f.n, f.suppressed) for k, f in total.items()
+        }
+        assert [f.value for f in row.values()] == pytest.approx([f.value for f in total.values()])
+    table = result.table()
+    assert {"division_id", "division"} <= set(table.columns)
+    assert "department" not in table.columns
+
+
 # --- Trends -------------------------------------------------------------------------------------
 
 
@@ -478,6 +506,7 @@ def everything_about(engine: Engine, cycle: int, **scope) -> list[pd.DataFrame]:
     return [
         reporting.overview(engine, cycle_id=cycle, **scope).table(),
         reporting.heatmap(engine, cycle_id=cycle, **scope).table(),
+        reporting.heatmap(engine, cycle_id=cycle, by="division", **scope).table(),
         reporting.trends(engine, **scope),
         reporting.relationships(engine, cycle_id=cycle, **scope).table(),
         reporting.relationship_trends(engine, **scope),
@@ -777,6 +806,26 @@ def test_no_combination_of_filters_lets_an_attacker_solve_for_a_small_cell(
                             selection
                             if cell.department_id is None
                             else {c for c in selection if c[0] == cell.department_id}
+                        )
+                        attacker.learn(
+                            cycle_id, cell.figure.n, chosen, cell.figure.value * cell.figure.n,
+                            attacker.score(cell.dimension),
+                        )  # fmt: skip
+                    by_division = reporting.heatmap(
+                        source, cycle_id=cycle_id, by="division", **scope
+                    )
+                    for cell in by_division.cells:
+                        if cell.figure.suppressed:
+                            continue
+                        within = {
+                            departments[name]
+                            for name, division in ATTACK_DIVISIONS.items()
+                            if division == cell.department
+                        }
+                        chosen = (
+                            selection
+                            if cell.department_id is None
+                            else {c for c in selection if c[0] in within}
                         )
                         attacker.learn(
                             cycle_id, cell.figure.n, chosen, cell.figure.value * cell.figure.n,

@@ -13,13 +13,7 @@ ORDER_KEY = "comments_order"
 
 st.title("Comments")
 selection = filters.filter_bar()
-result = resources.report(
-    "comments",
-    cycle_id=selection.cycle_id,
-    departments=selection.scope,
-    selected_departments=selection.selected_departments,
-    staff_groups=selection.staff_groups,
-)
+result = resources.report("comments", **selection.arguments())
 if result.suppressed:
     st.info(
         result.note

@@ -1,4 +1,4 @@
-"""Heatmap: departments × dimensions for one cycle, in percent favourable."""
+"""Heatmap: departments (or divisions) × dimensions for one cycle, in percent favourable."""
 
 from __future__ import annotations
 
@@ -6,20 +6,40 @@ import streamlit as st
 
 from dashboard import charts, filters, resources
 
+# Above this many departments a heatmap row per department is too tall to read, so it starts
+# with a row per division; choosing a division (or departments) shows its departments.
+DEPARTMENT_ROWS = 30
+ROWS = {"division": "Divisions", "department": "Departments"}
+
 st.title("Heatmap")
 selection = filters.filter_bar()
-heatmap = resources.report(
-    "heatmap",
-    cycle_id=selection.cycle_id,
-    departments=selection.scope,
-    selected_departments=selection.selected_departments,
-    staff_groups=selection.staff_groups,
-)
-st.plotly_chart(charts.heatmap_chart(heatmap), config={"displayModeBar": False})
+in_view = [
+    department
+    for department in selection.options.departments
+    if (selection.divisions is None or department.division_id in selection.divisions)
+    and (selection.selected_departments is None or department.id in selection.selected_departments)
+]
+by = "department"
+if len({department.division_id for department in in_view}) > 1:
+    by = (
+        st.segmented_control(
+            "Rows",
+            options=list(ROWS),
+            format_func=ROWS.get,
+            default="division" if len(in_view) > DEPARTMENT_ROWS else "department",
+            required=True,
+            key="heatmap_rows",
+        )
+        or "department"
+    )
+arguments = selection.arguments() | {"by": by}
+heatmap = resources.report("heatmap", **arguments)
+resources.chart(charts.heatmap_chart, "heatmap", arguments, compact=filters.on_a_phone())
 st.caption(
-    "Percent favourable (4 or 5 after reverse-scoring). Hover a cell for its n and its change "
-    f"from {heatmap.previous_cycle or 'the previous cycle'}. Cells marked "
+    f"Percent favourable (4 or 5 after reverse-scoring), one row per {by}. Hover a cell for "
+    f"its n and its change from {heatmap.previous_cycle or 'the previous cycle'}. Cells marked "
     f"“{charts.suppressed_label(heatmap.minimum)}” are hidden to protect anonymity."
+    + (" Choose a division above to see its departments." if by == "division" else "")
 )
 filters.download(
     "Download the heatmap (CSV)",

@@ -18,20 +18,16 @@ dimension = st.selectbox(
     persist_state="session",
     width=320,
 )
-frame = resources.report(
-    "item_distributions",
-    cycle_id=selection.cycle_id,
-    departments=selection.scope,
-    dimension=dimension,
-    selected_departments=selection.selected_departments,
-    staff_groups=selection.staff_groups,
-)
+arguments = selection.arguments() | {"dimension": dimension}
+frame = resources.report("item_distributions", **arguments)
 if frame.empty:
     st.info("Nothing to show for this selection.", icon=":material/info:")
     st.stop()
-st.plotly_chart(
-    charts.item_distribution_chart(frame, minimum=get_settings().min_group_size),
-    config={"displayModeBar": False},
+resources.chart(
+    charts.item_distribution_chart,
+    "item_distributions",
+    arguments,
+    minimum=get_settings().min_group_size,
 )
 filters.download(
     "Download the distributions (CSV)",

@@ -9,13 +9,8 @@ from surveys.reporting import Figure
 
 st.title("Overview")
 selection = filters.filter_bar()
-overview = resources.report(
-    "overview",
-    cycle_id=selection.cycle_id,
-    departments=selection.scope,
-    selected_departments=selection.selected_departments,
-    staff_groups=selection.staff_groups,
-)
+arguments = selection.arguments()
+overview = resources.report("overview", **arguments)
 hidden = charts.suppressed_label(overview.minimum)
 
 
@@ -70,7 +65,7 @@ with st.container(horizontal=True):
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Dimensions, % favourable", anchor=False)
-    st.plotly_chart(charts.dimension_chart(overview), config={"displayModeBar": False})
+    resources.chart(charts.dimension_chart, "overview", arguments)
 with right:
     st.subheader("Strongest", anchor=False)
     for dimension in overview.strongest:

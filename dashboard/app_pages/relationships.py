@@ -8,13 +8,9 @@ from dashboard import charts, filters, resources
 
 st.title("Relationships")
 selection = filters.filter_bar(groups=False)
-matrix = resources.report(
-    "relationships",
-    cycle_id=selection.cycle_id,
-    departments=selection.scope,
-    selected_departments=selection.selected_departments,
-)
-st.plotly_chart(charts.relationship_chart(matrix), config={"displayModeBar": False})
+arguments = selection.arguments(groups=False)
+matrix = resources.report("relationships", **arguments)
+resources.chart(charts.relationship_chart, "relationships", arguments, compact=filters.on_a_phone())
 st.caption(
     "Rows: the group being rated (and patients and families). Columns: the group giving the "
     "rating. Percent favourable of the questions about working with that group."
@@ -45,23 +41,18 @@ with st.container(horizontal=True):
         key="pair_rated",
         width=240,
     )
-history = resources.report(
-    "relationship_trends",
-    departments=selection.scope,
-    selected_departments=selection.selected_departments,
-)
-# The pair and its mirror image, so that a one-sided relationship shows as two diverging lines.
-pairs = history[
-    ((history["rater_id"] == rater) & (history["rated_id"] == rated))
-    | ((history["rater_id"] == rated) & (history["rated_id"] == rater))
-]
-if pairs.empty:
+history_arguments = selection.arguments(cycle=False, groups=False)
+history = resources.report("relationship_trends", **history_arguments)
+if charts.relationship_pair(history, rater, rated).empty:
     st.info("Nothing to show for this selection.", icon=":material/info:")
 else:
-    pairs = pairs.assign(pair=pairs["rater"] + " rating " + pairs["rated"])
-    st.plotly_chart(
-        charts.trend_chart(pairs, series="pair", percent=True, minimum=matrix.minimum),
-        config={"displayModeBar": False},
+    resources.chart(
+        charts.pair_trend_chart,
+        "relationship_trends",
+        history_arguments,
+        rater=rater,
+        rated=rated,
+        minimum=matrix.minimum,
     )
     filters.download(
         "Download the matrix across cycles (CSV)",

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import charts, filters, resources
 from surveys.config import get_settings
-
-MOVERS = 3
-
-
-def trend_story_lines(frame: pd.DataFrame) -> list[str]:
-    """The overall line plus the departments whose value changed most over the range."""
-    shown = frame[frame["value"].notna()].sort_values("opens")
-    first = shown.groupby("department")["value"].first()
-    last = shown.groupby("department")["value"].last()
-    moved = (last - first).abs().sort_values(ascending=False)
-    overall = frame.loc[frame["department_id"].isna(), "department"].unique().tolist()
-    return overall + [name for name in moved.index if name not in overall][:MOVERS]
-
 
 st.title("Trends")
 selection = filters.filter_bar(cycle_range=True)
@@ -34,35 +20,36 @@ measure = st.selectbox(
     persist_state="session",
     width=320,
 )
-frame = resources.report(
-    "trends",
-    departments=selection.scope,
-    measure=measure,
-    cycle_range=selection.cycle_range,
-    selected_departments=selection.selected_departments,
-    staff_groups=selection.staff_groups,
-)
+arguments = selection.arguments(cycle=False) | {
+    "measure": measure,
+    "cycle_range": selection.cycle_range,
+}
+frame = resources.report("trends", **arguments)
 if frame.empty:
     st.info("Nothing to show for this selection.", icon=":material/info:")
     st.stop()
-if selection.selected_departments is None:
-    # Fifteen lines are unreadable: show the whole and the departments that moved most.
-    frame = frame[frame["department"].isin(trend_story_lines(frame))]
+story = selection.selected_departments is None
+if story:
     st.caption(
         "Showing all departments together and the three that moved most. "
         "Choose departments above to compare others."
     )
-st.plotly_chart(
-    charts.trend_chart(
-        frame,
-        title=measures[measure] if measure == "index" else f"{measures[measure]}, % favourable",
-        percent=measure != "index",
-        minimum=get_settings().min_group_size,
-    ),
-    config={"displayModeBar": False},
+minimum = get_settings().min_group_size
+resources.chart(
+    charts.department_trend_chart,
+    "trends",
+    arguments,
+    story=story,
+    title=measures[measure] if measure == "index" else f"{measures[measure]}, % favourable",
+    percent=measure != "index",
+    minimum=minimum,
 )
 st.caption(
     "Shaded bands are 95% confidence intervals. A point is missing where fewer than "
-    f"{get_settings().min_group_size} responses stand behind it."
+    f"{minimum} responses stand behind it."
 )
-filters.download("Download the trend (CSV)", frame, "attune-trends.csv")
+filters.download(
+    "Download the trend, every department (CSV)" if story else "Download the trend (CSV)",
+    frame,
+    "attune-trends.csv",
+)

@@ -13,7 +13,7 @@ from dashboard import auth
 from surveys.accounts import issue_ticket
 from surveys.config import get_settings
 from surveys.demo import load_demo
-from surveys.models import Account, Department
+from surveys.models import Account, Department, Division
 from surveys.storage import make_engine, migrate, read_session
 from tests.app.test_sign_in import PAGES, use_fast_hashing
 
@@ -136,3 +136,83 @@ def test_pages_refuse_without_a_session(demo: Engine) -> None:
     assert not at.exception
     assert not at.title or not at.metric
     assert not charts_of(at)
+
+
+@pytest.mark.parametrize("page", CHART_PAGES)
+def test_a_chart_drawn_once_is_shown_again_on_every_rerun(demo: Engine, page: str) -> None:
+    # Later runs replay the element Streamlit recorded when the chart was first drawn.
+    at = page_as(demo, "admin", page).run()
+    first = charts_of(at)
+    for _ in range(2):
+        at.run()
+        assert not at.exception
+        assert charts_of(at) == first
+
+
+def test_a_chart_follows_the_filters_after_it_was_cached(demo: Engine) -> None:
+    at = page_as(demo, "admin", "heatmap.py").run()
+    everyone = charts_of(at)
+    at.session_state["filter_groups"] = [1]
+    at.run()
+    nurses = charts_of(at)
+    assert nurses != everyone
+    assert "fewer than 5" in nurses[0]
+    at.session_state["filter_groups"] = []
+    at.run()
+    assert charts_of(at) == everyone
+
+
+def test_a_chart_cached_for_an_administrator_is_never_shown_to_a_manager(demo: Engine) -> None:
+    emergency, oncology = department_id(demo, "Emergency"), department_id(demo, "Oncology")
+    for page in CHART_PAGES:
+        admin = page_as(demo, "admin", page)
+        admin.session_state["filter_departments"] = [oncology, emergency]
+        admin.run()
+        if page == "heatmap.py":
+            assert "Oncology" in charts_of(admin)[0]
+        manager = page_as(demo, "ed.manager", page)
+        manager.session_state["filter_departments"] = [oncology, emergency]  # tampered state
+        manager.run()
+        assert not manager.exception
+        specs = charts_of(manager)
+        assert specs, page
+        assert all("Oncology" not in spec for spec in specs), page
+        assert specs != charts_of(admin), page
+
+
+def division_names(engine: Engine) -> dict[str, int]:
+    with read_session(engine) as session:
+        return {division.name: division.id for division in session.scalars(select(Division))}
+
+
+def test_a_division_filter_narrows_the_departments_and_the_figures(demo: Engine) -> None:
+    divisions = division_names(demo)
+    at = page_as(demo, "admin", "heatmap.py").run()
+    assert at.multiselect(key="filter_divisions").options == sorted(divisions)
+    everything = charts_of(at)[0]
+    at.multiselect(key="filter_divisions").select(divisions["Acute & Critical Care"]).run()
+    assert not at.exception
+    assert at.multiselect(key="filter_departments").options == [
+        "Cardiology",
+        "Emergency",
+        "Intensive Care (ICU)",
+        "Surgery",
+    ]
+    spec = charts_of(at)[0]
+    assert spec != everything
+    assert "Emergency" in spec and "Oncology" not in spec
+
+
+def test_the_heatmap_can_show_a_row_per_division(demo: Engine) -> None:
+    at = page_as(demo, "admin", "heatmap.py").run()
+    assert at.get("button_group"), "a hospital of three divisions offers rows by division"
+    at.session_state["heatmap_rows"] = "division"
+    at.run()
+    assert not at.exception
+    spec = charts_of(at)[0]
+    assert "Medicine, Women" in spec and "Oncology" not in spec
+    # One division chosen: its departments, and nothing to switch.
+    at.session_state["filter_divisions"] = [division_names(demo)["Acute & Critical Care"]]
+    at.run()
+    assert not at.get("button_group")
+    assert "Emergency" in charts_of(at)[0]
