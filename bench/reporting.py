@@ -547,4 +547,11 @@ def table(scale: str, results: Sequence[Figures]) -> str:
                 for r in results
             ],
         )
+    lines.append("")
+    lines.append("Cached page rerun per page (AppTest, median of 5 warm runs):")
+    lines.append("")
+    lines.append("| Page | " + " | ".join(backends) + " |")
+    lines.append("| --- | " + " | ".join("---:" for _ in results) + " |")
+    for page in first.cached_reruns:
+        row(page, [_milliseconds(r.cached_reruns[page]) for r in results])
     return "\n".join(lines) + "\n"

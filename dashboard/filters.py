@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Literal
 
 import streamlit as st
 
@@ -56,7 +57,19 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
     cycles = {cycle.id: cycle.name for cycle in options.cycles}  # newest first
     division_names = {division.id: division.name for division in options.divisions}
     group_names = {group.id: group.name for group in options.staff_groups}
-    with st.container(horizontal=True, vertical_alignment="bottom"):
+    phone = on_a_phone()
+
+    def width(pixels: int) -> int | Literal["stretch"]:
+        return "stretch" if phone else pixels
+
+    # On a phone four filters, one under another, would push the results out of sight: they
+    # fold away, and one line says what is chosen.
+    bar = (
+        st.expander("Filters")
+        if phone
+        else st.container(horizontal=True, vertical_alignment="bottom")
+    )
+    with bar:
         if cycle_range:
             ordered = list(reversed(cycles))
             first, last = st.select_slider(
@@ -66,7 +79,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
                 format_func=cycles.get,
                 key="filter_cycle_range",
                 persist_state="session",
-                width=320,
+                width=width(320),
             )
             cycle_id = last
         else:
@@ -76,7 +89,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
                 format_func=cycles.get,
                 key="filter_cycle",
                 persist_state="session",
-                width=130,
+                width=width(130),
             )
             first = last = cycle_id
         chosen_divisions: list[int] = []
@@ -88,7 +101,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
                 placeholder="All divisions",
                 key="filter_divisions",
                 persist_state="session",
-                width=200,
+                width=width(200),
             )
         departments = {
             department.id: department.name
@@ -102,7 +115,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
             placeholder="All departments",
             key="filter_departments",
             persist_state="session",
-            width=250,
+            width=width(250),
         )
         chosen_groups: list[int] = []
         if groups:
@@ -113,8 +126,20 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
                 placeholder="All staff groups",
                 key="filter_groups",
                 persist_state="session",
-                width=200,
+                width=width(200),
             )
+    if phone:
+        st.caption(
+            " · ".join(
+                [
+                    cycles[cycle_id] if first == last else f"{cycles[first]} to {cycles[last]}",
+                    _chosen(chosen_departments, departments, "departments")
+                    if chosen_departments or not chosen_divisions
+                    else _chosen(chosen_divisions, division_names, "divisions"),
+                    *([_chosen(chosen_groups, group_names, "staff groups")] if groups else []),
+                ]
+            )
+        )
     return Selection(
         scope=scope,
         cycle_id=cycle_id,
@@ -125,6 +150,14 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
         staff_groups=frozenset(chosen_groups) or None,
         options=options,
     )
+
+
+def _chosen(chosen: list[int], names: dict[int, str], everything: str) -> str:
+    if not chosen:
+        return f"all {everything}"
+    if len(chosen) > 2:
+        return f"{len(chosen)} {everything}"
+    return ", ".join(names[choice] for choice in chosen)
 
 
 def on_a_phone() -> bool:

@@ -39,4 +39,6 @@ def test_figures_from_rollups_agree_with_duckdb_and_pandas_on_raw_answers(
     assert [problem.split(":")[0] for problem in compare(result.rollups, nudged)] == ["index trend"]
     rendered = table("hospital", [result])
     assert "(b) ÷ (a)" in rendered and "| yes |" in rendered
+    assert set(result.cached_reruns) >= {"overview", "heatmap, every department", "comments"}
+    assert "| heatmap, every department |" in rendered
     assert (tmp_path / "raw-sqlite" / "answer.parquet").exists()
