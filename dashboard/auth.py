@@ -197,7 +197,7 @@ def apply_change(change: Callable[[Session], object], *, success: str) -> object
         st.error("That clashes with something saved meanwhile; check and try again.")
         return None
     # Cached results (the cycle list, for one) key on responses; these changes add none.
-    st.cache_data.clear()
+    resources.forget_results()
     flash(success)
     st.rerun()
     return result

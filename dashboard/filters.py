@@ -24,6 +24,7 @@ class Selection:
     selected_departments: frozenset[int] | None
     staff_groups: frozenset[int] | None
     options: FilterOptions
+    phone: bool  # the browser says it is a phone: wide charts are drawn compact
 
     def arguments(self, *, cycle: bool = True, groups: bool = True) -> dict[str, object]:
         """The selection as a reporting function's keyword arguments (the scope included)."""
@@ -149,6 +150,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
         selected_departments=frozenset(chosen_departments) or None,
         staff_groups=frozenset(chosen_groups) or None,
         options=options,
+        phone=phone,
     )
 
 

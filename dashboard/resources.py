@@ -72,25 +72,53 @@ def _thawed(value: object) -> object:
     return value
 
 
-CACHED_REPORTS = (
+# Reports that are frozen dataclasses all the way down (tuples, named tuples, strings and
+# numbers): one cached object can be handed to every session, as nothing can change it.
+# Unpickling a fresh copy on every click (st.cache_data) cost 30 ms for a heatmap of 560
+# departments. DataFrames are mutable, so they are still copied for each caller.
+SHARED_REPORTS = (
     "comments",  # in a random order; the page shows them in another, fresh for each view
     "filter_options",
     "overview",
     "heatmap",
-    "trends",
     "relationships",
-    "relationship_trends",
-    "item_distributions",
 )
+COPIED_REPORTS = ("trends", "relationship_trends", "item_distributions")
 
 
-@st.cache_data(ttl=600, show_spinner="Calculating...", max_entries=512)
-def _report(name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple) -> object:
-    del version, thresholds  # part of the cache key only
-    if name not in CACHED_REPORTS:
+def _compute(name: str, url: str, key: tuple) -> object:
+    if name not in SHARED_REPORTS + COPIED_REPORTS:
         raise ValueError(f"{name} is not a cached report")
     arguments = {argument: _thawed(value) for argument, value in key}
     return getattr(reporting, name)(_engine_for(url), **arguments)
+
+
+@st.cache_resource(ttl=600, show_spinner="Calculating...", max_entries=512)
+def _shared_report(
+    name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple
+) -> object:
+    del version, thresholds  # part of the cache key only
+    return _compute(name, url, key)
+
+
+@st.cache_data(ttl=600, show_spinner="Calculating...", max_entries=512)
+def _copied_report(
+    name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple
+) -> object:
+    del version, thresholds  # part of the cache key only
+    return _compute(name, url, key)
+
+
+def _report(name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple) -> object:
+    cached = _shared_report if name in SHARED_REPORTS else _copied_report
+    return cached(name, url, version, thresholds, key)
+
+
+def forget_results() -> None:
+    """Drop every cached report and chart: after an administrator's change (a department
+    renamed, a cycle opened) that adds no response, so the data version stays the same."""
+    st.cache_data.clear()
+    _shared_report.clear()
 
 
 def _key(arguments: Mapping[str, object]) -> tuple:
@@ -118,7 +146,8 @@ def report(name: str, **arguments: object):  # type: ignore[no-untyped-def]
 CHART_CONFIG = {"displayModeBar": False}
 
 
-@st.cache_data(ttl=600, show_spinner=False, max_entries=512)
+# Fewer than reports: a drawn chart holds its figure as JSON, up to a few MB for a large heatmap.
+@st.cache_data(ttl=600, show_spinner=False, max_entries=128)
 def _chart(
     drawing: str,
     options: tuple,
@@ -134,7 +163,8 @@ def _chart(
     # most of the time of a click on a results page. `drawing` names `_draw` in the key.
     del drawing
     result = _report(name, url, version, thresholds, key)
-    st.plotly_chart(_draw(result, **dict(options)), config=CHART_CONFIG)
+    figure = _draw(result, **{option: _thawed(value) for option, value in options})
+    st.plotly_chart(figure, config=CHART_CONFIG)
 
 
 def chart(

@@ -10,7 +10,7 @@ st.title("Relationships")
 selection = filters.filter_bar(groups=False)
 arguments = selection.arguments(groups=False)
 matrix = resources.report("relationships", **arguments)
-resources.chart(charts.relationship_chart, "relationships", arguments, compact=filters.on_a_phone())
+resources.chart(charts.relationship_chart, "relationships", arguments, compact=selection.phone)
 st.caption(
     "Rows: the group being rated (and patients and families). Columns: the group giving the "
     "rating. Percent favourable of the questions about working with that group."

@@ -495,3 +495,23 @@ def test_signing_out_forgets_links_made_in_the_session(hospital: Engine, cycles)
     assert not at.exception
     assert at.title[0].value == "Sign in to Attune"
     assert "invitation_links" not in at.session_state
+
+
+def test_a_renamed_department_shows_at_once_in_results_cached_before(
+    hospital: Engine, cycles: dict[str, int]
+) -> None:
+    # A rename adds no response, so the data version stays; the change itself empties the
+    # cached reports and charts, the ones every session shares included.
+    at = admin_on(hospital, "heatmap.py")
+    assert "Emergency" in at.get("plotly_chart")[0].proto.spec
+    at.switch_page("app_pages/admin_organisation.py").run()
+    at.selectbox(key="edit_department").set_value(cycles["emergency"]).run()
+    at.text_input(key=f"rename_department_name_{cycles['emergency']}").set_value(
+        "Emergency & Trauma"
+    )
+    at.button(key="rename_department_submit").click().run()
+    assert "Department renamed." in at.success[0].value
+    at.switch_page("app_pages/heatmap.py").run()
+    assert not at.exception
+    assert "Emergency & Trauma" in at.get("plotly_chart")[0].proto.spec
+    assert "Emergency & Trauma" in at.multiselect(key="filter_departments").options
