@@ -102,11 +102,11 @@ def _wrap(label: str, width: int = 24, lines: int = 3) -> str:
     return "<br>".join(_short(row, width + 4) for row in rows)
 
 
-def _axis_labels(labels: Sequence[str], width: int = 24) -> list[str]:
+def _axis_labels(labels: Sequence[str], width: int = 24, lines: int = 3) -> list[str]:
     """Wrapped axis labels that stay distinct (plotly merges equal category labels)."""
     result, seen = [], set()
     for label in labels:
-        short = _wrap(label, width)
+        short = _wrap(label, width) if lines > 1 else _short(label, width)
         while short in seen:
             short += "\u200b"
         seen.add(short)
@@ -353,7 +353,8 @@ def heatmap_chart(
         if compact
         else _axis_labels([labels[key] for key in dimensions], width=18)
     )
-    y = _axis_labels(rows, width=14 if compact else 24)
+    # A phone's rows are one line high: a long name is cut short there (the hover has it whole).
+    y = _axis_labels(rows, width=20, lines=1) if compact else _axis_labels(rows, width=24)
     values, text, hover, hidden = [], [], [], []
     for row in rows:
         value_row, text_row, hover_row, hidden_row = [], [], [], []

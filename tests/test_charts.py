@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import date
 
@@ -137,6 +138,29 @@ def test_heatmap_marks_suppressed_cells_fewer_than_k_and_never_colours_them() ->
     assert list(overlay.text[2]) == ["fewer than 5", "fewer than 5"]
     assert list(overlay.text[1]) == ["", ""]
     assert "not shown" in overlay.hovertext[2][0]
+
+
+def test_a_phone_heatmap_keeps_to_colour_with_one_line_labels() -> None:
+    heatmap = small_heatmap()
+    # Two long names alike in their first 20 characters.
+    names = {1: "Alderley: Medicine, Women & Children", 2: "Alderley: Medicine, Surgery"}
+    heatmap = dataclasses.replace(
+        heatmap,
+        rows=((None, ALL_SELECTED), *names.items()),
+        cells=tuple(
+            dataclasses.replace(cell, department=names[cell.department_id])
+            if cell.department_id
+            else cell
+            for cell in heatmap.cells
+        ),
+    )
+    data = traces_named(charts.heatmap_chart(heatmap, compact=True), "percent favourable")[0]
+    assert data.texttemplate == ""  # no numbers in the cells
+    labels = list(data.y)
+    assert all("<br>" not in label and len(label.strip("\u200b")) <= 20 for label in labels)
+    assert len(set(labels)) == len(labels)  # equal labels would merge into one row
+    wide = traces_named(charts.heatmap_chart(heatmap), "percent favourable")[0]
+    assert wide.texttemplate == "%{text}" and any("<br>" in label for label in wide.y)
 
 
 # --- Relationships ------------------------------------------------------------------------------
