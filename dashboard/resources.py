@@ -156,6 +156,7 @@ def _chart(
     version: int,
     thresholds: tuple[int, int],
     key: tuple,
+    alt: str,
     _draw: Callable[..., go.Figure],
 ) -> None:
     # Streamlit records the chart drawn here and, while the entry lives, replays that element
@@ -164,20 +165,23 @@ def _chart(
     del drawing
     result = _report(name, url, version, thresholds, key)
     figure = _draw(result, **{option: _thawed(value) for option, value in options})
-    st.plotly_chart(figure, config=CHART_CONFIG)
+    st.plotly_chart(figure, config=CHART_CONFIG, alt=alt)
 
 
 def chart(
     draw: Callable[..., go.Figure],
     name: str,
     arguments: Mapping[str, object],
+    *,
+    alt: str,
     **options: object,
 ) -> None:
     """Show `draw(report(name, **arguments), **options)`, built once per cached report.
 
     `draw` is a pure function of the report and `options` (plain, hashable values), so the
     figure it made can be shown again for as long as the report it was drawn from is cached.
+    `alt` describes the chart to screen readers.
     """
     url, version, thresholds = _cached_under()
     drawing = f"{draw.__module__}.{draw.__qualname__}"
-    _chart(drawing, _key(options), name, url, version, thresholds, _key(arguments), draw)
+    _chart(drawing, _key(options), name, url, version, thresholds, _key(arguments), alt, draw)

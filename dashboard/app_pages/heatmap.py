@@ -34,7 +34,13 @@ if len({department.division_id for department in in_view}) > 1:
     )
 arguments = selection.arguments() | {"by": by}
 heatmap = resources.report("heatmap", **arguments)
-resources.chart(charts.heatmap_chart, "heatmap", arguments, compact=selection.phone)
+resources.chart(
+    charts.heatmap_chart,
+    "heatmap",
+    arguments,
+    alt=f"Heatmap of percent favourable, {by}s by dimension, {heatmap.cycle}.",
+    compact=selection.phone,
+)
 st.caption(
     f"Percent favourable (4 or 5 after reverse-scoring), one row per {by}. Hover a cell for "
     f"its n and its change from {heatmap.previous_cycle or 'the previous cycle'}. Cells marked "

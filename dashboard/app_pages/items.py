@@ -27,6 +27,8 @@ resources.chart(
     charts.item_distribution_chart,
     "item_distributions",
     arguments,
+    alt=f"How answers to each question on {dimensions[dimension]} were spread, "
+    f"{selection.cycle_name}.",
     minimum=get_settings().min_group_size,
 )
 filters.download(

@@ -65,7 +65,12 @@ with st.container(horizontal=True):
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Dimensions, % favourable", anchor=False)
-    resources.chart(charts.dimension_chart, "overview", arguments)
+    resources.chart(
+        charts.dimension_chart,
+        "overview",
+        arguments,
+        alt=f"Percent favourable for each dimension in {overview.cycle}, highest first.",
+    )
 with right:
     st.subheader("Strongest", anchor=False)
     for dimension in overview.strongest:

@@ -10,7 +10,13 @@ st.title("Relationships")
 selection = filters.filter_bar(groups=False)
 arguments = selection.arguments(groups=False)
 matrix = resources.report("relationships", **arguments)
-resources.chart(charts.relationship_chart, "relationships", arguments, compact=selection.phone)
+resources.chart(
+    charts.relationship_chart,
+    "relationships",
+    arguments,
+    alt=f"How each staff group rates working with each other group, {matrix.cycle}.",
+    compact=selection.phone,
+)
 st.caption(
     "Rows: the group being rated (and patients and families). Columns: the group giving the "
     "rating. Percent favourable of the questions about working with that group."
@@ -50,6 +56,7 @@ else:
         charts.pair_trend_chart,
         "relationship_trends",
         history_arguments,
+        alt=f"{groups[rater]} rating {groups[rated]}, and the reverse, across cycles.",
         rater=rater,
         rated=rated,
         minimum=matrix.minimum,

@@ -35,12 +35,14 @@ if story:
         "Choose departments above to compare others."
     )
 minimum = get_settings().min_group_size
+title = measures[measure] if measure == "index" else f"{measures[measure]}, % favourable"
 resources.chart(
     charts.department_trend_chart,
     "trends",
     arguments,
+    alt=f"{title} per department across cycles, with 95% confidence bands.",
     story=story,
-    title=measures[measure] if measure == "index" else f"{measures[measure]}, % favourable",
+    title=title,
     percent=measure != "index",
     minimum=minimum,
 )

@@ -72,6 +72,9 @@ def test_every_results_page_renders_for_an_administrator(demo: Engine, page: str
     assert [title.value for title in at.title] == [RESULTS_PAGES[page]]
     if page in CHART_PAGES:
         assert charts_of(at), f"{page} drew no chart"
+        # Each chart is described to screen readers, and still after a cached rerun.
+        for run in (at, at.run()):
+            assert all(chart.proto.alt.strip() for chart in run.get("plotly_chart")), page
     assert at.get("download_button"), f"{page} offers no download"
 
 

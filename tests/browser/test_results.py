@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -71,6 +72,10 @@ def test_every_results_page_draws_its_charts(
                 page.get_by_text("Filters", exact=True).click()
             expect(divisions).to_be_visible()
         if title == "Heatmap":
+            # The chart is named for screen readers.
+            expect(
+                page.get_by_role("figure", name=re.compile(r"^Heatmap of percent favourable"))
+            ).to_be_visible()
             # On a phone the cells keep to colour (and hover): numbers would not fit in them.
             template = page.evaluate(
                 "document.querySelector('.js-plotly-plot').data[0].texttemplate"
