@@ -209,13 +209,12 @@ def test_a_division_filter_narrows_the_departments_and_the_figures(demo: Engine)
 def test_the_heatmap_can_show_a_row_per_division(demo: Engine) -> None:
     at = page_as(demo, "admin", "heatmap.py").run()
     assert at.get("button_group"), "a hospital of three divisions offers rows by division"
-    at.session_state["heatmap_rows"] = "division"
-    at.run()
+    at.button_group(key="heatmap_rows").set_value("division").run()
     assert not at.exception
     spec = charts_of(at)[0]
     assert "Medicine, Women" in spec and "Oncology" not in spec
     # One division chosen: its departments, and nothing to switch.
-    at.session_state["filter_divisions"] = [division_names(demo)["Acute & Critical Care"]]
+    at.multiselect(key="filter_divisions").select(division_names(demo)["Acute & Critical Care"])
     at.run()
     assert not at.get("button_group")
     assert "Emergency" in charts_of(at)[0]
