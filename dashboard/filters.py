@@ -95,40 +95,16 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
             first = last = cycle_id
         chosen_divisions: list[int] = []
         if len(division_names) > 1:
-            chosen_divisions = st.multiselect(
-                "Divisions",
-                options=list(division_names),
-                format_func=division_names.get,
-                placeholder="All divisions",
-                key="filter_divisions",
-                persist_state="session",
-                width=width(200),
-            )
+            chosen_divisions = _pick("Divisions", division_names, "divisions", width(200))
         departments = {
             department.id: department.name
             for department in options.departments
             if not chosen_divisions or department.division_id in chosen_divisions
         }
-        chosen_departments = st.multiselect(
-            "Departments",
-            options=list(departments),
-            format_func=departments.get,
-            placeholder="All departments",
-            key="filter_departments",
-            persist_state="session",
-            width=width(250),
-        )
+        chosen_departments = _pick("Departments", departments, "departments", width(250))
         chosen_groups: list[int] = []
         if groups:
-            chosen_groups = st.multiselect(
-                "Staff groups",
-                options=list(group_names),
-                format_func=group_names.get,
-                placeholder="All staff groups",
-                key="filter_groups",
-                persist_state="session",
-                width=width(200),
-            )
+            chosen_groups = _pick("Staff groups", group_names, "groups", width(200))
     if phone:
         st.caption(
             " · ".join(
@@ -151,6 +127,21 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
         staff_groups=frozenset(chosen_groups) or None,
         options=options,
         phone=phone,
+    )
+
+
+def _pick(
+    label: str, names: dict[int, str], key: str, width: int | Literal["stretch"]
+) -> list[int]:
+    """A multiselect of ids shown by name; none chosen means all of them."""
+    return st.multiselect(
+        label,
+        options=list(names),
+        format_func=names.get,
+        placeholder=f"All {label.lower()}",
+        key=f"filter_{key}",
+        persist_state="session",
+        width=width,
     )
 
 

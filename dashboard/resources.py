@@ -86,27 +86,18 @@ SHARED_REPORTS = (
 COPIED_REPORTS = ("trends", "relationship_trends", "item_distributions")
 
 
-def _compute(name: str, url: str, key: tuple) -> object:
+def _compute(name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple) -> object:
+    del version, thresholds  # part of the cache key only
     if name not in SHARED_REPORTS + COPIED_REPORTS:
         raise ValueError(f"{name} is not a cached report")
     arguments = {argument: _thawed(value) for argument, value in key}
     return getattr(reporting, name)(_engine_for(url), **arguments)
 
 
-@st.cache_resource(ttl=600, show_spinner="Calculating...", max_entries=512)
-def _shared_report(
-    name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple
-) -> object:
-    del version, thresholds  # part of the cache key only
-    return _compute(name, url, key)
-
-
-@st.cache_data(ttl=600, show_spinner="Calculating...", max_entries=512)
-def _copied_report(
-    name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple
-) -> object:
-    del version, thresholds  # part of the cache key only
-    return _compute(name, url, key)
+# The same computation behind two caches: one hands out the object, one a copy of it.
+_CACHING = {"ttl": 600, "show_spinner": "Calculating...", "max_entries": 512}
+_shared_report = st.cache_resource(**_CACHING)(_compute)
+_copied_report = st.cache_data(**_CACHING)(_compute)
 
 
 def _report(name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple) -> object:
