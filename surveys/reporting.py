@@ -1193,6 +1193,8 @@ def heatmap(
     """Every selected department's percent favourable per dimension, with n and change; with
     `by` "division", a row per division instead (for organisations too large to read whole).
     A division's figure adds up only whole atoms, like every other figure."""
+    if by not in ("department", "division"):
+        raise ValueError(f"A heatmap has a row per department or per division, not {by!r}")
     # From the settings only: a page must not be able to lower it.
     minimum = get_settings().min_group_size
     with _source(data) as source:

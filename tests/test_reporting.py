@@ -330,6 +330,8 @@ def test_heatmap_by_division_adds_up_each_division_as_its_filter_would(hospital:
     table = result.table()
     assert {"division_id", "division"} <= set(table.columns)
     assert "department" not in table.columns
+    with pytest.raises(ValueError, match="per department or per division"):
+        reporting.heatmap(engine, cycle_id=cycle, departments=None, by="staff_group")  # type: ignore[arg-type]
 
 
 # --- Trends -------------------------------------------------------------------------------------
