@@ -31,13 +31,8 @@ from sqlalchemy import Engine, text
 
 from bench import rerun
 from surveys import reporting
-from surveys.reporting import (
-    FAVOURABLE_COLUMNS,
-    SCORE_COLUMNS,
-    ItemRef,
-    Reference,
-    load_reference,
-)
+from surveys.reporting.reference import ItemRef, Reference
+from surveys.reporting.source import FAVOURABLE_COLUMNS, SCORE_COLUMNS, load_reference
 from surveys.scoring import FAVOURABLE_MIN, INDEX, LIKERT_POINTS, NPS_SCALE
 
 CELL = ["cycle_id", "department_id", "staff_group_id"]

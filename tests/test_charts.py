@@ -13,18 +13,17 @@ import pytest
 from dashboard import charts
 from surveys.reporting import (
     ALL_SELECTED,
-    PATIENTS_LABEL,
     Asymmetry,
     DimensionFigure,
-    DimensionInfo,
     Figure,
-    GroupInfo,
     Heatmap,
     HeatmapCell,
     Overview,
     RelationshipCell,
     Relationships,
 )
+from surveys.reporting.reference import DimensionInfo, GroupInfo
+from surveys.reporting.relationships import PATIENTS_LABEL
 
 HIDDEN = Figure(None, None, None, 0, True, note="fewer than 5 responses")
 

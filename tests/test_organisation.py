@@ -13,7 +13,7 @@ from surveys import invitations, organisation
 from surveys.instruments import builtin_instrument
 from surveys.models import AuditEvent, CycleState, Item, StaffGroup
 from surveys.organisation import OrganisationError
-from surveys.response_rates import response_rates
+from surveys.reporting import response_rates
 from surveys.responses import store_response
 from surveys.storage import read_session, write_session
 from tests.conftest import backends
@@ -92,7 +92,7 @@ def test_archived_department_keeps_its_history_but_gets_no_new_links(engine: Eng
             session=session, department_id=org["pharmacy"], archived=True, actor=ACTOR
         )
     with read_session(engine) as session:
-        rates = response_rates(session=session, cycle_id=cycle)
+        rates = response_rates(engine, cycle_id=cycle)
         with pytest.raises(invitations.UnknownName, match="archived"):
             invitations.find_department(session=session, name="Pharmacy")
     assert [(row.department, row.invited) for row in rates.departments] == [("Pharmacy", 3)]
@@ -388,9 +388,9 @@ def test_response_rates_band_small_counts_and_pool_them_as_the_results_do(
     answer(engine, cycle, org["pharmacy"], nursing, 5)
     answer(engine, cycle, org["pharmacy"], physicians, 8)
     with read_session(engine) as session:
-        rates = response_rates(session=session, cycle_id=cycle, minimum=5)
+        rates = response_rates(engine, cycle_id=cycle)
         emergency_only = response_rates(
-            session=session, cycle_id=cycle, department_ids=frozenset({org["emergency"]})
+            engine, cycle_id=cycle, departments=frozenset({org["emergency"]})
         )
     cells = {(row.department, row.staff_group): row for row in rates.cells}
     # Emergency's 3 physicians are pooled with its 6 nurses (the same atoms the results use),
@@ -429,7 +429,7 @@ def test_response_rates_show_only_whole_atoms_across_departments(engine: Engine,
     answer(engine, cycle, org["emergency"], physicians, 10)
     answer(engine, cycle, oncology, physicians, 2)
     with read_session(engine) as session:
-        rates = response_rates(session=session, cycle_id=cycle, minimum=5)
+        rates = response_rates(engine, cycle_id=cycle)
     # Oncology's 2 are pooled with Emergency's 6 nurses, across the two departments.
     departments = {row.department: row.responses_label for row in rates.departments}
     assert departments == {"Emergency": "at least 10", "Oncology": "fewer than 5"}
@@ -461,6 +461,6 @@ def test_a_department_under_the_minimum_is_banded_whole(engine: Engine, org) -> 
         )
     answer(engine, cycle, org["pharmacy"], nursing, 4)
     with read_session(engine) as session:
-        rates = response_rates(session=session, cycle_id=cycle)
+        rates = response_rates(engine, cycle_id=cycle)
     assert [row.responses_label for row in rates.departments] == ["fewer than 5"]
     assert [row.responses for row in rates.cells] == [None]

@@ -35,7 +35,9 @@ from surveys.organisation import (
     register_instrument,
 )
 from surveys.reporting import ALL_SELECTED, RollupSource
-from surveys.scoring import change_is_significant, mean_interval
+from surveys.reporting.figures import with_change
+from surveys.reporting.relationships import PATIENTS_LABEL
+from surveys.reporting.statistics import change_is_significant, mean_interval
 from surveys.storage import new_random_id, write_session
 from tests.conftest import backends
 
@@ -375,7 +377,7 @@ def test_trends_follow_a_chosen_dimension_over_a_cycle_range(hospital: dict) -> 
 def test_relationship_matrix_rates_each_group_as_each_group_sees_it(hospital: dict) -> None:
     groups = hospital["groups"]
     result = reporting.relationships(hospital["engine"], cycle_id=q4(hospital), departments=None)
-    assert [name for _, name in result.rated][-1] == reporting.PATIENTS_LABEL
+    assert [name for _, name in result.rated][-1] == PATIENTS_LABEL
     # Nurses' row rests on Emergency nurses only (the others are pooled with other groups).
     nurses_on_physicians = result.cell(groups["nursing"], groups["physicians"]).figure
     assert nurses_on_physicians.value == pytest.approx(75) and nurses_on_physicians.n == 4
@@ -555,7 +557,7 @@ def test_changes_are_called_significant_exactly_as_scoring_does(
         reporting.Figure(v, None if h is None else v - h, None if h is None else v + h, 30, False)
         for v, h in zip(values, halves, strict=True)
     )
-    changed = reporting._with_change(after, before)
+    changed = with_change(after, before)
     assert changed.change == pytest.approx(values[1] - values[0])
     assert changed.significant == change_is_significant(before.estimate, after.estimate)
 

@@ -1,4 +1,4 @@
-"""Tests for pure scoring: reverse-scoring, favourability, Wilson and t intervals, eNPS, RHI."""
+"""Scoring and statistics: reverse-scoring, favourability, Wilson and t intervals, eNPS, RHI."""
 
 from __future__ import annotations
 
@@ -9,22 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from surveys.scoring import (
+from surveys.reporting.statistics import (
     EMPTY,
-    INDEX,
-    NPS_SCALE,
     Z_95,
     Estimate,
     change_is_significant,
     enps,
-    item_summary,
     mean_interval,
-    percent_favourable,
-    respondent_scores,
-    scored,
     t_quantile_95,
     wilson_interval,
 )
+from surveys.scoring import INDEX, NPS_SCALE, respondent_scores, scored
 
 # Interval bounds below are worked out by hand to four or more decimals; 0.01 percentage points
 # is tight enough to catch a wrong formula and loose enough for rounding in the working.
@@ -71,110 +66,17 @@ def test_scored_rejects_values_outside_the_scale(value: int, reverse: bool) -> N
         scored(value, reverse=reverse)
 
 
-# --- item_summary / percent_favourable ----------------------------------------------------------
-
-# 20 answers: raw 1 x2, 2 x3, 3 x5, 4 x6, 5 x4.
-SPREAD_COUNTS = {1: 2, 2: 3, 3: 5, 4: 6, 5: 4}
+# --- wilson_interval ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("reverse", "mean", "favourable", "neutral", "unfavourable", "distribution"),
-    [
-        # Not reversed: favourable = 6 + 4 = 10 of 20 -> 50%; neutral 5 -> 25%; 2 + 3 = 5 -> 25%.
-        # Mean = (1*2 + 2*3 + 3*5 + 4*6 + 5*4) / 20 = (2 + 6 + 15 + 24 + 20) / 20 = 67/20 = 3.35.
-        (False, 3.35, 50.0, 25.0, 25.0, {1: 2, 2: 3, 3: 5, 4: 6, 5: 4}),
-        # Reversed: raw 1 -> 5 (x2), 2 -> 4 (x3), 3 -> 3 (x5), 4 -> 2 (x6), 5 -> 1 (x4).
-        # Favourable = 2 + 3 = 5 of 20 -> 25%; neutral 25%; unfavourable 6 + 4 = 10 -> 50%.
-        # Mean = 6 - 3.35 = 2.65, i.e. (5*2 + 4*3 + 3*5 + 2*6 + 1*4) / 20 = 53/20.
-        (True, 2.65, 25.0, 25.0, 50.0, {1: 4, 2: 6, 3: 5, 4: 3, 5: 2}),
-    ],
-)
-def test_item_summary_scores_after_reverse_scoring(
-    reverse: bool,
-    mean: float,
-    favourable: float,
-    neutral: float,
-    unfavourable: float,
-    distribution: dict[int, int],
-) -> None:
-    summary = item_summary(SPREAD_COUNTS, reverse=reverse, not_applicable=7)
-    assert summary.n == 20
-    assert summary.not_applicable == 7
-    assert summary.mean == pytest.approx(mean)
-    assert summary.percent_favourable.value == pytest.approx(favourable)
-    assert summary.percent_favourable.n == 20
-    assert summary.percent_neutral == pytest.approx(neutral)
-    assert summary.percent_unfavourable == pytest.approx(unfavourable)
-    assert summary.distribution == distribution
-
-
-def test_item_summary_gives_favourable_percentage_its_wilson_interval() -> None:
+def test_wilson_interval_of_ten_in_twenty() -> None:
     # 10 of 20: p = 0.5, z^2 = 3.841459, so the centre stays 0.5 (symmetric) and
     # half = 1.959964 * sqrt(0.25/20 + 3.841459/1600) / (1 + 3.841459/20)
     #      = 1.959964 * sqrt(0.0125 + 0.0024009) / 1.1920730 = 1.959964 * 0.1220693 / 1.1920730
     #      = 0.200702 -> 29.93% .. 70.07%.
-    interval = item_summary(SPREAD_COUNTS, reverse=False).percent_favourable
+    interval = wilson_interval(10, 20)
     assert interval.low == pytest.approx(29.93, abs=BOUND_TOLERANCE)
     assert interval.high == pytest.approx(70.07, abs=BOUND_TOLERANCE)
-
-
-@pytest.mark.parametrize("not_applicable", [0, 1, 5, 100])
-def test_item_summary_leaves_does_not_apply_out_of_the_denominator(not_applicable: int) -> None:
-    # 3 favourable (4, 4, 5) of 4 applicable answers is 75% however many said "does not apply".
-    summary = item_summary({2: 1, 4: 2, 5: 1}, reverse=False, not_applicable=not_applicable)
-    assert summary.n == 4
-    assert summary.not_applicable == not_applicable
-    assert summary.percent_favourable.value == pytest.approx(75.0)
-    assert summary.percent_unfavourable == pytest.approx(25.0)
-    assert summary.percent_neutral == pytest.approx(0.0)
-
-
-@pytest.mark.parametrize(
-    ("counts", "reverse", "expected"),
-    [
-        # Raw 1 and 2 on a reversed item score 5 and 4: 3 + 1 = 4 of 5 favourable -> 80%.
-        ({1: 3, 2: 1, 5: 1}, True, 80.0),
-        # The same answers on a positively worded item: only the single 5 -> 20%.
-        ({1: 3, 2: 1, 5: 1}, False, 20.0),
-        # Neutral is never favourable, reversed or not.
-        ({3: 4}, True, 0.0),
-        ({3: 4}, False, 0.0),
-        # Raw 4 and 5 on a reversed item score 2 and 1.
-        ({4: 2, 5: 2}, True, 0.0),
-        ({4: 2, 5: 2}, False, 100.0),
-        # 1 favourable (raw 4) of 1 + 1 + 1 = 3 -> 33.33%.
-        ({2: 1, 3: 1, 4: 1}, False, 100 / 3),
-        # Reversed: only raw 2 (-> 4) is favourable, also 1 of 3.
-        ({2: 1, 3: 1, 4: 1}, True, 100 / 3),
-    ],
-)
-def test_percent_favourable_counts_four_and_five_after_reverse_scoring(
-    counts: dict[int, int], reverse: bool, expected: float
-) -> None:
-    assert percent_favourable(counts, reverse=reverse).value == pytest.approx(expected)
-
-
-@pytest.mark.parametrize("counts", [{}, {3: 0}, {1: 0, 2: 0, 3: 0, 4: 0, 5: 0}])
-@pytest.mark.parametrize("reverse", [False, True])
-def test_item_summary_of_no_answers_is_empty(counts: dict[int, int], reverse: bool) -> None:
-    summary = item_summary(counts, reverse=reverse, not_applicable=3)
-    assert summary.n == 0
-    assert summary.not_applicable == 3
-    assert summary.mean is None
-    assert summary.percent_favourable == EMPTY
-    assert summary.percent_neutral is None
-    assert summary.percent_unfavourable is None
-    assert summary.distribution == {1: 0, 2: 0, 3: 0, 4: 0, 5: 0}
-    assert percent_favourable(counts, reverse=reverse).value is None
-
-
-@pytest.mark.parametrize("counts", [{0: 1}, {6: 2}, {-1: 1, 3: 4}])
-def test_item_summary_rejects_answers_outside_the_scale(counts: dict[int, int]) -> None:
-    with pytest.raises(ValueError):
-        item_summary(counts, reverse=False)
-
-
-# --- wilson_interval ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

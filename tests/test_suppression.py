@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from surveys.suppression import AtomTable, Partition, is_small, partition
+from surveys.reporting.release import AtomTable, Partition, is_small, partition
 
 K = 5
 # Two divisions: departments 1 and 2 in division 10, department 3 in division 20.

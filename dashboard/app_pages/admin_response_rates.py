@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import auth, resources
 from surveys import organisation
 from surveys.models import CycleState
-from surveys.response_rates import response_rates
+from surveys.reporting import response_rates
 from surveys.storage import read_session
 
 auth.require_admin()
@@ -32,8 +32,7 @@ cycle_id = st.selectbox(
     key="rates_cycle",
 )
 
-with read_session(resources.engine()) as session:
-    rates = response_rates(session=session, cycle_id=cycle_id)
+rates = response_rates(resources.engine(), cycle_id=cycle_id)
 
 st.caption(
     f"Counts below {rates.minimum} are shown as “fewer than {rates.minimum}” so that nobody can "

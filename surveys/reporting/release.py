@@ -1,5 +1,8 @@
-"""Which figures may be shown: small groups are suppressed, and so are enough others that no
-small group can be recovered by subtracting one shown figure from another.
+"""The one release path: which figures, counts and comments may be shown.
+
+Small groups are suppressed, and so are enough others that no small group can be recovered by
+subtracting one shown figure from another. Only modules of `surveys.reporting` import this
+(a test checks); every figure, count and comment anyone sees was added up here.
 
 Every survey cycle's cells (department × staff group) are split, once and whatever anyone
 asks for, into *atoms*: disjoint sets of cells with at least the minimum number of responses
@@ -26,9 +29,13 @@ import itertools
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from surveys.reporting.reference import Reference
+from surveys.reporting.scope import Selection
 
 Cell = tuple[int, int]
 """(department_id, staff_group_id)."""
@@ -36,9 +43,17 @@ Cell = tuple[int, int]
 CELL_COLUMNS = ["department_id", "staff_group_id"]
 
 
-def is_small(count: int | float, minimum: int) -> bool:
-    """Primary suppression: a figure resting on fewer than `minimum` responses is not shown."""
+def is_small(count: Any, minimum: int) -> Any:
+    """Primary suppression: a figure resting on fewer than `minimum` responses is not shown.
+
+    The one statement of the rule; works on a number or elementwise on an array.
+    """
     return count < minimum
+
+
+def fewer_than(minimum: int) -> str:
+    """What is shown in place of a figure or count resting on too few responses."""
+    return f"fewer than {minimum}"
 
 
 @dataclass(frozen=True)
@@ -56,7 +71,7 @@ class Partition:
 
     def releasable(self, atom: int) -> bool:
         """False only for the one atom left when the whole organisation is below the minimum."""
-        return self.sizes[atom] >= self.minimum
+        return not is_small(self.sizes[atom], self.minimum)
 
     def covered(self, cells: Collection[Cell]) -> frozenset[Cell]:
         """The cells whose whole atom lies within `cells`: the part of `cells` a figure adds up."""
@@ -91,13 +106,13 @@ class _Atoms:
         size = sum(unit_size for _, unit_size in pooled)
         if not cells:
             return None
-        if size < self.minimum and partners:
+        if is_small(size, self.minimum) and partners:
             # Atoms are disjoint, so their smallest cells tell equal-sized atoms apart.
             partner = min(partners, key=lambda atom: (self.sizes[atom], min(self.members[atom])))
             self.members[partner] += cells
             self.sizes[partner] += size
             return None
-        if size >= self.minimum:
+        if not is_small(size, self.minimum):
             partners.append(self.new(cells, size))
             return None
         return cells, size
@@ -133,7 +148,7 @@ def partition(
             in_department, small = [], []
             for cell in sorted(by_department[department]):
                 count = counts[cell]
-                if count >= minimum:  # the common case, kept cheap
+                if not is_small(count, minimum):  # the common case, kept cheap
                     in_department.append(len(atoms.sizes))
                     atoms.members.append([cell])
                     atoms.sizes.append(count)
@@ -221,13 +236,13 @@ def _pool_level(
         partner_of_parent = {}
     target = {}
     for parent, root in pool_of_parent.items():
-        if pool_size[parent] < minimum and parent in partner_of_parent:
+        if is_small(pool_size[parent], minimum) and parent in partner_of_parent:
             target[parent] = partner_of_parent[parent]
             size[target[parent]] += pool_size[parent]
         else:
             target[parent] = root
             size[root] = pool_size[parent]
-            finished[root] = pool_size[parent] >= minimum
+            finished[root] = not is_small(pool_size[parent], minimum)
     open_atom = np.isin(label, open_roots)
     cells = np.flatnonzero(open_atom)
     label[cells] = [target[p] for p in parent_of_atom[label[cells]].tolist()]
@@ -254,14 +269,14 @@ def label_atoms(
     cells = len(counts)
     label = np.arange(cells)
     size = counts.copy()
-    finished = counts >= minimum
+    finished = ~is_small(counts, minimum)
     department_key = cell_keys(cycle_ids, department_ids, np.zeros(cells, dtype=np.int64))
     division_key = cell_keys(cycle_ids, division_ids, np.zeros(cells, dtype=np.int64))
     cycle_key = np.asarray(cycle_ids, dtype=np.int64)
     for parent in (department_key, division_key, cycle_key):
         # Parents are the same for every cell of an atom below this level.
         _pool_level(label, size, finished, parent, minimum)
-    return label, size[label] >= minimum
+    return label, ~is_small(size[label], minimum)
 
 
 class AtomTable:
@@ -349,7 +364,8 @@ class AtomTable:
             )
             local = np.fromiter(part.atom_of.values(), dtype=np.int64, count=count)
             atoms.append(local + offset)
-            releasable.append((np.asarray(part.sizes, dtype=np.int64) >= part.minimum)[local])
+            sizes = np.asarray(part.sizes, dtype=np.int64)
+            releasable.append(~is_small(sizes, part.minimum)[local])
             offset += len(part.sizes)
         cell_array = np.concatenate(cells) if cells else np.zeros((0, 2), dtype=np.int64)
         department = cell_array[:, 0]
@@ -433,7 +449,7 @@ class AtomTable:
         counts = data[n].to_numpy()[keep].astype(np.float64)
         _, group_of_row = np.unique(measure * self.atoms + self.atom[rows], return_inverse=True)
         per_atom = np.bincount(group_of_row, weights=counts)
-        alive = per_atom[group_of_row] >= minimum
+        alive = ~is_small(per_atom[group_of_row], minimum)
         rows, measure = rows[alive], measure[alive]
         # One figure per (cycle, measure, *keys): number each column's values, then combine
         # the numbers into one code (far quicker than finding unique rows).
@@ -469,3 +485,71 @@ class AtomTable:
                 else added
             )
         return pd.DataFrame(result)
+
+
+# --- What reports add up ------------------------------------------------------------------------
+
+
+def atoms_of(
+    cells: pd.DataFrame, reference: Reference, cycle_ids: Collection[int], minimum: int
+) -> AtomTable:
+    """Each cycle's cells (cycle_id, department_id, staff_group_id, responses) split into atoms."""
+    wanted = cells[cells["cycle_id"].isin(list(cycle_ids))]
+    return AtomTable.from_cells(
+        wanted["cycle_id"].to_numpy(),
+        wanted["department_id"].to_numpy(),
+        wanted["staff_group_id"].to_numpy(),
+        wanted["responses"].to_numpy(),
+        division_of=reference.division_of,
+        minimum=minimum,
+    )
+
+
+def release(
+    atoms: AtomTable,
+    data: pd.DataFrame,
+    selection: Selection,
+    *,
+    keys: Sequence[str],
+    n: str,
+    sums: Sequence[str],
+    minimum: int,
+) -> pd.DataFrame:
+    """`AtomTable.release` of what `selection` asks for."""
+    return atoms.release(
+        data,
+        selected=atoms.selected(selection.departments, selection.groups),
+        keys=keys,
+        n=n,
+        sums=sums,
+        minimum=minimum,
+    )
+
+
+def scores_by_department(
+    atoms: AtomTable,
+    scores: pd.DataFrame,
+    selection: Selection,
+    minimum: int,
+    *,
+    key: str = "department_id",
+) -> pd.DataFrame:
+    """Released score sums for all selected departments together (`key` -1), then for each
+    department (or, with `key` "division_id", each division: whole atoms never span two)."""
+    sums = ["total", "total_sq"]
+    overall = release(atoms, scores, selection, keys=[], n="n", sums=sums, minimum=minimum)
+    each = release(atoms, scores, selection, keys=[key], n="n", sums=sums, minimum=minimum)
+    return pd.concat([overall.assign(**{key: -1}), each], ignore_index=True)
+
+
+def covered_cells(atoms: AtomTable, selection: Selection, cycle_id: int) -> set[Cell]:
+    """The cells of one cycle that a figure over the whole selection adds up."""
+    mask = atoms.covered(atoms.selected(selection.departments, selection.groups))
+    mask &= atoms.columns["cycle_id"] == cycle_id
+    return set(
+        zip(
+            atoms.columns["department_id"][mask].tolist(),
+            atoms.columns["staff_group_id"][mask].tolist(),
+            strict=True,
+        )
+    )
