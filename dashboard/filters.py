@@ -51,7 +51,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
     """Draw the filters and return what was chosen, limited to the viewer's scope."""
     account = signed_in_account()
     scope = department_scope(account)
-    options: FilterOptions = resources.report("filter_options", departments=scope)
+    options = resources.filter_options(scope)
     if not options.cycles:
         st.info("No survey cycles yet.", icon=":material/info:")
         st.stop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -12,7 +14,11 @@ from sqlalchemy import Engine
 
 from surveys import reporting
 from surveys.config import get_settings
+from surveys.reporting.heatmap import HeatmapRows
 from surveys.storage import DatabaseUnavailable, check_connection, make_engine, schema_is_current
+
+if TYPE_CHECKING:
+    from dashboard.filters import Selection
 
 # How long a query result may be reused before the data version is checked again; a new
 # response therefore shows within this many seconds.
@@ -76,22 +82,23 @@ def _thawed(value: object) -> object:
 # numbers): one cached object can be handed to every session, as nothing can change it.
 # Unpickling a fresh copy on every click (st.cache_data) cost 30 ms for a heatmap of 560
 # departments. DataFrames are mutable, so they are still copied for each caller.
-SHARED_REPORTS = (
-    "comments",  # in a random order; the page shows them in another, fresh for each view
-    "filter_options",
-    "overview",
-    "heatmap",
-    "relationships",
-)
+_REPORTS: dict[str, Callable[..., object]] = {
+    "comments": reporting.comments,  # shuffled once, in surveys.reporting
+    "filter_options": reporting.filter_options,
+    "overview": reporting.overview,
+    "heatmap": reporting.heatmap,
+    "relationships": reporting.relationships,
+    "trends": reporting.trends,
+    "relationship_trends": reporting.relationship_trends,
+    "item_distributions": reporting.item_distributions,
+}
 COPIED_REPORTS = ("trends", "relationship_trends", "item_distributions")
 
 
 def _compute(name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple) -> object:
     del version, thresholds  # part of the cache key only
-    if name not in SHARED_REPORTS + COPIED_REPORTS:
-        raise ValueError(f"{name} is not a cached report")
     arguments = {argument: _thawed(value) for argument, value in key}
-    return getattr(reporting, name)(_engine_for(url), **arguments)
+    return _REPORTS[name](_engine_for(url), **arguments)
 
 
 # The same computation behind two caches: one hands out the object, one a copy of it.
@@ -101,7 +108,7 @@ _copied_report = st.cache_data(**_CACHING)(_compute)
 
 
 def _report(name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple) -> object:
-    cached = _shared_report if name in SHARED_REPORTS else _copied_report
+    cached = _copied_report if name in COPIED_REPORTS else _shared_report
     return cached(name, url, version, thresholds, key)
 
 
@@ -124,14 +131,88 @@ def _cached_under() -> tuple[str, int, tuple[int, int]]:
     return url, data_version(url), thresholds
 
 
-def report(name: str, **arguments: object):  # type: ignore[no-untyped-def]
-    """A reporting function's result, cached until a response arrives (or 10 minutes pass).
+@dataclass(frozen=True)
+class Asked:
+    """One report as a page asks for it: which report, and its arguments (the viewer's scope
+    among them, so one manager's cached result is never served to a viewer with another)."""
 
-    The viewer's department scope is one of the arguments, so one manager's cached result is
-    never served to another viewer with a different scope.
-    """
+    name: str
+    arguments: tuple
+
+
+def _asked(name: str, arguments: Mapping[str, object]) -> Asked:
+    return Asked(name, _key(arguments))
+
+
+def _cached(asked: Asked) -> object:
+    """A report, cached until a response arrives (or 10 minutes pass)."""
     url, version, thresholds = _cached_under()
-    return _report(name, url, version, thresholds, _key(arguments))
+    return _report(asked.name, url, version, thresholds, asked.arguments)
+
+
+# --- One typed function per report: what a page asks for, and what it gets ---------------------
+
+
+def filter_options_asked(scope: frozenset[int] | None) -> Asked:
+    return _asked("filter_options", {"departments": scope})
+
+
+def filter_options(scope: frozenset[int] | None) -> reporting.FilterOptions:
+    return cast(reporting.FilterOptions, _cached(filter_options_asked(scope)))
+
+
+def overview_asked(selection: Selection) -> Asked:
+    return _asked("overview", selection.arguments())
+
+
+def overview(selection: Selection) -> reporting.Overview:
+    return cast(reporting.Overview, _cached(overview_asked(selection)))
+
+
+def heatmap_asked(selection: Selection, *, by: HeatmapRows) -> Asked:
+    return _asked("heatmap", selection.arguments() | {"by": by})
+
+
+def heatmap(selection: Selection, *, by: HeatmapRows) -> reporting.Heatmap:
+    return cast(reporting.Heatmap, _cached(heatmap_asked(selection, by=by)))
+
+
+def trends_asked(selection: Selection, *, measure: str) -> Asked:
+    arguments = selection.arguments(cycle=False)
+    return _asked("trends", arguments | {"measure": measure, "cycle_range": selection.cycle_range})
+
+
+def trends(selection: Selection, *, measure: str) -> pd.DataFrame:
+    return cast(pd.DataFrame, _cached(trends_asked(selection, measure=measure)))
+
+
+def relationships_asked(selection: Selection) -> Asked:
+    return _asked("relationships", selection.arguments(groups=False))
+
+
+def relationships(selection: Selection) -> reporting.Relationships:
+    return cast(reporting.Relationships, _cached(relationships_asked(selection)))
+
+
+def relationship_trends_asked(selection: Selection) -> Asked:
+    return _asked("relationship_trends", selection.arguments(cycle=False, groups=False))
+
+
+def relationship_trends(selection: Selection) -> pd.DataFrame:
+    return cast(pd.DataFrame, _cached(relationship_trends_asked(selection)))
+
+
+def item_distributions_asked(selection: Selection, *, dimension: str) -> Asked:
+    return _asked("item_distributions", selection.arguments() | {"dimension": dimension})
+
+
+def item_distributions(selection: Selection, *, dimension: str) -> pd.DataFrame:
+    asked = item_distributions_asked(selection, dimension=dimension)
+    return cast(pd.DataFrame, _cached(asked))
+
+
+def comments(selection: Selection) -> reporting.Comments:
+    return cast(reporting.Comments, _cached(_asked("comments", selection.arguments())))
 
 
 CHART_CONFIG = {"displayModeBar": False}
@@ -159,15 +240,9 @@ def _chart(
     st.plotly_chart(figure, config=CHART_CONFIG, alt=alt)
 
 
-def chart(
-    draw: Callable[..., go.Figure],
-    name: str,
-    arguments: Mapping[str, object],
-    *,
-    alt: str,
-    **options: object,
-) -> None:
-    """Show `draw(report(name, **arguments), **options)`, built once per cached report.
+def chart(draw: Callable[..., go.Figure], asked: Asked, *, alt: str, **options: object) -> None:
+    """Show `draw(report, **options)` for the report `asked` names (e.g.
+    `heatmap_asked(selection, by=by)`), built once per cached report.
 
     `draw` is a pure function of the report and `options` (plain, hashable values), so the
     figure it made can be shown again for as long as the report it was drawn from is cached.
@@ -175,4 +250,4 @@ def chart(
     """
     url, version, thresholds = _cached_under()
     drawing = f"{draw.__module__}.{draw.__qualname__}"
-    _chart(drawing, _key(options), name, url, version, thresholds, _key(arguments), alt, draw)
+    _chart(drawing, _key(options), asked.name, url, version, thresholds, asked.arguments, alt, draw)

@@ -51,3 +51,28 @@ def test_every_module_has_a_docstring() -> None:
         if ast.get_docstring(ast.parse(path.read_text())) is None and "versions" not in path.parts
     ]
     assert missing == []
+
+
+def full_imports(path: Path) -> set[str]:
+    """Every module `path` imports, by its full dotted name (`from a import b` gives a and a.b)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_only_reporting_imports_the_release_module() -> None:
+    # One release path: a figure, count or comment shown anywhere was released in reporting.
+    reporting = ROOT / "surveys" / "reporting"
+    outside = [
+        str(path.relative_to(ROOT))
+        for path in sorted(ROOT.rglob("*.py"))
+        if ".venv" not in path.parts and reporting not in path.parents
+        if path.parent.name != "tests" or path.name != "test_suppression.py"
+        if "surveys.reporting.release" in full_imports(path)
+    ]
+    assert outside == []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import streamlit as st
 
 from dashboard import filters, resources
@@ -13,7 +11,7 @@ ORDER_KEY = "comments_order"
 
 st.title("Comments")
 selection = filters.filter_bar()
-result = resources.report("comments", **selection.arguments())
+result = resources.comments(selection)
 if result.suppressed:
     st.info(
         result.note
@@ -25,19 +23,18 @@ if not result.texts:
     st.info("No comments for this selection.", icon=":material/info:")
     st.stop()
 
-# A fresh random order for each selection, kept while "Show more" pages through it; the order
-# the reporting layer returned (already shuffled) is not the one shown either.
+# In the random order surveys.reporting gave them; "Show more" pages through that order, and
+# a new selection starts again from the first page.
 texts = result.texts
-order = st.session_state.get(ORDER_KEY)
-if order is None or order[0] != texts:
-    indexes = random.SystemRandom().sample(range(len(texts)), len(texts))
-    order = st.session_state[ORDER_KEY] = (texts, indexes, PAGE_SIZE)
-_, indexes, shown = order
+paging = st.session_state.get(ORDER_KEY)
+if paging is None or paging[0] != texts:
+    paging = st.session_state[ORDER_KEY] = (texts, PAGE_SIZE)
+_, shown = paging
 
 
 def _show_more() -> None:
-    texts, indexes, shown = st.session_state[ORDER_KEY]
-    st.session_state[ORDER_KEY] = (texts, indexes, shown + PAGE_SIZE)
+    texts, shown = st.session_state[ORDER_KEY]
+    st.session_state[ORDER_KEY] = (texts, shown + PAGE_SIZE)
 
 
 st.caption(
@@ -45,9 +42,9 @@ st.caption(
     + (f"; the first {min(shown, len(texts)):,} are shown." if len(texts) > shown else ".")
 )
 with st.container(height=560):
-    for index in indexes[:shown]:
+    for text in texts[:shown]:
         with st.container(border=True):
-            st.text(texts[index])
+            st.text(text)
 if len(texts) > shown:
     st.button(
         f"Show {min(PAGE_SIZE, len(texts) - shown):,} more",

@@ -32,12 +32,10 @@ if len({department.division_id for department in in_view}) > 1:
         )
         or "department"
     )
-arguments = selection.arguments() | {"by": by}
-heatmap = resources.report("heatmap", **arguments)
+heatmap = resources.heatmap(selection, by=by)
 resources.chart(
     charts.heatmap_chart,
-    "heatmap",
-    arguments,
+    resources.heatmap_asked(selection, by=by),
     alt=f"Heatmap of percent favourable, {by}s by dimension, {heatmap.cycle}.",
     compact=selection.phone,
 )

@@ -18,15 +18,13 @@ dimension = st.selectbox(
     persist_state="session",
     width=320,
 )
-arguments = selection.arguments() | {"dimension": dimension}
-frame = resources.report("item_distributions", **arguments)
+frame = resources.item_distributions(selection, dimension=dimension)
 if frame.empty:
     st.info("Nothing to show for this selection.", icon=":material/info:")
     st.stop()
 resources.chart(
     charts.item_distribution_chart,
-    "item_distributions",
-    arguments,
+    resources.item_distributions_asked(selection, dimension=dimension),
     alt=f"How answers to each question on {dimensions[dimension]} were spread, "
     f"{selection.cycle_name}.",
     minimum=get_settings().min_group_size,

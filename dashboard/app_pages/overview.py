@@ -9,8 +9,7 @@ from surveys.reporting import Figure
 
 st.title("Overview")
 selection = filters.filter_bar()
-arguments = selection.arguments()
-overview = resources.report("overview", **arguments)
+overview = resources.overview(selection)
 hidden = charts.suppressed_label(overview.minimum)
 
 
@@ -67,8 +66,7 @@ with left:
     st.subheader("Dimensions, % favourable", anchor=False)
     resources.chart(
         charts.dimension_chart,
-        "overview",
-        arguments,
+        resources.overview_asked(selection),
         alt=f"Percent favourable for each dimension in {overview.cycle}, highest first.",
     )
 with right:

@@ -8,12 +8,10 @@ from dashboard import charts, filters, resources
 
 st.title("Relationships")
 selection = filters.filter_bar(groups=False)
-arguments = selection.arguments(groups=False)
-matrix = resources.report("relationships", **arguments)
+matrix = resources.relationships(selection)
 resources.chart(
     charts.relationship_chart,
-    "relationships",
-    arguments,
+    resources.relationships_asked(selection),
     alt=f"How each staff group rates working with each other group, {matrix.cycle}.",
     compact=selection.phone,
 )
@@ -47,15 +45,13 @@ with st.container(horizontal=True):
         key="pair_rated",
         width=240,
     )
-history_arguments = selection.arguments(cycle=False, groups=False)
-history = resources.report("relationship_trends", **history_arguments)
+history = resources.relationship_trends(selection)
 if charts.relationship_pair(history, rater, rated).empty:
     st.info("Nothing to show for this selection.", icon=":material/info:")
 else:
     resources.chart(
         charts.pair_trend_chart,
-        "relationship_trends",
-        history_arguments,
+        resources.relationship_trends_asked(selection),
         alt=f"{groups[rater]} rating {groups[rated]}, and the reverse, across cycles.",
         rater=rater,
         rated=rated,

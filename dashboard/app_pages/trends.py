@@ -20,11 +20,7 @@ measure = st.selectbox(
     persist_state="session",
     width=320,
 )
-arguments = selection.arguments(cycle=False) | {
-    "measure": measure,
-    "cycle_range": selection.cycle_range,
-}
-frame = resources.report("trends", **arguments)
+frame = resources.trends(selection, measure=measure)
 if frame.empty:
     st.info("Nothing to show for this selection.", icon=":material/info:")
     st.stop()
@@ -38,8 +34,7 @@ minimum = get_settings().min_group_size
 title = measures[measure] if measure == "index" else f"{measures[measure]}, % favourable"
 resources.chart(
     charts.department_trend_chart,
-    "trends",
-    arguments,
+    resources.trends_asked(selection, measure=measure),
     alt=f"{title} per department across cycles, with 95% confidence bands.",
     story=story,
     title=title,
