@@ -209,9 +209,9 @@ def _create_account(
     username: str,
     role: str,
     password: str | None,
-    departments: Sequence[str] = (),
-    display_name: str = "",
-    email: str | None = None,
+    departments: Sequence[str],
+    display_name: str,
+    email: str | None,
     actor: str,
 ) -> int:
     name = check_username(username)
@@ -415,6 +415,7 @@ def create_demo_accounts(*, session: Session) -> DemoAccounts:
                 password=password,
                 departments=departments,
                 display_name="Demo administrator" if role == "admin" else "Demo Emergency manager",
+                email=None,
                 actor="attune demo",
             )
         except AccountError as error:
