@@ -19,7 +19,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from surveys.accounts import issue_ticket
+from surveys.access.tickets import issue_ticket
 from surveys.config import get_settings
 from surveys.models import Account
 from surveys.storage import make_engine, read_session

@@ -19,8 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from dashboard import resources
-from surveys import accounts
-from surveys.accounts import AccountInfo, SessionEnd, SignInOutcome, SignInResult
+from surveys.access import sign_in as password_sign_in
+from surveys.access import sso
+from surveys.access.accounts import AccountInfo
+from surveys.access.sign_in import SignInOutcome, SignInResult
+from surveys.access.tickets import SessionEnd, check_session, issue_ticket
+from surveys.clock import utc_now
 from surveys.config import cookie_secret_problem, get_settings
 from surveys.storage import write_session
 
@@ -100,21 +104,21 @@ def _end(ended: SessionEnd, *, sso: bool) -> None:
 
 
 def _sso_account(claims: dict[str, object]) -> AccountInfo | None:
-    now = accounts.utc_now()
+    now = utc_now()
     issued = claims.get("iat")
     issued_at = datetime.fromtimestamp(issued, UTC) if isinstance(issued, int | float) else now
     if now - issued_at >= timedelta(hours=get_settings().session_hours):
         _end(SessionEnd.expired, sso=True)
         return None
     try:
-        mapping = accounts.role_map()
-    except accounts.RoleMapError as error:
+        mapping = sso.role_map()
+    except sso.RoleMapError as error:
         # For the operator's log; the person signing in just sees that they have no access.
         _LOGGER.error("Single sign-on role map unusable: %s", error)
         return None
-    account = accounts.sso_sign_in(engine=resources.engine(), claims=claims, mapping=mapping)
+    account = sso.sso_sign_in(engine=resources.engine(), claims=claims, mapping=mapping)
     if account is not None:
-        st.session_state[SESSION_KEY] = accounts.issue_ticket(
+        st.session_state[SESSION_KEY] = issue_ticket(
             account.id, now=now, issued_at=min(issued_at, now), sso=True
         )
     return account
@@ -130,7 +134,7 @@ def current_account() -> AccountInfo | None:
         return None
     ticket = st.session_state.get(SESSION_KEY)
     if ticket is not None:
-        check = accounts.check_session(engine=engine, ticket=ticket)
+        check = check_session(engine=engine, ticket=ticket)
         if check.account is not None:
             st.session_state[SESSION_KEY] = check.ticket
             return check.account
@@ -143,9 +147,11 @@ def current_account() -> AccountInfo | None:
 
 
 def sign_in(username: str, password: str) -> SignInResult:
-    result = accounts.sign_in(engine=resources.engine(), username=username, password=password)
+    result = password_sign_in.sign_in(
+        engine=resources.engine(), username=username, password=password
+    )
     if result.outcome is SignInOutcome.ok and result.account is not None:
-        st.session_state[SESSION_KEY] = accounts.issue_ticket(result.account.id)
+        st.session_state[SESSION_KEY] = issue_ticket(result.account.id)
         st.session_state.pop(ENDED_KEY, None)
     return result
 
@@ -153,7 +159,7 @@ def sign_in(username: str, password: str) -> SignInResult:
 def sign_out(account: AccountInfo) -> None:
     ticket = st.session_state.get(SESSION_KEY)
     _forget_session()
-    accounts.record_sign_out(engine=resources.engine(), account=account)
+    password_sign_in.record_sign_out(engine=resources.engine(), account=account)
     if getattr(ticket, "sso", False) and sso_claims() is not None:
         st.logout()
         st.stop()
@@ -184,12 +190,12 @@ def show_flash() -> None:
         st.success(message, icon=":material/check_circle:")
 
 
-def apply_change(change: Callable[[Session], object], *, success: str) -> object | None:
-    """Run `change` in one write transaction (its audit record included), then rerun the page
-    with `success` shown; a refusal is shown where the page is, and nothing is written."""
+def run_change(change: Callable[[], object], *, success: str) -> object | None:
+    """Run `change` (one domain function that takes `engine=`: one write transaction, its
+    audit record included), then rerun the page with `success` shown; a refusal is shown
+    where the page is, and nothing is written."""
     try:
-        with write_session(resources.engine()) as session:
-            result = change(session)
+        result = change()
     except (ValueError, LookupError, PermissionError) as error:
         st.error(plain(error), icon=":material/error:")
         return None
@@ -201,3 +207,14 @@ def apply_change(change: Callable[[Session], object], *, success: str) -> object
     flash(success)
     st.rerun()
     return result
+
+
+def apply_change(change: Callable[[Session], object], *, success: str) -> object | None:
+    """`run_change` for pages whose domain functions still take a session: `change(session)`
+    runs in one write transaction. To go once every page calls functions that take `engine=`."""
+
+    def in_one_transaction() -> object:
+        with write_session(resources.engine()) as session:
+            return change(session)
+
+    return run_change(in_one_transaction, success=success)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import auth, resources
 from surveys import reporting
-from surveys.accounts import AccountInfo, department_scope
+from surveys.access.accounts import AccountInfo, department_scope
 from surveys.reporting import FilterOptions
 
 

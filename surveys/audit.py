@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
+from surveys.clock import utc_now
 from surveys.models import AuditEvent
 
 DETAIL_MAX_LENGTH = 2_000
@@ -24,10 +25,6 @@ class AuditEntry:
     actor: str
     action: str
     detail: str
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def record(

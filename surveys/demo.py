@@ -26,7 +26,7 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from surveys import rollups
-from surveys.accounts import create_demo_accounts
+from surveys.access.accounts import DemoAccounts, create_demo_accounts
 from surveys.instruments import builtin_instrument
 from surveys.models import Comment, CycleState, Invitation
 from surveys.organisation import (
@@ -100,6 +100,7 @@ class DemoSummary:
     answers: int
     comments: int
     seconds: float
+    accounts: DemoAccounts | None = None  # None only in _load's interim summary
 
 
 def quarterly_cycles(count: int, last_quarter_start: date) -> list[tuple[str, date, date]]:
@@ -184,7 +185,7 @@ def load_demo(
                 "the demo only loads into an empty database."
             )
         summary = _load(session, scale, rng, today)
-        create_demo_accounts(session=session)  # an admin and a manager to sign in with
+        accounts = create_demo_accounts(session=session)  # an admin and a manager to sign in with
     # A bulk load leaves the planner without statistics until autovacuum gets to it (on
     # PostgreSQL) or forever (SQLite); the dashboard's first queries should not pay for that.
     with engine.begin() as connection:
@@ -192,7 +193,8 @@ def load_demo(
             # Sampled statistics: seconds rather than minutes at system scale.
             connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
         connection.exec_driver_sql("ANALYZE")
-    return DemoSummary(**{**summary.__dict__, "seconds": time.perf_counter() - started})
+    seconds = time.perf_counter() - started
+    return DemoSummary(**{**summary.__dict__, "seconds": seconds, "accounts": accounts})
 
 
 def _load(session: Session, scale: Scale, rng: np.random.Generator, today: date) -> DemoSummary:

@@ -1,284 +1,31 @@
-"""Accounts: argon2 passwords, throttled sign-in, sessions, department scope and single sign-on."""
+"""Accounts: creating and changing them, department scope, the demo's accounts, `attune user`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from surveys import accounts
-from surveys.accounts import (
+from surveys.access.accounts import (
     AccountError,
-    AccountInfo,
-    RoleMap,
-    RoleMapError,
-    SessionEnd,
-    SignInOutcome,
-    allowed_departments,
-    check_session,
     create_account,
     create_demo_accounts,
-    issue_ticket,
+    department_scope,
     list_accounts,
     set_active,
-    set_departments,
     set_password,
-    sign_in,
-    sso_sign_in,
 )
+from surveys.access.sign_in import SignInOutcome
 from surveys.cli import app
 from surveys.config import get_settings
-from surveys.models import Account, AuditEvent, LoginThrottle
+from surveys.models import Account, AuditEvent
 from surveys.organisation import create_department, create_division
 from surveys.storage import make_engine, migrate, read_session, write_session
+from tests.access_support import PASSWORD, attempt, fast_hashing, hospital  # noqa: F401 - fixtures
 from tests.conftest import backends
-
-PASSWORD = "correct horse battery staple"
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Cheap argon2 parameters: the behaviour under test does not depend on the cost."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    )
-    accounts._dummy_hash.cache_clear()
-    yield
-    accounts._dummy_hash.cache_clear()
-
-
-@pytest.fixture
-def hospital(engine: Engine) -> dict[str, int]:
-    """Three departments, an administrator `boss` and a manager `ed` for Emergency."""
-    with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
-        ids = {
-            name: create_department(session=session, name=name, division_id=division)
-            for name in ("Emergency", "Intensive Care (ICU)", "Oncology")
-        }
-        create_account(session=session, username="boss", role="admin", password=PASSWORD, actor="t")
-        create_account(
-            session=session,
-            username="ed",
-            role="manager",
-            password=PASSWORD,
-            departments=["Emergency"],
-            actor="t",
-        )
-    return ids
-
-
-def attempt(engine: Engine, username: str, password: str, *, at: datetime = NOW):
-    return sign_in(engine=engine, username=username, password=password, now=at)
-
-
-@backends()
-def test_password_is_stored_only_as_an_argon2id_hash(engine: Engine, hospital) -> None:
-    with read_session(engine) as session:
-        stored = session.scalars(select(Account.password_hash)).all()
-    assert all(value.startswith("$argon2id$") for value in stored)
-    assert not any(PASSWORD in value for value in stored)
-
-
-def test_default_hasher_uses_real_argon2id_cost() -> None:
-    hasher = PasswordHasher()
-    assert hasher.time_cost >= 2 and hasher.memory_cost >= 19_456  # OWASP's floor
-
-
-@backends()
-def test_right_password_signs_in_with_role_and_departments(engine: Engine, hospital) -> None:
-    admin = attempt(engine, "boss", PASSWORD)
-    manager = attempt(engine, "  ED ", PASSWORD)
-    assert admin.outcome is SignInOutcome.ok and admin.account is not None
-    assert admin.account.role == "admin" and admin.account.department_ids is None
-    assert manager.outcome is SignInOutcome.ok and manager.account is not None
-    assert manager.account.department_ids == frozenset({hospital["Emergency"]})
-
-
-@backends()
-@pytest.mark.parametrize(
-    ("username", "password"),
-    [("boss", "wrong password entirely"), ("nobody", PASSWORD), ("boss", ""), ("", PASSWORD)],
-    ids=["wrong password", "unknown user", "empty password", "empty username"],
-)
-def test_wrong_credentials_are_rejected_alike(
-    engine: Engine, hospital, username: str, password: str
-) -> None:
-    result = attempt(engine, username, password)
-    assert result.outcome is SignInOutcome.rejected
-    assert result.account is None
-
-
-def test_unknown_username_costs_a_hash_check(engine: Engine, monkeypatch) -> None:
-    checked: list[str] = []
-
-    class Spy(PasswordHasher):
-        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
-            checked.append(str(hash))
-            return super().verify(hash, password)
-
-    monkeypatch.setattr(accounts, "_hasher", Spy(time_cost=1, memory_cost=64, parallelism=1))
-    accounts._dummy_hash.cache_clear()
-    assert attempt(engine, "nobody", PASSWORD).outcome is SignInOutcome.rejected
-    assert checked == [accounts._dummy_hash()]
-
-
-@backends()
-def test_disabled_and_single_sign_on_accounts_cannot_use_a_password(
-    engine: Engine, hospital
-) -> None:
-    with write_session(engine) as session:
-        set_active(session=session, username="ed", active=False, actor="boss")
-        create_account(
-            session=session,
-            username="sso.only@example.org",
-            role="admin",
-            password=None,
-            actor="boss",
-        )
-    assert attempt(engine, "ed", PASSWORD).outcome is SignInOutcome.rejected
-    assert attempt(engine, "sso.only@example.org", "").outcome is SignInOutcome.rejected
-
-
-@backends()
-@pytest.mark.parametrize("username", ["boss", "nobody"], ids=["known", "unknown"])
-def test_five_failures_lock_a_username_known_or_not(
-    engine: Engine, hospital, username: str
-) -> None:
-    outcomes = [
-        attempt(engine, username, f"guess number {n}", at=NOW + timedelta(minutes=n)).outcome
-        for n in range(5)
-    ]
-    assert outcomes == [SignInOutcome.rejected] * 4 + [SignInOutcome.locked]
-    # Locked: even the right password is refused, for either kind of username.
-    assert attempt(engine, username, PASSWORD, at=NOW + timedelta(minutes=6)).outcome is (
-        SignInOutcome.locked
-    )
-    with read_session(engine) as session:
-        actions = session.scalars(select(AuditEvent.action).where(AuditEvent.actor == username))
-        assert "sign_in.locked" in list(actions)
-
-
-@backends()
-def test_lock_survives_a_restart_and_then_expires(
-    engine: Engine, database_url: str, hospital
-) -> None:
-    for n in range(5):
-        attempt(engine, "boss", f"guess number {n}")
-    engine.dispose()
-    restarted = make_engine(database_url)
-    try:
-        locked_at = NOW + timedelta(minutes=14)
-        assert attempt(restarted, "boss", PASSWORD, at=locked_at).outcome is SignInOutcome.locked
-        later = NOW + accounts.LOCK_DURATION + timedelta(seconds=1)
-        assert attempt(restarted, "boss", PASSWORD, at=later).outcome is SignInOutcome.ok
-        with read_session(restarted) as session:
-            assert session.get(LoginThrottle, "boss") is None
-    finally:
-        restarted.dispose()
-
-
-@backends()
-def test_failures_older_than_the_window_are_forgotten(engine: Engine, hospital) -> None:
-    for n in range(4):
-        attempt(engine, "boss", f"guess number {n}")
-    later = NOW + accounts.FAILURE_WINDOW + timedelta(minutes=1)
-    assert attempt(engine, "boss", "another guess", at=later).outcome is SignInOutcome.rejected
-    assert attempt(engine, "boss", PASSWORD, at=later).outcome is SignInOutcome.ok
-
-
-@backends()
-def test_new_password_lifts_the_lock(engine: Engine, hospital) -> None:
-    for n in range(5):
-        attempt(engine, "ed", f"guess number {n}")
-    with write_session(engine) as session:
-        set_password(session=session, username="ed", password="a brand new passphrase", actor="x")
-    assert attempt(engine, "ed", "a brand new passphrase").outcome is SignInOutcome.ok
-
-
-@backends()
-def test_sessions_expire_idle_and_absolute(engine: Engine, hospital, monkeypatch) -> None:
-    monkeypatch.setenv("ATTUNE_SESSION_HOURS", "8")
-    monkeypatch.setenv("ATTUNE_SESSION_IDLE_MINUTES", "30")
-    get_settings.cache_clear()
-    ticket = issue_ticket(hospital_account_id(engine, "ed"), now=NOW)
-    # Each use refreshes the idle timer, so steady work lasts until the absolute limit...
-    moment = NOW
-    for _ in range(15):
-        moment += timedelta(minutes=29)
-        check = check_session(engine=engine, ticket=ticket, now=moment)
-        assert check.account is not None and check.account.username == "ed"
-        ticket = check.ticket
-    assert check_session(engine=engine, ticket=ticket, now=NOW + timedelta(hours=8)).ended is (
-        SessionEnd.expired
-    )
-    # ...and half an hour away ends it.
-    fresh = issue_ticket(hospital_account_id(engine, "ed"), now=NOW)
-    idle = check_session(engine=engine, ticket=fresh, now=NOW + timedelta(minutes=30))
-    assert idle.account is None and idle.ended is SessionEnd.idle
-
-
-@backends()
-def test_a_forged_or_stretched_ticket_is_refused(engine: Engine, hospital) -> None:
-    ticket = issue_ticket(hospital_account_id(engine, "ed"), now=NOW)
-    forged = [
-        accounts.SessionTicket(
-            hospital_account_id(engine, "boss"),
-            ticket.issued_at,
-            ticket.last_seen_at,
-            False,
-            ticket.signature,
-        ),
-        accounts.SessionTicket(
-            ticket.account_id, NOW + timedelta(hours=7), NOW, False, ticket.signature
-        ),
-        {"account_id": 1, "role": "admin"},
-        "admin",
-    ]
-    for fake in forged:
-        check = check_session(engine=engine, ticket=fake, now=NOW)
-        assert check.account is None and check.ended is SessionEnd.invalid
-
-
-@backends()
-def test_session_sees_role_and_department_changes_and_disabling(engine: Engine, hospital) -> None:
-    ticket = issue_ticket(hospital_account_id(engine, "ed"), now=NOW)
-    with write_session(engine) as session:
-        set_departments(session=session, username="ed", departments=["Oncology"], actor="boss")
-    check = check_session(engine=engine, ticket=ticket, now=NOW)
-    assert check.account is not None
-    assert check.account.department_ids == frozenset({hospital["Oncology"]})
-    with write_session(engine) as session:
-        set_active(session=session, username="ed", active=False, actor="boss")
-    assert check_session(engine=engine, ticket=ticket, now=NOW).ended is SessionEnd.revoked
-
-
-def hospital_account_id(engine: Engine, username: str) -> int:
-    with read_session(engine) as session:
-        return session.scalars(select(Account.id).where(Account.username == username)).one()
-
-
-@pytest.mark.parametrize(
-    ("department_ids", "requested", "allowed"),
-    [
-        (None, {1, 2, 3}, {1, 2, 3}),
-        (frozenset({1}), {1, 2, 3}, {1}),
-        (frozenset({1}), {2}, set()),
-        (frozenset({1, 2}), set(), set()),
-        (frozenset(), {1}, set()),
-    ],
-    ids=["admin sees all", "manager keeps own", "manager asks for another", "none", "no scope"],
-)
-def test_allowed_departments(department_ids, requested, allowed) -> None:
-    role = "admin" if department_ids is None else "manager"
-    account = AccountInfo(1, "someone", role, department_ids)
-    assert allowed_departments(account, requested) == frozenset(allowed)
 
 
 @backends()
@@ -295,9 +42,11 @@ def test_allowed_departments(department_ids, requested, allowed) -> None:
         ({"password": "short"}, "at least 12 characters"),
         ({"password": "carol-is-my-password"}, "must not contain the username"),
         ({"password": "x" * 300}, "at most 256 characters"),
+        ({"email": "c" * 243 + "@example.org"}, "at most 254 characters"),
     ],
 )
-def test_bad_accounts_are_refused(engine: Engine, hospital, changes, message) -> None:
+@pytest.mark.usefixtures("hospital")
+def test_bad_accounts_are_refused(engine: Engine, changes, message) -> None:
     given = {
         "username": "carol",
         "role": "manager",
@@ -305,27 +54,23 @@ def test_bad_accounts_are_refused(engine: Engine, hospital, changes, message) ->
         "departments": ["Oncology"],
         **changes,
     }
-    with (
-        pytest.raises(AccountError, match=message.replace("?", r"\?")),
-        write_session(engine) as session,
-    ):
-        create_account(session=session, actor="boss", **given)
+    with pytest.raises(AccountError, match=message.replace("?", r"\?")):
+        create_account(engine=engine, actor="boss", **given)
 
 
 @backends()
-def test_the_last_administrator_cannot_be_disabled(engine: Engine, hospital) -> None:
-    with (
-        pytest.raises(AccountError, match="last active administrator"),
-        write_session(engine) as session,
-    ):
-        set_active(session=session, username="boss", active=False, actor="boss")
+@pytest.mark.usefixtures("hospital")
+def test_the_last_administrator_cannot_be_disabled(engine: Engine) -> None:
+    with pytest.raises(AccountError, match="last active administrator"):
+        set_active(engine=engine, username="boss", active=False, actor="boss")
 
 
 @backends()
-def test_account_changes_are_audited_without_passwords(engine: Engine, hospital) -> None:
-    with write_session(engine) as session:
-        set_password(session=session, username="ed", password="another long phrase", actor="boss")
-        rows = list_accounts(session=session)
+@pytest.mark.usefixtures("hospital")
+def test_account_changes_are_audited_without_passwords(engine: Engine) -> None:
+    set_password(engine=engine, username="ed", password="another long phrase", actor="boss")
+    rows = list_accounts(engine=engine)
+    with read_session(engine) as session:
         events = session.scalars(select(AuditEvent)).all()
     assert [row.username for row in rows] == ["boss", "ed"]
     assert rows[1].departments == ("Emergency",)
@@ -335,136 +80,45 @@ def test_account_changes_are_audited_without_passwords(engine: Engine, hospital)
     )
 
 
-ROLE_MAP = RoleMap.model_validate(
-    {
-        "groups_claim": "groups",
-        "rule": [
-            {"role": "admin", "groups": ["attune-admins"]},
-            {"role": "manager", "emails": ["Lead@Example.org"], "departments": ["Oncology"]},
-            {"role": "manager", "groups": ["ed-managers"], "departments": ["Emergency"]},
-        ],
-    }
-)
-
-
 @backends()
-@pytest.mark.parametrize(
-    ("claims", "role", "departments"),
-    [
-        ({"email": "a@example.org", "groups": ["attune-admins", "ed-managers"]}, "admin", None),
-        (
-            {"email": "lead@example.org", "groups": "ed-managers"},
-            "manager",
-            {"Oncology", "Emergency"},
-        ),
-        ({"email": "lead@example.org", "email_verified": True}, "manager", {"Oncology"}),
-        ({"email": "b@example.org", "groups": ["staff"]}, None, None),
-        ({"email": "lead@example.org", "email_verified": False}, None, None),
-        ({"groups": ["attune-admins"]}, None, None),
-    ],
-    ids=["admin group", "email and group", "email", "unknown", "unverified email", "no email"],
-)
-def test_single_sign_on_roles_come_from_the_role_map(
-    engine: Engine, hospital, claims, role, departments
+def test_department_scope_is_every_department_for_an_administrator_and_assigned_for_a_manager(
+    engine: Engine,
+    hospital,  # noqa: F811
 ) -> None:
-    account = sso_sign_in(engine=engine, claims=claims, mapping=ROLE_MAP, now=NOW)
-    if role is None:
-        assert account is None
-        with read_session(engine) as session:
-            assert session.scalar(select(func.count()).select_from(Account)) == 2
-        return
-    assert account is not None and account.role == role
-    assert account.username == claims["email"]
-    if departments is None:
-        assert account.department_ids is None
-    else:
-        assert account.department_ids == frozenset(hospital[name] for name in departments)
-
-
-@backends()
-def test_single_sign_on_respects_disabling_and_never_takes_over_a_password_account(
-    engine: Engine, hospital
-) -> None:
-    claims = {"email": "a@example.org", "groups": ["attune-admins"]}
-    assert sso_sign_in(engine=engine, claims=claims, mapping=ROLE_MAP) is not None
-    with write_session(engine) as session:
-        set_active(session=session, username="a@example.org", active=False, actor="boss")
-    assert sso_sign_in(engine=engine, claims=claims, mapping=ROLE_MAP) is None
-    with write_session(engine) as session:
-        create_account(
-            session=session, username="c@example.org", role="admin", password=PASSWORD, actor="x"
-        )
-    takeover = {"email": "c@example.org", "groups": ["attune-admins"]}
-    assert sso_sign_in(engine=engine, claims=takeover, mapping=ROLE_MAP) is None
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        ("rule = [", "not valid TOML"),
-        ('[[rule]]\nrole = "owner"\n', "rule.0.role"),
-        ('[[rule]]\nrole = "admin"\nemail = ["a@b.org"]\n', "rule.0.email"),
-        ('[[rule]]\nrole = "admin"\ngroups = "admins"\n', "rule.0.groups"),
-    ],
-)
-def test_bad_role_maps_are_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, message: str
-) -> None:
-    path = tmp_path / "roles.toml"
-    path.write_text(content)
-    monkeypatch.setenv("ATTUNE_SSO_ROLE_MAP", str(path))
-    get_settings.cache_clear()
-    with pytest.raises(RoleMapError, match=message):
-        accounts.role_map()
-
-
-def test_role_map_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "roles.toml"
-    path.write_text(
-        'groups_claim = "roles"\n\n[[rule]]\nrole = "manager"\nemails = ["x@y.org"]\n'
-        'departments = ["Emergency"]\n'
-    )
-    monkeypatch.setenv("ATTUNE_SSO_ROLE_MAP", str(path))
-    get_settings.cache_clear()
-    mapping = accounts.role_map()
-    assert mapping.groups_claim == "roles"
-    assert mapping.grant({"email": "X@y.org"}) == ("manager", ("Emergency",))
-    assert mapping.grant({"email": "z@y.org", "roles": ["anything"]}) is None
-
-
-def test_without_a_role_map_nobody_gets_in_through_sso() -> None:
-    assert accounts.role_map().grant({"email": "a@b.org", "groups": ["admins"]}) is None
+    admin = attempt(engine, "boss", PASSWORD).account
+    manager = attempt(engine, "ed", PASSWORD).account
+    assert admin is not None and department_scope(admin) is None
+    assert manager is not None and department_scope(manager) == {hospital["Emergency"]}
 
 
 @backends()
 def test_demo_accounts_use_the_configured_password(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ATTUNE_DEMO_PASSWORD", "demo password 2026")
     get_settings.cache_clear()
     with write_session(engine) as session:
         division = create_division(session=session, name="Acute care")
         create_department(session=session, name="Emergency", division_id=division)
-        create_demo_accounts(session=session)
-    assert "demo password 2026" not in capsys.readouterr().out
+        made = create_demo_accounts(session=session)
+    assert made.created == ("admin", "ed.manager")
+    assert made.password is None  # the operator chose it: it is not shown
     admin = attempt(engine, "admin", "demo password 2026")
     manager = attempt(engine, "ed.manager", "demo password 2026")
     assert admin.account is not None and admin.account.is_admin
     assert manager.account is not None and len(manager.account.department_ids or ()) == 1
 
 
-def test_demo_accounts_get_a_generated_password_printed_once(engine: Engine, capsys) -> None:
+def test_demo_accounts_get_a_generated_password_told_once(engine: Engine) -> None:
     with write_session(engine) as session:
         division = create_division(session=session, name="Acute care")
         create_department(session=session, name="Emergency", division_id=division)
-        create_account(
-            session=session, username="admin", role="admin", password=PASSWORD, actor="x"
-        )
-        create_demo_accounts(session=session)
-    printed = capsys.readouterr().out
-    assert printed.startswith("Demo accounts: ed.manager. Password: ")
-    password = printed.rsplit(": ", 1)[1].strip()
-    assert len(password) >= 12
+    create_account(engine=engine, username="admin", role="admin", password=PASSWORD, actor="x")
+    with write_session(engine) as session:
+        made = create_demo_accounts(session=session)
+    assert made.created == ("ed.manager",) and not made.refused
+    password = made.password
+    assert password is not None and len(password) >= 12
     assert attempt(engine, "ed.manager", password).outcome is SignInOutcome.ok
     # An existing account keeps its own password.
     assert attempt(engine, "admin", password).outcome is SignInOutcome.rejected
@@ -474,7 +128,7 @@ def test_demo_accounts_get_a_generated_password_printed_once(engine: Engine, cap
 # --- The `attune user` command -----------------------------------------------------------------
 
 
-def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+def invoke(*args: str, input: str | None = None) -> Result:
     get_settings.cache_clear()
     return CliRunner().invoke(app, list(args), input=input)
 

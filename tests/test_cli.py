@@ -29,6 +29,8 @@ def test_upgrade_then_demo_then_demo_if_empty() -> None:
     result = invoke("demo")
     assert result.exit_code == 0, result.output
     assert "Loaded the hospital demo: 14 departments" in result.output
+    # The demo accounts' password is shown this once (the domain returns it; the CLI prints).
+    assert "Demo accounts: admin and ed.manager. Password: " in result.output
     engine = make_engine(get_settings().database_url)
     with read_session(engine) as session:
         responses = session.scalar(select(func.count()).select_from(Response))

@@ -11,17 +11,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from surveys import accounts
-from surveys.accounts import (
-    PASSWORD_MAX_LENGTH,
-    AccountError,
-    RoleMap,
-    SignInOutcome,
-    create_account,
-    sign_in,
-    sso_sign_in,
-)
-from surveys.storage import write_session
+from surveys.access import passwords
+from surveys.access.accounts import create_account, hidden_characters, set_password, unlock
+from surveys.access.passwords import PASSWORD_MAX_LENGTH, AccountError
+from surveys.access.sign_in import SignInOutcome, sign_in
+from surveys.access.sso import RoleMap, sso_sign_in
+from tests.access_support import NOW, PASSWORD, hospital  # noqa: F401 - `hospital` is a fixture
 from tests.conftest import backends
 from tests.hostile import (
     HOSTILE_TEXTS,
@@ -33,7 +28,6 @@ from tests.hostile import (
     hostile_text,
     new_rows,
 )
-from tests.test_accounts import NOW, PASSWORD, hospital  # noqa: F401 - `hospital` is a fixture
 
 # Hypothesis runs every example of a test against the one database its fixture made; each
 # example compares the database before and after itself, so sharing it is sound.
@@ -58,16 +52,16 @@ class CountingHasher(PasswordHasher):
 @pytest.fixture(autouse=True)
 def counting_hasher(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(
-        accounts, "_hasher", CountingHasher(time_cost=1, memory_cost=64, parallelism=1)
+        passwords, "_hasher", CountingHasher(time_cost=1, memory_cost=64, parallelism=1)
     )
-    accounts._dummy_hash.cache_clear()
+    passwords._dummy_hash.cache_clear()
     CountingHasher.verified = 0
     yield
-    accounts._dummy_hash.cache_clear()
+    passwords._dummy_hash.cache_clear()
 
 
 def could_be_a_username(username: str) -> bool:
-    return accounts.USERNAME_PATTERN.fullmatch(accounts.normalise_username(username)) is not None
+    return passwords.is_username(passwords.normalise_username(username))
 
 
 HOSTILE_USERNAMES = {
@@ -113,9 +107,8 @@ def test_hostile_passwords_are_rejected_and_only_counted(
     for attempt, (name, password) in enumerate(passwords.items()):
         username = ("boss", "ed", "nobody")[attempt % 3]  # under five tries each: no lock
         if attempt and attempt % 12 == 0:
-            with write_session(engine) as session:
-                for each in ("boss", "ed", "nobody"):
-                    accounts.unlock(session=session, username=each, actor="test")
+            for each in ("boss", "ed", "nobody"):
+                unlock(engine=engine, username=each, actor="test")
             before = database_dump(engine)
         result = sign_in(engine=engine, username=username, password=password, now=NOW)
         assert result.outcome is SignInOutcome.rejected, name
@@ -129,8 +122,7 @@ def test_an_overlong_password_is_refused_unhashed_with_its_own_outcome(
     hospital,  # noqa: F811
 ) -> None:
     longest = "p" * PASSWORD_MAX_LENGTH
-    with write_session(engine) as session:
-        accounts.set_password(session=session, username="ed", password=longest, actor="test")
+    set_password(engine=engine, username="ed", password=longest, actor="test")
     before = database_dump(engine)
     for password in (
         longest + "x",
@@ -181,7 +173,7 @@ def test_any_sign_in_is_rejected_and_writes_only_the_failure_count(
         assert changed_tables(before, after) <= THROTTLE_TABLES
         throttles = {row["username"] for row in after["login_throttle"]}
         assert throttles <= {row["username"] for row in before["login_throttle"]} | {
-            accounts.normalise_username(username)
+            passwords.normalise_username(username)
         }
 
 
@@ -209,8 +201,8 @@ def test_hostile_account_details_are_refused_and_write_nothing(
     for changes in refusals:
         given = {"username": "carol", "role": "manager", "password": PASSWORD}
         given |= {"departments": ["Oncology"], **changes}
-        with pytest.raises(AccountError) as refused, write_session(engine) as session:
-            create_account(session=session, actor="boss", **given)
+        with pytest.raises(AccountError) as refused:
+            create_account(engine=engine, actor="boss", **given)
         message = str(refused.value)
         assert len(message) < 300, message[:300]
         assert "\x00" not in message and "\u202e" not in message
@@ -225,11 +217,10 @@ def test_markup_and_quotes_in_display_names_are_kept_as_text(
     # Shown with st.text or escaped, never rendered; quotes and apostrophes are real names.
     names = ["<b>Carol</b>", "[Carol](javascript:alert(1))", "Carol O'Brien", ":red[Carol]"]
     for number, name in enumerate(names):
-        with write_session(engine) as session:
-            create_account(
-                session=session, username=f"carol{number}", role="admin", password=PASSWORD,
-                display_name=name, actor="boss",
-            )  # fmt: skip
+        create_account(
+            engine=engine, username=f"carol{number}", role="admin", password=PASSWORD,
+            display_name=name, actor="boss",
+        )  # fmt: skip
     result = sign_in(engine=engine, username="carol3", password=PASSWORD)
     assert result.account is not None and result.account.display_name == ":red[Carol]"
 
@@ -252,11 +243,10 @@ def test_any_account_details_are_stored_as_given_or_refused(
 ) -> None:
     before = database_dump(engine)
     try:
-        with write_session(engine) as session:
-            create_account(
-                session=session, username=username, role="admin", password=PASSWORD,
-                display_name=display_name, email=email, actor="boss",
-            )  # fmt: skip
+        create_account(
+            engine=engine, username=username, role="admin", password=PASSWORD,
+            display_name=display_name, email=email, actor="boss",
+        )  # fmt: skip
     except AccountError as refused:
         event("refused")
         assert str(refused)
@@ -266,9 +256,9 @@ def test_any_account_details_are_stored_as_given_or_refused(
     after = database_dump(engine)
     assert changed_tables(before, after) == {"account", "audit_event"}
     (account,) = new_rows(before, after, "account")
-    assert account["username"] == accounts.normalise_username(username)
+    assert account["username"] == passwords.normalise_username(username)
     assert account["display_name"] == display_name.strip()[:200]
-    assert not accounts.hidden_characters(account["display_name"])
+    assert not hidden_characters(account["display_name"])
     assert account["email"] == ((email or "").strip().lower() or None)
 
 

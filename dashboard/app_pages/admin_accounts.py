@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
-from surveys import accounts, organisation
-from surveys.storage import read_session
+from surveys.access import accounts
+from surveys.access.passwords import PASSWORD_MIN_LENGTH
 
 account = auth.require_admin()
 actor = account.username
@@ -20,9 +20,9 @@ st.caption(
 )
 auth.show_flash()
 
-with read_session(resources.engine()) as session:
-    listed = accounts.list_accounts(session=session)
-    department_names = [d.name for d in organisation.list_departments(session=session)]
+engine = resources.engine()
+listed = accounts.list_accounts(engine=engine)
+department_names = accounts.assignable_departments(engine=engine)
 by_name = {row.username: row for row in listed}
 
 st.dataframe(
@@ -65,7 +65,7 @@ with add, st.form("new_account_form", clear_on_submit=True):
         type="password",
         key="new_account_password",
         autocomplete="new-password",
-        help=f"At least {accounts.PASSWORD_MIN_LENGTH} characters. Give it to the person "
+        help=f"At least {PASSWORD_MIN_LENGTH} characters. Give it to the person "
         "privately; they cannot change it themselves yet.",
     )
     confirm = st.text_input(
@@ -75,9 +75,9 @@ with add, st.form("new_account_form", clear_on_submit=True):
         if password != confirm:
             st.error("The two passwords differ.")
         else:
-            auth.apply_change(
-                lambda session: accounts.create_account(
-                    session=session,
+            auth.run_change(
+                lambda: accounts.create_account(
+                    engine=engine,
                     username=username,
                     role=role or "",
                     password=password,
@@ -102,9 +102,9 @@ with edit:
                     key=f"account_departments_{row.id}",
                 )
                 if st.form_submit_button("Save departments", key="account_departments_submit"):
-                    auth.apply_change(
-                        lambda session: accounts.set_departments(
-                            session=session, username=chosen, departments=scope, actor=actor
+                    auth.run_change(
+                        lambda: accounts.set_departments(
+                            engine=engine, username=chosen, departments=scope, actor=actor
                         ),
                         success="Departments saved.",
                     )
@@ -117,9 +117,9 @@ with edit:
                     autocomplete="new-password",
                 )
                 if st.form_submit_button("Set password", key="account_password_submit"):
-                    auth.apply_change(
-                        lambda session: accounts.set_password(
-                            session=session, username=chosen, password=new_password, actor=actor
+                    auth.run_change(
+                        lambda: accounts.set_password(
+                            engine=engine, username=chosen, password=new_password, actor=actor
                         ),
                         success="Password set; any sign-in lock is lifted.",
                     )
@@ -127,8 +127,8 @@ with edit:
             if row.locked and st.button(
                 "Unlock", key="account_unlock", icon=":material/lock_open:"
             ):
-                auth.apply_change(
-                    lambda session: accounts.unlock(session=session, username=chosen, actor=actor),
+                auth.run_change(
+                    lambda: accounts.unlock(engine=engine, username=chosen, actor=actor),
                     success="Account unlocked.",
                 )
             active = not row.active
@@ -139,9 +139,9 @@ with edit:
                 disabled=chosen == account.username,
                 help="You cannot disable yourself." if chosen == account.username else None,
             ):
-                auth.apply_change(
-                    lambda session: accounts.set_active(
-                        session=session, username=chosen, active=active, actor=actor
+                auth.run_change(
+                    lambda: accounts.set_active(
+                        engine=engine, username=chosen, active=active, actor=actor
                     ),
                     success="Account enabled." if active else "Account disabled.",
                 )

@@ -5,14 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import auth, resources
-from surveys import accounts
-from surveys.accounts import (
-    LOCK_DURATION,
-    MAX_FAILURES,
-    PASSWORD_MAX_LENGTH,
-    SessionEnd,
-    SignInOutcome,
-)
+from surveys.access.accounts import has_accounts
+from surveys.access.passwords import PASSWORD_MAX_LENGTH
+from surveys.access.sign_in import LOCK_DURATION, MAX_FAILURES, SignInOutcome
+from surveys.access.tickets import SessionEnd
 
 ENDED_MESSAGES = {
     SessionEnd.expired.value: "Your session has ended. Please sign in again.",
@@ -34,7 +30,7 @@ with outer, st.container(width=480):
         st.error(problem, icon=":material/error:")
         st.stop()
 
-    if not accounts.has_accounts(engine=resources.engine()) and not auth.sso_configured():
+    if not has_accounts(engine=resources.engine()) and not auth.sso_configured():
         st.info(
             "Nobody can sign in yet. Create the first administrator on the server with "
             "`attune user add NAME --role admin`.",

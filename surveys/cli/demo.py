@@ -36,6 +36,14 @@ def demo(
             typer.echo("Demo data not loaded: the database already holds data.")
             return
         raise fail(str(error)) from None
+    accounts = summary.accounts
+    if accounts is not None:
+        for username, why in accounts.refused:
+            typer.echo(f"Demo account {username} not created: {why}")
+        if accounts.created:
+            # The only time a generated password exists in the clear; it is stored only as a hash.
+            shown = accounts.password or "(the value of ATTUNE_DEMO_PASSWORD)"
+            typer.echo(f"Demo accounts: {' and '.join(accounts.created)}. Password: {shown}")
     typer.echo(
         f"Loaded the {chosen.value} demo: {summary.departments} departments, "
         f"{summary.staff:,} staff, {summary.cycles} cycles, {summary.responses:,} responses, "

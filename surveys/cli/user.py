@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import getpass
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from surveys.cli import app, fail, open_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 user_app = typer.Typer(help="Accounts for administrators and managers.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -49,7 +53,7 @@ def _read_password(from_stdin: bool) -> str:
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     from surveys.storage import schema_is_current
 
     engine = open_engine()
@@ -58,14 +62,13 @@ def _engine():  # type: ignore[no-untyped-def]
     return engine
 
 
-def _change(action) -> None:  # type: ignore[no-untyped-def]
-    """Run `action(session)` in one write transaction, turning refusals into messages."""
-    from surveys.accounts import AccountError
-    from surveys.storage import write_session
+def _change(action: Callable[[Engine], object]) -> object:
+    """Run `action(engine)` (one access function: one transaction), turning refusals into
+    messages."""
+    from surveys.access.passwords import AccountError
 
     try:
-        with write_session(_engine()) as session:
-            action(session)
+        return action(_engine())
     except AccountError as error:
         raise fail(str(error)) from None
 
@@ -79,7 +82,8 @@ def user_add(
     password_stdin: PasswordStdinOption = False,
 ) -> None:
     """Add an account; the password is asked for twice (hidden) or read from stdin."""
-    from surveys.accounts import AccountError, check_password, check_username, create_account
+    from surveys.access.accounts import create_account
+    from surveys.access.passwords import AccountError, check_password, check_username
 
     names = _departments(departments)
     if role not in ("admin", "manager"):
@@ -98,8 +102,8 @@ def user_add(
     except AccountError as error:
         raise fail(str(error)) from None
     _change(
-        lambda session: create_account(
-            session=session,
+        lambda engine: create_account(
+            engine=engine,
             username=username,
             role=role,
             password=password,
@@ -115,11 +119,9 @@ def user_add(
 @user_app.command("list")
 def user_list() -> None:
     """List the accounts, their roles, departments and whether they are locked."""
-    from surveys.accounts import list_accounts
-    from surveys.storage import read_session
+    from surveys.access.accounts import list_accounts
 
-    with read_session(_engine()) as session:
-        accounts = list_accounts(session=session)
+    accounts = list_accounts(engine=_engine())
     if not accounts:
         typer.echo("No accounts yet. Add one with `attune user add NAME --role admin`.")
         return
@@ -138,10 +140,10 @@ def user_list() -> None:
 @user_app.command("disable")
 def user_disable(username: str) -> None:
     """Stop an account from signing in; its open sessions end at their next page load."""
-    from surveys.accounts import set_active
+    from surveys.access.accounts import set_active
 
     _change(
-        lambda session: set_active(session=session, username=username, active=False, actor=_actor())
+        lambda engine: set_active(engine=engine, username=username, active=False, actor=_actor())
     )
     typer.echo(f"Disabled {username.strip().lower()}.")
 
@@ -149,10 +151,10 @@ def user_disable(username: str) -> None:
 @user_app.command("enable")
 def user_enable(username: str) -> None:
     """Let a disabled account sign in again."""
-    from surveys.accounts import set_active
+    from surveys.access.accounts import set_active
 
     _change(
-        lambda session: set_active(session=session, username=username, active=True, actor=_actor())
+        lambda engine: set_active(engine=engine, username=username, active=True, actor=_actor())
     )
     typer.echo(f"Enabled {username.strip().lower()}.")
 
@@ -160,7 +162,8 @@ def user_enable(username: str) -> None:
 @user_app.command("set-password")
 def user_set_password(username: str, password_stdin: PasswordStdinOption = False) -> None:
     """Give an account a new password (also lifts a sign-in lock)."""
-    from surveys.accounts import AccountError, check_password, set_password
+    from surveys.access.accounts import set_password
+    from surveys.access.passwords import AccountError, check_password
 
     password = _read_password(password_stdin)
     try:
@@ -168,8 +171,8 @@ def user_set_password(username: str, password_stdin: PasswordStdinOption = False
     except AccountError as error:
         raise fail(str(error)) from None
     _change(
-        lambda session: set_password(
-            session=session, username=username, password=password, actor=_actor()
+        lambda engine: set_password(
+            engine=engine, username=username, password=password, actor=_actor()
         )
     )
     typer.echo(f"Password changed for {username.strip().lower()}.")
@@ -178,12 +181,12 @@ def user_set_password(username: str, password_stdin: PasswordStdinOption = False
 @user_app.command("set-departments")
 def user_set_departments(username: str, departments: DepartmentsOption) -> None:
     """Replace the departments a manager may see."""
-    from surveys.accounts import set_departments
+    from surveys.access.accounts import set_departments
 
     names = _departments(departments)
     _change(
-        lambda session: set_departments(
-            session=session, username=username, departments=names, actor=_actor()
+        lambda engine: set_departments(
+            engine=engine, username=username, departments=names, actor=_actor()
         )
     )
     typer.echo(f"{username.strip().lower()} now sees {', '.join(names)}.")
@@ -192,14 +195,11 @@ def user_set_departments(username: str, departments: DepartmentsOption) -> None:
 @user_app.command("unlock")
 def user_unlock(username: str) -> None:
     """Lift the lock that repeated failed sign-ins put on a username."""
-    from surveys.accounts import unlock
+    from surveys.access.accounts import unlock
 
-    results: list[bool] = []
-    _change(
-        lambda session: results.append(unlock(session=session, username=username, actor=_actor()))
-    )
+    unlocked = _change(lambda engine: unlock(engine=engine, username=username, actor=_actor()))
     typer.echo(
         f"Unlocked {username.strip().lower()}."
-        if results and results[0]
+        if unlocked
         else f"{username.strip().lower()} was not locked."
     )

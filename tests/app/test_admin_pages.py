@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
 from surveys import invitations, organisation
-from surveys.accounts import SessionTicket, issue_ticket
+from surveys.access.tickets import SessionTicket, issue_ticket
 from surveys.models import Account, AuditEvent, CycleState, Department, Invitation, StaffGroup
 from surveys.responses import store_response
 from surveys.storage import read_session, write_session

@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import SESSION_KEY
-from surveys.accounts import create_account, issue_ticket
+from surveys.access.accounts import create_account
+from surveys.access.tickets import issue_ticket
 from surveys.config import get_settings
 from surveys.demo import load_demo
 from surveys.instruments import builtin_instrument
@@ -49,10 +50,9 @@ def sign_in_if_possible(at: AppTest) -> None:
             return
     except Exception:  # noqa: BLE001 - an unreachable or misconfigured database
         return
-    with write_session(engine) as session:
-        account = create_account(
-            session=session, username="viewer", role="admin", password=None, actor="test"
-        )
+    account = create_account(
+        engine=engine, username="viewer", role="admin", password=None, actor="test"
+    )
     engine.dispose()
     at.session_state[SESSION_KEY] = issue_ticket(account)
 

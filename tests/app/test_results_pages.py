@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select, text
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from surveys.accounts import issue_ticket
+from surveys.access.tickets import issue_ticket
 from surveys.config import get_settings
 from surveys.demo import load_demo
 from surveys.models import Account, Department, Division

@@ -13,8 +13,11 @@ from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from surveys import accounts
-from surveys.accounts import create_account, issue_ticket
+from surveys.access import passwords
+from surveys.access.accounts import create_account, set_active
+from surveys.access.passwords import PASSWORD_MAX_LENGTH
+from surveys.access.sign_in import MAX_FAILURES
+from surveys.access.tickets import issue_ticket
 from surveys.config import COOKIE_SECRET_MIN_BYTES, get_settings
 from surveys.models import Account, AuditEvent
 from surveys.organisation import create_department, create_division
@@ -40,16 +43,16 @@ SSO_SECRETS = {
 def use_fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap argon2 parameters: what is tested does not depend on the cost."""
     monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
     )
-    accounts._dummy_hash.cache_clear()
+    passwords._dummy_hash.cache_clear()
 
 
 @pytest.fixture(autouse=True)
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     use_fast_hashing(monkeypatch)
     yield
-    accounts._dummy_hash.cache_clear()
+    passwords._dummy_hash.cache_clear()
 
 
 def build_hospital() -> Engine:
@@ -60,15 +63,15 @@ def build_hospital() -> Engine:
         division = create_division(session=session, name="Acute care")
         for name in ("Emergency", "Oncology"):
             create_department(session=session, name=name, division_id=division)
-        create_account(session=session, username="boss", role="admin", password=PASSWORD, actor="t")
-        create_account(
-            session=session,
-            username="ed",
-            role="manager",
-            password=PASSWORD,
-            departments=["Emergency"],
-            actor="t",
-        )
+    create_account(engine=engine, username="boss", role="admin", password=PASSWORD, actor="t")
+    create_account(
+        engine=engine,
+        username="ed",
+        role="manager",
+        password=PASSWORD,
+        departments=["Emergency"],
+        actor="t",
+    )
     return engine
 
 
@@ -154,7 +157,7 @@ def test_an_overlong_password_is_refused_with_the_limit(hospital: Engine) -> Non
     assert not at.exception
     assert is_sign_in_page(at)
     assert [error.value for error in at.error] == [
-        f"A password has at most {accounts.PASSWORD_MAX_LENGTH} characters, so this one "
+        f"A password has at most {PASSWORD_MAX_LENGTH} characters, so this one "
         "cannot be right. Check what was pasted into the password field."
     ]
 
@@ -162,7 +165,7 @@ def test_an_overlong_password_is_refused_with_the_limit(hospital: Engine) -> Non
 @pytest.mark.parametrize("username", ["boss", "nobody"])
 def test_five_failures_lock_the_username(hospital: Engine, username: str) -> None:
     at = new_app().run()
-    for attempt in range(accounts.MAX_FAILURES):
+    for attempt in range(MAX_FAILURES):
         at = sign_in_through_the_form(at, username, f"guess {attempt} of many")
     assert not at.exception
     assert "Too many failed attempts (5) for this username" in at.error[0].value
@@ -216,8 +219,7 @@ def test_session_hours_come_from_the_setting(
 def test_disabled_account_is_signed_out_at_the_next_click(hospital: Engine) -> None:
     at = signed_in(hospital, "ed")
     assert [title.value for title in at.title] == ["Overview"]  # a manager's landing page
-    with write_session(hospital) as session:
-        accounts.set_active(session=session, username="ed", active=False, actor="boss")
+    set_active(engine=hospital, username="ed", active=False, actor="boss")
     at.run()
     assert is_sign_in_page(at)
     assert "no longer active" in at.info[0].value

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from surveys.accounts import create_account
+from surveys.access.accounts import create_account
 from surveys.organisation import create_department, create_division
 from surveys.storage import make_engine, migrate, write_session
 from tests.browser.conftest import ROOT, go_to, streamlit_server
@@ -45,9 +45,7 @@ def admin_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         division = create_division(session=session, name="Acute care")
         for name in ("Emergency", "Oncology"):
             create_department(session=session, name=name, division_id=division)
-        create_account(
-            session=session, username=USERNAME, role="admin", password=PASSWORD, actor="test"
-        )
+    create_account(engine=engine, username=USERNAME, role="admin", password=PASSWORD, actor="test")
     engine.dispose()
     with streamlit_server(database_url, folder) as url:
         yield url

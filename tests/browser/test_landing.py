@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from surveys.accounts import create_account
-from surveys.storage import make_engine, write_session
+from surveys.access.accounts import create_account
+from surveys.storage import make_engine
 
 pytestmark = pytest.mark.browser
 
@@ -24,14 +24,7 @@ VIEWER, PASSWORD = "landing.viewer", "a landing page passphrase"
 def viewer(demo_database_url: str) -> str:
     """An administrator in the served demo database: the cycles page is theirs."""
     engine = make_engine(demo_database_url)
-    with write_session(engine) as session:
-        create_account(
-            session=session,
-            username=VIEWER,
-            role="admin",
-            password=PASSWORD,
-            actor="test",
-        )
+    create_account(engine=engine, username=VIEWER, role="admin", password=PASSWORD, actor="test")
     engine.dispose()
     return VIEWER
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from surveys.accounts import create_account
-from surveys.storage import make_engine, write_session
+from surveys.access.accounts import create_account
+from surveys.storage import make_engine
 from tests.browser.conftest import ROOT, go_to
 
 pytestmark = pytest.mark.browser
@@ -27,10 +27,7 @@ PHONE_AGENT = (
 @pytest.fixture(scope="module")
 def results_admin(demo_database_url: str) -> str:
     engine = make_engine(demo_database_url)
-    with write_session(engine) as session:
-        create_account(
-            session=session, username=USERNAME, role="admin", password=PASSWORD, actor="test"
-        )
+    create_account(engine=engine, username=USERNAME, role="admin", password=PASSWORD, actor="test")
     engine.dispose()
     return USERNAME
 

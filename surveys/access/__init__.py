@@ -1,0 +1,1 @@
+"""Accounts for administrators and managers: passwords, sign-in, session tickets and SSO."""
