@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Annotated
 
 import typer
 
+from surveys.cli import actor as _actor
 from surveys.cli import app, fail, open_engine
 
 user_app = typer.Typer(help="Accounts for administrators and managers.", no_args_is_help=True)
@@ -26,14 +26,6 @@ PasswordStdinOption = Annotated[
         "--password-stdin", help="Read the password from the first line of standard input."
     ),
 ]
-
-
-def _actor() -> str:
-    # Who ran the command, as far as the machine knows: the audit log's "who".
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _departments(value: str) -> list[str]:
