@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +22,7 @@ from surveys import accounts
 from surveys.accounts import AccountInfo, SessionEnd, SignInOutcome, SignInResult
 from surveys.config import cookie_secret_problem, get_settings
 from surveys.storage import write_session
+from surveys.text import escape_all_markdown
 
 SESSION_KEY = "attune_session"
 ENDED_KEY = "attune_session_ended"
@@ -30,13 +30,8 @@ FLASH_KEY = "attune_flash"
 _LOGGER = logging.getLogger(__name__)
 _REPORTED_PROBLEMS: set[str] = set()
 
-# Every ASCII punctuation character can be backslash-escaped in Markdown.
-_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
-
-
-def plain(text: object) -> str:
-    """`text` escaped so that Streamlit's Markdown shows it literally (names, error messages)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+# `text` escaped so that Streamlit's Markdown shows it literally (names, error messages).
+plain = escape_all_markdown
 
 
 def _auth_section() -> Mapping[str, object] | None:
@@ -184,12 +179,12 @@ def show_flash() -> None:
         st.success(message, icon=":material/check_circle:")
 
 
-def apply_change(change: Callable[[Session], object], *, success: str) -> object | None:
-    """Run `change` in one write transaction (its audit record included), then rerun the page
-    with `success` shown; a refusal is shown where the page is, and nothing is written."""
+def apply(change: Callable[[], object], *, success: str) -> object | None:
+    """Run `change` (a domain function that is one write transaction, its audit record
+    included), then rerun the page with `success` shown; a refusal is shown where the page
+    is, and nothing is written."""
     try:
-        with write_session(resources.engine()) as session:
-            result = change(session)
+        result = change()
     except (ValueError, LookupError, PermissionError) as error:
         st.error(plain(error), icon=":material/error:")
         return None
@@ -201,3 +196,13 @@ def apply_change(change: Callable[[Session], object], *, success: str) -> object
     flash(success)
     st.rerun()
     return result
+
+
+def apply_change(change: Callable[[Session], object], *, success: str) -> object | None:
+    """`apply` for a change that takes the session of its write transaction (accounts)."""
+
+    def in_transaction() -> object:
+        with write_session(resources.engine()) as session:
+            return change(session)
+
+    return apply(in_transaction, success=success)

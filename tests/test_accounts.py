@@ -34,7 +34,7 @@ from surveys.accounts import (
 from surveys.cli import app
 from surveys.config import get_settings
 from surveys.models import Account, AuditEvent, LoginThrottle
-from surveys.organisation import create_department, create_division
+from surveys.organisation.structure import add_department, add_division
 from surveys.storage import make_engine, migrate, read_session, write_session
 from tests.conftest import backends
 
@@ -57,9 +57,9 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def hospital(engine: Engine) -> dict[str, int]:
     """Three departments, an administrator `boss` and a manager `ed` for Emergency."""
     with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
+        division = add_division(session=session, name="Acute care")
         ids = {
-            name: create_department(session=session, name=name, division_id=division)
+            name: add_department(session=session, name=name, division_id=division)
             for name in ("Emergency", "Intensive Care (ICU)", "Oncology")
         }
         create_account(session=session, username="boss", role="admin", password=PASSWORD, actor="t")
@@ -443,8 +443,8 @@ def test_demo_accounts_use_the_configured_password(
     monkeypatch.setenv("ATTUNE_DEMO_PASSWORD", "demo password 2026")
     get_settings.cache_clear()
     with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
-        create_department(session=session, name="Emergency", division_id=division)
+        division = add_division(session=session, name="Acute care")
+        add_department(session=session, name="Emergency", division_id=division)
         create_demo_accounts(session=session)
     assert "demo password 2026" not in capsys.readouterr().out
     admin = attempt(engine, "admin", "demo password 2026")
@@ -455,8 +455,8 @@ def test_demo_accounts_use_the_configured_password(
 
 def test_demo_accounts_get_a_generated_password_printed_once(engine: Engine, capsys) -> None:
     with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
-        create_department(session=session, name="Emergency", division_id=division)
+        division = add_division(session=session, name="Acute care")
+        add_department(session=session, name="Emergency", division_id=division)
         create_account(
             session=session, username="admin", role="admin", password=PASSWORD, actor="x"
         )
@@ -485,9 +485,9 @@ def cli_database() -> Iterator[Engine]:
     engine = make_engine(get_settings().database_url)
     migrate(engine)
     with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
+        division = add_division(session=session, name="Acute care")
         for name in ("Emergency", "Oncology"):
-            create_department(session=session, name=name, division_id=division)
+            add_department(session=session, name=name, division_id=division)
     yield engine
     engine.dispose()
 

@@ -18,7 +18,7 @@ from surveys.cli import app
 from surveys.cli.invite import write_new_file
 from surveys.config import get_settings
 from surveys.instruments import builtin_instrument
-from surveys.invitations import (
+from surveys.invitations.links import (
     TOKEN_BYTES,
     CycleClosed,
     UnknownName,
@@ -31,14 +31,11 @@ from surveys.invitations import (
     survey_url,
 )
 from surveys.models import CycleState, Department, Invitation
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    register_instrument,
-)
-from surveys.responses import load_survey
+from surveys.organisation.catalogue import register_instrument
+from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import add_department, add_division
 from surveys.storage import make_engine, migrate, read_session, write_session
+from surveys.survey.form import load_survey
 
 runner = CliRunner()
 
@@ -47,9 +44,9 @@ def organisation(engine: Engine) -> None:
     """Emergency, ICU and an archived ward; an open cycle and a closed one."""
     with write_session(engine) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        division_id = create_division(session=session, name="Acute care")
+        division_id = add_division(session=session, name="Acute care")
         for name in ("Emergency", "ICU", "=Formula ward", "Old ward"):
-            create_department(session=session, name=name, division_id=division_id)
+            add_department(session=session, name=name, division_id=division_id)
         session.scalars(
             select(Department).where(Department.name == "Old ward")
         ).one().archived = True
@@ -57,7 +54,7 @@ def organisation(engine: Engine) -> None:
             ("2026 Q4", date(2026, 10, 12), CycleState.open),
             ("2026 Q3", date(2026, 7, 12), CycleState.closed),
         ):
-            create_cycle(
+            add_cycle(
                 session=session, name=name, opens=opens, closes=date(opens.year, opens.month, 28),
                 instrument_id=instrument_id, state=state,
             )  # fmt: skip

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from surveys.models import Response
-from surveys.responses import load_survey, submit_survey
 from surveys.storage import read_session
+from surveys.survey.form import load_survey
+from surveys.survey.submit import submit_survey
 from tests.conftest import backends
 from tests.test_submission import full_answers, survey, tokens  # noqa: F401 - fixture
 

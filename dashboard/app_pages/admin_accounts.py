@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
-from surveys import accounts, organisation
+from surveys import accounts
+from surveys.organisation import structure
 from surveys.storage import read_session
 
 account = auth.require_admin()
@@ -22,7 +23,7 @@ auth.show_flash()
 
 with read_session(resources.engine()) as session:
     listed = accounts.list_accounts(session=session)
-    department_names = [d.name for d in organisation.list_departments(session=session)]
+department_names = [d.name for d in structure.list_departments(engine=resources.engine())]
 by_name = {row.username: row for row in listed}
 
 st.dataframe(
