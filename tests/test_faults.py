@@ -40,7 +40,8 @@ RETRY_FOR_SECONDS = 120.0
 WRITER = textwrap.dedent(
     """
     import sys, uuid
-    from surveys.responses import load_survey, submit_survey
+    from surveys.survey.form import load_survey
+    from surveys.survey.submit import submit_survey
     from surveys.storage import make_engine
 
     engine = make_engine(sys.argv[1])

@@ -60,7 +60,7 @@ def test_no_ordering_or_transaction_id_links_a_response_to_its_link(
     survey: dict,  # noqa: F811
 ) -> None:
     links = tokens(engine, survey, PEOPLE)
-    from surveys.invitations import hash_token
+    from surveys.invitations.links import hash_token
 
     truth: dict[str, int] = {}  # token hash -> response id, known only to the test
     use_order = random.Random(11).sample(links, len(links))

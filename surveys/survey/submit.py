@@ -211,8 +211,8 @@ def _stored_values(
     questions = {question.code: question for _, question in form.questions()}
     unknown = [code for code in answers if code not in questions]
     if unknown:
-        shown = ", ".join(sorted(shown(code) for code in unknown[:5]))
-        raise InvalidAnswer(f"not a question of this survey: {shown}")
+        quoted = ", ".join(sorted(shown(code) for code in unknown[:5]))
+        raise InvalidAnswer(f"not a question of this survey: {quoted}")
     values: dict[ItemInfo, int | None] = {}
     for code, answer in answers.items():
         if answer is None:
