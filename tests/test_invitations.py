@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
+from surveys import audit
 from surveys.cli import app
 from surveys.cli.invite import write_new_file
 from surveys.config import get_settings
@@ -293,3 +294,39 @@ def test_an_open_link_is_printed_and_lets_people_choose(
     assert written.exit_code == 0, written.output
     (row,) = read_links(out)
     assert (row["department"], row["staff_group"]) == ("", "")
+
+
+def test_links_made_on_the_command_line_are_in_the_audit_log(
+    settings_engine: Engine, out_dir: Path
+) -> None:
+    made = invoke(
+        "invite", "--cycle", "2026 Q4", "--department", "Emergency", "--group", "nursing",
+        "--count", "2", "--out", str(out_dir / "links.csv"),
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert invoke("invite", "--open", "--cycle", "2026 Q4").exit_code == 0
+    events = audit.list_events(engine=settings_engine)
+    assert [event.action for event in reversed(events)] == [
+        "invitations.create",
+        "invitations.open_link",
+    ]
+    assert all(event.actor.startswith("cli") for event in events)
+    assert events[-1].detail == "2026 Q4: 2 one-time links for Emergency, Nursing"
+    # The log holds what was made, never a link.
+    assert not any("token=" in event.detail for event in events)
+
+
+def test_a_file_that_cannot_be_written_records_nothing_in_the_audit_log(
+    settings_engine: Engine, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("surveys.cli.invite.write_new_file", refuse)
+    result = invoke(
+        "invite", "--cycle", "2026 Q4", "--department", "Emergency", "--group", "nursing",
+        "--count", "2", "--out", str(out_dir / "links.csv"),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert audit.list_events(engine=settings_engine) == []
+    assert invitation_count(settings_engine) == 0
