@@ -38,17 +38,17 @@ from sqlalchemy import func, select
 
 from bench.readme import README, machine, write_section
 from surveys.instruments import builtin_instrument
-from surveys.invitations import create_invitations
+from surveys.invitations.links import create_invitations
 from surveys.models import CycleState, Invitation, Response, SurveyCycle
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    list_staff_groups,
-    register_instrument,
+from surveys.organisation.catalogue import register_instrument
+from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import (
+    add_department,
+    add_division,
+    staff_groups,
 )
-from surveys.responses import NOT_APPLICABLE, SurveyForm, load_survey
 from surveys.storage import make_engine, migrate, read_session, write_session
+from surveys.survey.form import NOT_APPLICABLE, SurveyForm, load_survey
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, streamlit_process
 
 PAGES = 20
@@ -181,8 +181,8 @@ def prepare_database(*, database_url: str, pages: int) -> list[Respondent]:
     links: list[tuple[int, str, str, str]] = []
     with write_session(engine) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        division_id = create_division(session=session, name="Acute care")
-        cycle_id = create_cycle(
+        division_id = add_division(session=session, name="Acute care")
+        cycle_id = add_cycle(
             session=session,
             name=CYCLE,
             opens=date(2026, 10, 1),
@@ -191,13 +191,13 @@ def prepare_database(*, database_url: str, pages: int) -> list[Respondent]:
             state=CycleState.open,
         )
         departments = {
-            name: create_department(session=session, name=name, division_id=division_id)
+            name: add_department(session=session, name=name, division_id=division_id)
             for name in DEPARTMENTS
         }
         cells = [
             (name, department_id, group)
             for name, department_id in departments.items()
-            for group in list_staff_groups(session=session)
+            for group in staff_groups(session=session)
         ]
         for number in range(1, pages + 1):
             department, department_id, group = cells[number % len(cells)]

@@ -2,7 +2,7 @@
 
 `run_load` sets up one open survey cycle (departments × staff groups, personal links and one
 open link) and has `writers` threads make `submissions` calls to
-`surveys.responses.submit_survey`. Most forms are sent once; some are sent twice at the same
+`surveys.survey.submit.submit_survey`. Most forms are sent once; some are sent twice at the same
 moment (a double click), some again later with the same key (a retry after a lost reply), and
 some personal links are used a second time with a new form (the link opened in a second
 browser). Every call's outcome and time is recorded. `tests/test_load.py` checks that nothing
@@ -33,26 +33,18 @@ from sqlalchemy import Engine, create_engine, text
 
 from bench.readme import POSTGRES_URL, README, WORK, machine, write_section
 from surveys.instruments import builtin_instrument
-from surveys.invitations import create_invitations, create_open_link
-from surveys.models import CycleState
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    list_staff_groups,
-    register_instrument,
+from surveys.invitations.links import create_invitations, create_open_link
+from surveys.organisation.catalogue import register_instrument
+from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import (
+    add_department,
+    add_division,
+    staff_groups,
 )
-from surveys.responses import (
-    AnswerValue,
-    SubmissionFailed,
-    SubmitOutcome,
-    SurveyForm,
-    SurveyUnavailable,
-    Unavailable,
-    load_survey,
-    submit_survey,
-)
+from surveys.records import CycleState
 from surveys.storage import make_engine, migrate, write_session
+from surveys.survey.form import AnswerValue, SurveyForm, SurveyUnavailable, Unavailable, load_survey
+from surveys.survey.submit import SubmissionFailed, SubmitOutcome, submit_survey
 
 WRITERS = 32
 SUBMISSIONS = 10_000
@@ -183,12 +175,12 @@ def prepare(engine: Engine) -> tuple[int, list[tuple[int, int]]]:
     """An open cycle of the built-in instrument and DEPARTMENTS wards; (cycle id, cells)."""
     with write_session(engine) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        division_id = create_division(session=session, name="Load")
+        division_id = add_division(session=session, name="Load")
         departments = [
-            create_department(session=session, name=f"Ward {number}", division_id=division_id)
+            add_department(session=session, name=f"Ward {number}", division_id=division_id)
             for number in range(1, DEPARTMENTS + 1)
         ]
-        cycle_id = create_cycle(
+        cycle_id = add_cycle(
             session=session,
             name="Load",
             opens=date(2026, 10, 1),
@@ -196,7 +188,7 @@ def prepare(engine: Engine) -> tuple[int, list[tuple[int, int]]]:
             instrument_id=instrument_id,
             state=CycleState.open,
         )
-        groups = [group.id for group in list_staff_groups(session=session)]
+        groups = [group.id for group in staff_groups(session=session)]
     return cycle_id, [(department, group) for department in departments for group in groups]
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from dashboard import resources
 from surveys.access import sign_in as password_sign_in
@@ -26,7 +24,7 @@ from surveys.access.sign_in import SignInOutcome, SignInResult
 from surveys.access.tickets import SessionEnd, check_session, issue_ticket
 from surveys.clock import utc_now
 from surveys.config import cookie_secret_problem, get_settings
-from surveys.storage import write_session
+from surveys.text import escape_all_markdown
 
 SESSION_KEY = "attune_session"
 ENDED_KEY = "attune_session_ended"
@@ -34,13 +32,8 @@ FLASH_KEY = "attune_flash"
 _LOGGER = logging.getLogger(__name__)
 _REPORTED_PROBLEMS: set[str] = set()
 
-# Every ASCII punctuation character can be backslash-escaped in Markdown.
-_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
-
-
-def plain(text: object) -> str:
-    """`text` escaped so that Streamlit's Markdown shows it literally (names, error messages)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+# `text` escaped so that Streamlit's Markdown shows it literally (names, error messages).
+plain = escape_all_markdown
 
 
 def _auth_section() -> Mapping[str, object] | None:
@@ -190,10 +183,10 @@ def show_flash() -> None:
         st.success(message, icon=":material/check_circle:")
 
 
-def run_change(change: Callable[[], object], *, success: str) -> object | None:
-    """Run `change` (one domain function that takes `engine=`: one write transaction, its
-    audit record included), then rerun the page with `success` shown; a refusal is shown
-    where the page is, and nothing is written."""
+def apply(change: Callable[[], object], *, success: str) -> object | None:
+    """Run `change` (a domain function that is one write transaction, its audit record
+    included), then rerun the page with `success` shown; a refusal is shown where the page
+    is, and nothing is written."""
     try:
         result = change()
     except (ValueError, LookupError, PermissionError) as error:
@@ -207,14 +200,3 @@ def run_change(change: Callable[[], object], *, success: str) -> object | None:
     flash(success)
     st.rerun()
     return result
-
-
-def apply_change(change: Callable[[Session], object], *, success: str) -> object | None:
-    """`run_change` for pages whose domain functions still take a session: `change(session)`
-    runs in one write transaction. To go once every page calls functions that take `engine=`."""
-
-    def in_one_transaction() -> object:
-        with write_session(resources.engine()) as session:
-            return change(session)
-
-    return run_change(in_one_transaction, success=success)

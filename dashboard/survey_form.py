@@ -7,34 +7,15 @@ Respondents' own text (the comment) is only ever shown with `st.text`.
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
-from surveys.responses import (
-    AnswerValue,
-    InvalidSubmission,
-    Question,
-    Step,
-    SurveyForm,
-)
+from surveys.survey.form import AnswerValue, Question, Step, SurveyForm
+from surveys.survey.submit import InvalidSubmission
+from surveys.text import escape_markdown
 
 COMMENT_KEY = "survey_comment"
 DEPARTMENT_KEY = "survey_department"
 GROUP_KEY = "survey_group"
-_INLINE_MARKDOWN = re.compile(r"([\\`*_\[\]<>~$|])")
-_BLOCK_MARKER = re.compile(r"^(\s*)([#>+-])", flags=re.MULTILINE)
-_LIST_NUMBER = re.compile(r"^(\s*\d+)([.)])", flags=re.MULTILINE)
-
-
-def escape_markdown(text: str, *, block: bool = True) -> str:
-    """`text` as it reads, whatever Markdown characters it holds. Widget labels escape
-    block-level Markdown (headings, lists) themselves, so they pass `block=False`."""
-    escaped = _INLINE_MARKDOWN.sub(r"\\\1", text)
-    if block:
-        escaped = _BLOCK_MARKER.sub(r"\1\\\2", escaped)
-        escaped = _LIST_NUMBER.sub(r"\1\\\2", escaped)
-    return escaped
 
 
 def quiet(text: str) -> None:

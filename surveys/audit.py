@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from surveys.clock import utc_now
 from surveys.models import AuditEvent
+from surveys.storage import read_session
 
 DETAIL_MAX_LENGTH = 2_000
 
@@ -46,7 +47,7 @@ def record(
 
 def list_events(
     *,
-    session: Session,
+    engine: Engine,
     limit: int = 500,
     actor: str | None = None,
     action: str | None = None,
@@ -57,16 +58,19 @@ def list_events(
         query = query.where(AuditEvent.actor == actor)
     if action:
         query = query.where(AuditEvent.action == action)
-    return [
-        AuditEntry(event.id, as_utc(event.at), event.actor, event.action, event.detail)
-        for event in session.scalars(query)
-        if event.id is not None
-    ]
+    with read_session(engine) as session:
+        return [
+            AuditEntry(event.id, as_utc(event.at), event.actor, event.action, event.detail)
+            for event in session.scalars(query)
+            if event.id is not None
+        ]
 
 
-def list_actions(*, session: Session) -> list[str]:
+def list_actions(*, engine: Engine) -> list[str]:
     """Every kind of action the log holds, for a filter."""
-    return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+    query = select(AuditEvent.action).distinct().order_by(AuditEvent.action)
+    with read_session(engine) as session:
+        return list(session.scalars(query))
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
-from surveys.organisation import has_survey_data
+from surveys.organisation.cycles import has_survey_data
 from surveys.storage import read_session
 
 
@@ -123,7 +123,3 @@ def _holds_data(engine: Engine) -> bool:
             return False
     with read_session(engine) as session:
         return has_survey_data(session=session)
-
-
-def describe(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)

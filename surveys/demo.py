@@ -25,21 +25,18 @@ import numpy as np
 from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
-from surveys import rollups
 from surveys.access.accounts import DemoAccounts, create_demo_accounts
 from surveys.instruments import builtin_instrument
-from surveys.models import Comment, CycleState, Invitation
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    has_survey_data,
-    instrument_items,
-    list_staff_groups,
-    register_instrument,
-)
+from surveys.models import Comment, Invitation
+
+# The session-taking building blocks: the demo builds everything in one transaction.
+from surveys.organisation.catalogue import instrument_items, register_instrument
+from surveys.organisation.cycles import add_cycle, has_survey_data
+from surveys.organisation.structure import add_department, add_division, staff_groups
+from surveys.records import CycleState
 from surveys.scoring import GROUPS_SECTION
 from surveys.storage import write_session
+from surveys.survey import rollups
 
 
 class Scale(StrEnum):
@@ -200,7 +197,7 @@ def load_demo(
 def _load(session: Session, scale: Scale, rng: np.random.Generator, today: date) -> DemoSummary:
     definition = builtin_instrument()
     instrument_id = register_instrument(session=session, definition=definition)
-    groups = {group.key: group for group in list_staff_groups(session=session)}
+    groups = {group.key: group for group in staff_groups(session=session)}
     group_ids = [groups[key].id for key in GROUPS]
     stored = instrument_items(session=session, instrument_id=instrument_id)
     # Survey order, so that the generated data reads like the questionnaire.
@@ -210,11 +207,11 @@ def _load(session: Session, scale: Scale, rng: np.random.Generator, today: date)
     organisation = _organisation(scale, rng)
     departments: list[tuple[int, str, tuple[int, ...]]] = []
     for division, members in organisation.items():
-        division_id = create_division(session=session, name=division)
+        division_id = add_division(session=session, name=division)
         for name, headcounts in members.items():
             departments.append(
                 (
-                    create_department(session=session, name=name, division_id=division_id),
+                    add_department(session=session, name=name, division_id=division_id),
                     _story_key(name),
                     headcounts,
                 )
@@ -226,7 +223,7 @@ def _load(session: Session, scale: Scale, rng: np.random.Generator, today: date)
     for name, opens, closes in cycle_defs:
         state = CycleState.open if opens <= today <= closes else CycleState.closed
         cycle_ids.append(
-            create_cycle(
+            add_cycle(
                 session=session,
                 name=name,
                 opens=opens,

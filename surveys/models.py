@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from surveys.records import CycleState
+
 # Alembic needs stable constraint names to alter tables, above all on SQLite's batch mode.
 SQLModel.metadata.naming_convention = MetaData(
     naming_convention={
@@ -44,12 +46,6 @@ RandomId = BigInteger().with_variant(Integer(), "sqlite")
 
 # "Does not apply" is stored as NULL so that AVG and COUNT(value) leave it out by themselves.
 VALUE_COLUMNS = tuple(f"v{value}" for value in range(11))
-
-
-class CycleState(StrEnum):
-    draft = "draft"
-    open = "open"
-    closed = "closed"
 
 
 class Division(SQLModel, table=True):

@@ -14,6 +14,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -160,6 +161,13 @@ def write_session(engine: Engine) -> Iterator[Session]:
         with connection.begin(), Session(bind=connection, expire_on_commit=False) as session:
             yield session
             session.flush()
+
+
+def dialect_insert(session: Session):  # type: ignore[no-untyped-def]
+    """The INSERT construct of the session's database (PostgreSQL's or SQLite's), for
+    ON CONFLICT clauses, which plain `sqlalchemy.insert` lacks."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def new_random_id() -> int:

@@ -13,7 +13,7 @@ from surveys.access import passwords
 from surveys.access.accounts import create_account
 from surveys.access.sign_in import SignInResult, sign_in
 from surveys.models import Account
-from surveys.organisation import create_department, create_division
+from surveys.organisation.structure import add_department, add_division
 from surveys.storage import read_session, write_session
 
 PASSWORD = "correct horse battery staple"
@@ -35,9 +35,9 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def hospital(engine: Engine) -> dict[str, int]:
     """Three departments, an administrator `boss` and a manager `ed` for Emergency."""
     with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
+        division = add_division(session=session, name="Acute care")
         ids = {
-            name: create_department(session=session, name=name, division_id=division)
+            name: add_department(session=session, name=name, division_id=division)
             for name in ("Emergency", "Intensive Care (ICU)", "Oncology")
         }
     create_account(engine=engine, username="boss", role="admin", password=PASSWORD, actor="t")

@@ -7,10 +7,11 @@ from collections import Counter, defaultdict
 from sqlalchemy import Engine, func, select, text
 
 from bench.load import LINK_USED, Form, LoadResult, Send
-from surveys import rollups
 from surveys.models import Answer, Comment, Invitation, Item, Response, SubmissionReceipt
-from surveys.responses import NOT_APPLICABLE, SubmitOutcome
 from surveys.storage import read_session, write_session
+from surveys.survey import rollups
+from surveys.survey.form import NOT_APPLICABLE
+from surveys.survey.submit import SubmitOutcome
 from tests.test_storage import rollup_snapshot
 
 RECEIVED = (SubmitOutcome.stored, SubmitOutcome.already_received)

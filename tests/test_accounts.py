@@ -22,7 +22,7 @@ from surveys.access.sign_in import SignInOutcome
 from surveys.cli import app
 from surveys.config import get_settings
 from surveys.models import Account, AuditEvent
-from surveys.organisation import create_department, create_division
+from surveys.organisation.structure import add_department, add_division
 from surveys.storage import make_engine, migrate, read_session, write_session
 from tests.access_support import PASSWORD, attempt, fast_hashing, hospital  # noqa: F401 - fixtures
 from tests.conftest import backends
@@ -98,8 +98,8 @@ def test_demo_accounts_use_the_configured_password(
     monkeypatch.setenv("ATTUNE_DEMO_PASSWORD", "demo password 2026")
     get_settings.cache_clear()
     with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
-        create_department(session=session, name="Emergency", division_id=division)
+        division = add_division(session=session, name="Acute care")
+        add_department(session=session, name="Emergency", division_id=division)
         made = create_demo_accounts(session=session)
     assert made.created == ("admin", "ed.manager")
     assert made.password is None  # the operator chose it: it is not shown
@@ -111,8 +111,8 @@ def test_demo_accounts_use_the_configured_password(
 
 def test_demo_accounts_get_a_generated_password_told_once(engine: Engine) -> None:
     with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
-        create_department(session=session, name="Emergency", division_id=division)
+        division = add_division(session=session, name="Acute care")
+        add_department(session=session, name="Emergency", division_id=division)
     create_account(engine=engine, username="admin", role="admin", password=PASSWORD, actor="x")
     with write_session(engine) as session:
         made = create_demo_accounts(session=session)
@@ -139,9 +139,9 @@ def cli_database() -> Iterator[Engine]:
     engine = make_engine(get_settings().database_url)
     migrate(engine)
     with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
+        division = add_division(session=session, name="Acute care")
         for name in ("Emergency", "Oncology"):
-            create_department(session=session, name=name, division_id=division)
+            add_department(session=session, name=name, division_id=division)
     yield engine
     engine.dispose()
 

@@ -27,17 +27,18 @@ from sqlalchemy.types import TypeEngine
 from sqlmodel import SQLModel
 
 from surveys.instruments import builtin_instrument
-from surveys.invitations import create_invitations, hash_token
+from surveys.invitations.links import create_invitations, hash_token
 from surveys.models import CycleState, Invitation
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    list_staff_groups,
-    register_instrument,
+from surveys.organisation.catalogue import register_instrument
+from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import (
+    add_department,
+    add_division,
+    staff_groups,
 )
-from surveys.responses import load_survey, submit_survey
 from surveys.storage import read_session, write_session
+from surveys.survey.form import load_survey
+from surveys.survey.submit import submit_survey
 from tests.conftest import backends
 
 # Tables written when a survey is submitted (receipts too: they are written in the same
@@ -156,15 +157,13 @@ def test_migrated_answer_tables_hold_nothing_identifying(engine: Engine) -> None
 def cell(engine: Engine) -> dict:
     with write_session(engine) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        division_id = create_division(session=session, name="Acute care")
-        department_id = create_department(
-            session=session, name="Emergency", division_id=division_id
-        )
-        cycle_id = create_cycle(
+        division_id = add_division(session=session, name="Acute care")
+        department_id = add_department(session=session, name="Emergency", division_id=division_id)
+        cycle_id = add_cycle(
             session=session, name="2026 Q4", opens=date(2026, 10, 12), closes=date(2026, 12, 3),
             instrument_id=instrument_id, state=CycleState.open,
         )  # fmt: skip
-        group_id = list_staff_groups(session=session)[0].id
+        group_id = staff_groups(session=session)[0].id
         links = create_invitations(
             session=session, cycle_id=cycle_id, department_id=department_id,
             staff_group_id=group_id, count=4,

@@ -7,9 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from surveys import audit, organisation, roster
+from surveys import audit
+from surveys.invitations import roster
 from surveys.models import AuditEvent
-from surveys.organisation import OrganisationError
+from surveys.organisation import cycles, structure
+from surveys.organisation.structure import OrganisationError
 from surveys.storage import read_session, write_session
 from tests.conftest import backends
 
@@ -31,12 +33,11 @@ def test_events_are_listed_newest_first_with_filters(engine: Engine) -> None:
                 detail=f"at {minutes}",
                 at=NOW + timedelta(minutes=minutes),
             )
-    with read_session(engine) as session:
-        everything = audit.list_events(session=session)
-        boss = audit.list_events(session=session, actor="boss")
-        sign_ins = audit.list_events(session=session, action="sign_in")
-        newest = audit.list_events(session=session, limit=1)
-        actions = audit.list_actions(session=session)
+    everything = audit.list_events(engine=engine)
+    boss = audit.list_events(engine=engine, actor="boss")
+    sign_ins = audit.list_events(engine=engine, action="sign_in")
+    newest = audit.list_events(engine=engine, limit=1)
+    actions = audit.list_actions(engine=engine)
     assert [event.detail for event in everything] == ["at 10", "at 5", "at 0"]
     assert everything[0].at == NOW + timedelta(minutes=10)
     assert everything[0].at.tzinfo is not None
@@ -49,8 +50,8 @@ def test_events_are_listed_newest_first_with_filters(engine: Engine) -> None:
 @backends()
 def test_an_event_is_rolled_back_with_its_action(engine: Engine) -> None:
     with pytest.raises(OrganisationError), write_session(engine) as session:
-        organisation.create_division(session=session, name="Acute care", actor="boss")
-        organisation.create_division(session=session, name="acute CARE", actor="boss")
+        structure.add_division(session=session, name="Acute care", actor="boss")
+        structure.add_division(session=session, name="acute CARE", actor="boss")
     with read_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
@@ -63,9 +64,9 @@ def test_an_event_needs_an_actor(engine: Engine) -> None:
 @backends()
 def test_links_and_emails_never_reach_the_log(engine: Engine) -> None:
     with write_session(engine) as session:
-        division = organisation.create_division(session=session, name="Acute care")
-        organisation.create_department(session=session, name="Emergency", division_id=division)
-        cycle = organisation.create_cycle(
+        division = structure.add_division(session=session, name="Acute care")
+        structure.add_department(session=session, name="Emergency", division_id=division)
+        cycle = cycles.add_cycle(
             session=session,
             name="2027 Q1",
             opens=date(2027, 1, 10),
@@ -73,12 +74,10 @@ def test_links_and_emails_never_reach_the_log(engine: Engine) -> None:
             actor="boss",
         )
     data = b"department,staff_group,email\nEmergency,nursing,secret.person@example.org\n"
-    with write_session(engine) as session:
-        links = roster.import_roster(session=session, data=data, cycle_id=cycle, actor="boss")
-        open_link = roster.create_open_link(session=session, cycle_id=cycle, actor="boss")
+    links = roster.import_roster(engine=engine, data=data, cycle_id=cycle, actor="boss")
+    open_link = roster.create_open_link(engine=engine, cycle_id=cycle, actor="boss")
     token = links.csv_text.splitlines()[1].rsplit("token=", 1)[1]
-    with read_session(engine) as session:
-        events = audit.list_events(session=session)
+    events = audit.list_events(engine=engine)
     text = " ".join(f"{event.action} {event.detail}" for event in events)
     assert [event.action for event in events] == [
         "invitations.open_link",
@@ -94,6 +93,5 @@ def test_links_and_emails_never_reach_the_log(engine: Engine) -> None:
 def test_long_details_are_cut_to_size(engine: Engine) -> None:
     with write_session(engine) as session:
         audit.record(session=session, actor="boss", action="x", detail="y" * 10_000)
-    with read_session(engine) as session:
-        (event,) = audit.list_events(session=session)
+    (event,) = audit.list_events(engine=engine)
     assert len(event.detail) == audit.DETAIL_MAX_LENGTH

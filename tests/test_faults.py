@@ -18,10 +18,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bench.load import WRITERS, Progress, run_load
-from surveys import rollups
 from surveys.models import Invitation, Response
-from surveys.responses import SubmissionFailed, SubmitOutcome, load_survey, submit_survey
 from surveys.storage import read_session, write_session
+from surveys.survey import rollups
+from surveys.survey.form import load_survey
+from surveys.survey.submit import SubmissionFailed, SubmitOutcome, submit_survey
 from tests.conftest import backends
 from tests.load_support import check_stored_exactly_once, expected_forms
 from tests.test_storage import rollup_snapshot
@@ -39,7 +40,8 @@ RETRY_FOR_SECONDS = 120.0
 WRITER = textwrap.dedent(
     """
     import sys, uuid
-    from surveys.responses import load_survey, submit_survey
+    from surveys.survey.form import load_survey
+    from surveys.survey.submit import submit_survey
     from surveys.storage import make_engine
 
     engine = make_engine(sys.argv[1])

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from surveys import organisation, roster
 from surveys.csvsafe import FORMULA_PREFIXES
-from surveys.models import CycleState
-from surveys.roster import LinkFile, RosterError
+from surveys.invitations import roster
+from surveys.invitations.roster import LinkFile, RosterError
+from surveys.organisation import cycles, structure
+from surveys.records import CycleState
 from surveys.storage import write_session
 from tests.conftest import backends
 from tests.hostile import (
@@ -52,8 +53,7 @@ def csv_bytes(header: str, rows: list[list[str]], encoding: str = "utf-8") -> by
 
 
 def import_file(engine: Engine, cycle: int, data: bytes) -> LinkFile:  # noqa: F811
-    with write_session(engine) as session:
-        return roster.import_roster(session=session, data=data, cycle_id=cycle, actor="boss")
+    return roster.import_roster(engine=engine, data=data, cycle_id=cycle, actor="boss")
 
 
 def assert_readable(error: RosterError) -> None:
@@ -196,11 +196,11 @@ CYCLE_NAMES = [
 
 def test_the_link_file_name_is_safe_whatever_the_cycle_is_called(engine: Engine) -> None:
     with write_session(engine) as session:
-        division = organisation.create_division(session=session, name="Acute care")
-        organisation.create_department(session=session, name="Emergency", division_id=division)
+        division = structure.add_division(session=session, name="Acute care")
+        structure.add_department(session=session, name="Emergency", division_id=division)
     for number, cycle_name in enumerate(CYCLE_NAMES):
         with write_session(engine) as session:
-            cycle_id = organisation.create_cycle(
+            cycle_id = cycles.add_cycle(
                 session=session,
                 name=cycle_name,
                 opens=date(2027, 1, 11 + number),

@@ -12,22 +12,24 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from surveys.invitations import create_open_link
+from surveys.invitations.links import create_open_link
 from surveys.models import CycleState, Item, Response
-from surveys.organisation import create_cycle
-from surveys.responses import (
+from surveys.organisation.cycles import add_cycle
+from surveys.storage import read_session, write_session
+from surveys.survey.form import (
     NOT_APPLICABLE,
-    InvalidAnswer,
-    InvalidSubmission,
-    SubmitOutcome,
     SurveyForm,
     SurveyUnavailable,
     Unavailable,
-    clean_comment,
     load_survey,
+)
+from surveys.survey.submit import (
+    InvalidAnswer,
+    InvalidSubmission,
+    SubmitOutcome,
+    clean_comment,
     submit_survey,
 )
-from surveys.storage import read_session, write_session
 from tests.conftest import backends
 from tests.hostile import (
     BAD_LIKERT,
@@ -322,7 +324,7 @@ def test_replayed_links_and_links_of_other_cycles_store_nothing(
     survey: dict,  # noqa: F811
 ) -> None:
     with write_session(engine) as session:
-        survey["cycles"]["2027 Q2"] = create_cycle(
+        survey["cycles"]["2027 Q2"] = add_cycle(
             session=session,
             name="2027 Q2",
             opens=date(2027, 4, 12),

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
+from surveys import audit
 from surveys.cli import app
 from surveys.cli.invite import write_new_file
 from surveys.config import get_settings
 from surveys.instruments import builtin_instrument
-from surveys.invitations import (
+from surveys.invitations.links import (
     TOKEN_BYTES,
     CycleClosed,
     UnknownName,
@@ -31,14 +32,11 @@ from surveys.invitations import (
     survey_url,
 )
 from surveys.models import CycleState, Department, Invitation
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    register_instrument,
-)
-from surveys.responses import load_survey
+from surveys.organisation.catalogue import register_instrument
+from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import add_department, add_division
 from surveys.storage import make_engine, migrate, read_session, write_session
+from surveys.survey.form import load_survey
 
 runner = CliRunner()
 
@@ -47,9 +45,9 @@ def organisation(engine: Engine) -> None:
     """Emergency, ICU and an archived ward; an open cycle and a closed one."""
     with write_session(engine) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        division_id = create_division(session=session, name="Acute care")
+        division_id = add_division(session=session, name="Acute care")
         for name in ("Emergency", "ICU", "=Formula ward", "Old ward"):
-            create_department(session=session, name=name, division_id=division_id)
+            add_department(session=session, name=name, division_id=division_id)
         session.scalars(
             select(Department).where(Department.name == "Old ward")
         ).one().archived = True
@@ -57,7 +55,7 @@ def organisation(engine: Engine) -> None:
             ("2026 Q4", date(2026, 10, 12), CycleState.open),
             ("2026 Q3", date(2026, 7, 12), CycleState.closed),
         ):
-            create_cycle(
+            add_cycle(
                 session=session, name=name, opens=opens, closes=date(opens.year, opens.month, 28),
                 instrument_id=instrument_id, state=state,
             )  # fmt: skip
@@ -296,3 +294,39 @@ def test_an_open_link_is_printed_and_lets_people_choose(
     assert written.exit_code == 0, written.output
     (row,) = read_links(out)
     assert (row["department"], row["staff_group"]) == ("", "")
+
+
+def test_links_made_on_the_command_line_are_in_the_audit_log(
+    settings_engine: Engine, out_dir: Path
+) -> None:
+    made = invoke(
+        "invite", "--cycle", "2026 Q4", "--department", "Emergency", "--group", "nursing",
+        "--count", "2", "--out", str(out_dir / "links.csv"),
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert invoke("invite", "--open", "--cycle", "2026 Q4").exit_code == 0
+    events = audit.list_events(engine=settings_engine)
+    assert [event.action for event in reversed(events)] == [
+        "invitations.create",
+        "invitations.open_link",
+    ]
+    assert all(event.actor.startswith("cli") for event in events)
+    assert events[-1].detail == "2026 Q4: 2 one-time links for Emergency, Nursing"
+    # The log holds what was made, never a link.
+    assert not any("token=" in event.detail for event in events)
+
+
+def test_a_file_that_cannot_be_written_records_nothing_in_the_audit_log(
+    settings_engine: Engine, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("surveys.cli.invite.write_new_file", refuse)
+    result = invoke(
+        "invite", "--cycle", "2026 Q4", "--department", "Emergency", "--group", "nursing",
+        "--count", "2", "--out", str(out_dir / "links.csv"),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert audit.list_events(engine=settings_engine) == []
+    assert invitation_count(settings_engine) == 0

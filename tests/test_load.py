@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 
 from bench.load import WRITERS, Kind, plan, run_load
 from surveys.config import get_settings
-from surveys.responses import SubmissionFailed, SubmitOutcome, submit_survey
 from surveys.storage import make_engine, migrate, write_session
+from surveys.survey.submit import SubmissionFailed, SubmitOutcome, submit_survey
 from tests.conftest import backends
 from tests.load_support import check_stored_exactly_once, expected_forms
 

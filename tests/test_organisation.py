@@ -9,13 +9,14 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, func, select
 
-from surveys import invitations, organisation
 from surveys.instruments import builtin_instrument
+from surveys.invitations import links as invitations
 from surveys.models import AuditEvent, CycleState, Item, StaffGroup
-from surveys.organisation import OrganisationError
+from surveys.organisation import catalogue, cycles, structure
+from surveys.organisation.structure import OrganisationError
 from surveys.reporting import response_rates
-from surveys.responses import store_response
 from surveys.storage import read_session, write_session
+from surveys.survey.submit import store_response
 from tests.conftest import backends
 
 ACTOR = "boss"
@@ -24,15 +25,15 @@ ACTOR = "boss"
 @pytest.fixture
 def org(engine: Engine) -> dict[str, int]:
     with write_session(engine) as session:
-        acute = organisation.create_division(session=session, name="Acute care")
-        support = organisation.create_division(session=session, name="Support")
+        acute = structure.add_division(session=session, name="Acute care")
+        support = structure.add_division(session=session, name="Support")
         return {
             "acute": acute,
             "support": support,
-            "emergency": organisation.create_department(
+            "emergency": structure.add_department(
                 session=session, name="Emergency", division_id=acute
             ),
-            "pharmacy": organisation.create_department(
+            "pharmacy": structure.add_department(
                 session=session, name="Pharmacy", division_id=support
             ),
         }
@@ -45,22 +46,18 @@ def actions(engine: Engine) -> list[str]:
 
 @backends()
 def test_departments_are_renamed_moved_archived_and_restored(engine: Engine, org) -> None:
-    with write_session(engine) as session:
-        organisation.rename_department(
-            session=session, department_id=org["emergency"], name="  Emergency  Dept ", actor=ACTOR
-        )
-        organisation.move_department(
-            session=session, department_id=org["emergency"], division_id=org["support"], actor=ACTOR
-        )
-        organisation.set_department_archived(
-            session=session, department_id=org["pharmacy"], archived=True, actor=ACTOR
-        )
-    with read_session(engine) as session:
-        departments = organisation.list_departments(session=session)
-        active = organisation.list_departments(session=session, include_archived=False)
-        scoped = organisation.list_departments(
-            session=session, department_ids=frozenset({org["pharmacy"]})
-        )
+    structure.rename_department(
+        engine=engine, department_id=org["emergency"], name="  Emergency  Dept ", actor=ACTOR
+    )
+    structure.move_department(
+        engine=engine, department_id=org["emergency"], division_id=org["support"], actor=ACTOR
+    )
+    structure.set_department_archived(
+        engine=engine, department_id=org["pharmacy"], archived=True, actor=ACTOR
+    )
+    departments = structure.list_departments(engine=engine)
+    active = structure.list_departments(engine=engine, include_archived=False)
+    scoped = structure.list_departments(engine=engine, department_ids=frozenset({org["pharmacy"]}))
     assert [(d.name, d.division, d.archived) for d in departments] == [
         ("Emergency Dept", "Support", False),
         ("Pharmacy", "Support", True),
@@ -68,29 +65,28 @@ def test_departments_are_renamed_moved_archived_and_restored(engine: Engine, org
     assert [d.name for d in active] == ["Emergency Dept"]
     assert [d.name for d in scoped] == ["Pharmacy"]
     assert actions(engine) == ["department.rename", "department.move", "department.archive"]
-    with write_session(engine) as session:
-        organisation.set_department_archived(
-            session=session, department_id=org["pharmacy"], archived=False, actor=ACTOR
-        )
+    structure.set_department_archived(
+        engine=engine, department_id=org["pharmacy"], archived=False, actor=ACTOR
+    )
     assert actions(engine)[-1] == "department.restore"
 
 
 @backends()
 def test_archived_department_keeps_its_history_but_gets_no_new_links(engine: Engine, org) -> None:
     with write_session(engine) as session:
-        cycle = organisation.create_cycle(
+        cycle = cycles.add_cycle(
             session=session, name="2027 Q1", opens=date(2027, 1, 1), closes=date(2027, 2, 1)
         )
         invitations.create_invitations(
             session=session,
             cycle_id=cycle,
             department_id=org["pharmacy"],
-            staff_group_id=organisation.list_staff_groups(session=session)[0].id,
+            staff_group_id=structure.staff_groups(session=session)[0].id,
             count=3,
         )
-        organisation.set_department_archived(
-            session=session, department_id=org["pharmacy"], archived=True, actor=ACTOR
-        )
+    structure.set_department_archived(
+        engine=engine, department_id=org["pharmacy"], archived=True, actor=ACTOR
+    )
     with read_session(engine) as session:
         rates = response_rates(engine, cycle_id=cycle)
         with pytest.raises(invitations.UnknownName, match="archived"):
@@ -117,13 +113,8 @@ def test_archived_department_keeps_its_history_but_gets_no_new_links(engine: Eng
     ],
 )
 def test_department_names_are_plain_unique_text(engine: Engine, org, name, message) -> None:
-    with (
-        pytest.raises(OrganisationError, match=re.escape(message)),
-        write_session(engine) as session,
-    ):
-        organisation.create_department(
-            session=session, name=name, division_id=org["acute"], actor=ACTOR
-        )
+    with pytest.raises(OrganisationError, match=re.escape(message)):
+        structure.create_department(engine=engine, name=name, division_id=org["acute"], actor=ACTOR)
 
 
 @backends()
@@ -132,50 +123,41 @@ def test_department_names_are_plain_unique_text(engine: Engine, org, name, messa
 )
 def test_ordinary_punctuation_and_accents_are_accepted(engine: Engine, org, name: str) -> None:
     with write_session(engine) as session:
-        organisation.create_department(
-            session=session, name=name, division_id=org["acute"], actor=ACTOR
-        )
-    with read_session(engine) as session:
-        assert name in [d.name for d in organisation.list_departments(session=session)]
+        structure.add_department(session=session, name=name, division_id=org["acute"], actor=ACTOR)
+    assert name in [d.name for d in structure.list_departments(engine=engine)]
 
 
 @backends()
 def test_division_rules(engine: Engine, org) -> None:
     with (
         pytest.raises(OrganisationError, match="still has 1 active department"),
-        write_session(engine) as session,
     ):
-        organisation.set_division_archived(
-            session=session, division_id=org["support"], archived=True, actor=ACTOR
+        structure.set_division_archived(
+            engine=engine, division_id=org["support"], archived=True, actor=ACTOR
         )
-    with write_session(engine) as session:
-        organisation.set_department_archived(
-            session=session, department_id=org["pharmacy"], archived=True, actor=ACTOR
-        )
-        organisation.set_division_archived(
-            session=session, division_id=org["support"], archived=True, actor=ACTOR
-        )
-        organisation.rename_division(
-            session=session, division_id=org["acute"], name="Acute & critical care", actor=ACTOR
-        )
+    structure.set_department_archived(
+        engine=engine, department_id=org["pharmacy"], archived=True, actor=ACTOR
+    )
+    structure.set_division_archived(
+        engine=engine, division_id=org["support"], archived=True, actor=ACTOR
+    )
+    structure.rename_division(
+        engine=engine, division_id=org["acute"], name="Acute & critical care", actor=ACTOR
+    )
     for change in (
-        lambda s: organisation.create_department(
-            session=s, name="Stores", division_id=org["support"]
+        lambda: structure.create_department(
+            engine=engine, name="Stores", division_id=org["support"], actor=ACTOR
         ),
-        lambda s: organisation.move_department(
-            session=s, department_id=org["emergency"], division_id=org["support"], actor=ACTOR
+        lambda: structure.move_department(
+            engine=engine, department_id=org["emergency"], division_id=org["support"], actor=ACTOR
         ),
-        lambda s: organisation.set_department_archived(
-            session=s, department_id=org["pharmacy"], archived=False, actor=ACTOR
+        lambda: structure.set_department_archived(
+            engine=engine, department_id=org["pharmacy"], archived=False, actor=ACTOR
         ),
     ):
-        with (
-            pytest.raises(OrganisationError, match="archived"),
-            write_session(engine) as session,
-        ):
-            change(session)
-    with read_session(engine) as session:
-        divisions = organisation.list_divisions(session=session)
+        with pytest.raises(OrganisationError, match="archived"):
+            change()
+    divisions = structure.list_divisions(engine=engine)
     assert [(d.name, d.archived) for d in divisions] == [
         ("Acute & critical care", False),
         ("Support", True),
@@ -185,28 +167,28 @@ def test_division_rules(engine: Engine, org) -> None:
 @backends()
 def test_departments_are_found_by_name_with_suggestions(engine: Engine, org) -> None:
     with read_session(engine) as session:
-        assert organisation.department_ids_by_name(
+        assert structure.department_ids_by_name(
             session=session, names=["emergency", " Pharmacy "]
         ) == frozenset({org["emergency"], org["pharmacy"]})
         with pytest.raises(OrganisationError, match="did you mean 'Pharmacy'"):
-            organisation.department_ids_by_name(session=session, names=["Pharmcy"])
+            structure.department_ids_by_name(session=session, names=["Pharmcy"])
 
 
 @backends()
 def test_a_new_staff_group_gets_questions_in_every_instrument(engine: Engine) -> None:
     with write_session(engine) as session:
-        instrument = organisation.register_instrument(
-            session=session, definition=builtin_instrument()
-        )
+        instrument = catalogue.register_instrument(session=session, definition=builtin_instrument())
+    with read_session(engine) as session:
         before = session.scalar(select(func.count()).select_from(Item))
-        group = organisation.create_staff_group(
-            session=session, name="Midwives", plural="midwives", actor=ACTOR
-        )
+    group = structure.create_staff_group(
+        engine=engine, name="Midwives", plural="midwives", actor=ACTOR
+    )
+    with read_session(engine) as session:
         after = session.scalar(select(func.count()).select_from(Item))
         about = session.scalar(
             select(func.count()).select_from(Item).where(Item.about_group_id == group)
         )
-        groups = organisation.list_staff_groups(session=session)
+        groups = structure.staff_groups(session=session)
     per_group_items = sum(
         len(section.items) for section in builtin_instrument().sections if section.per_group
     )
@@ -218,28 +200,24 @@ def test_a_new_staff_group_gets_questions_in_every_instrument(engine: Engine) ->
 
 @backends()
 def test_staff_groups_are_renamed_reordered_and_archived(engine: Engine) -> None:
+    ids = {group.key: group.id for group in structure.list_staff_groups(engine=engine)}
+    structure.move_staff_group(
+        engine=engine, staff_group_id=ids["administrative"], offset=-1, actor=ACTOR
+    )
+    structure.move_staff_group(engine=engine, staff_group_id=ids["nursing"], offset=-5, actor=ACTOR)
+    structure.rename_staff_group(
+        engine=engine,
+        staff_group_id=ids["nursing"],
+        name="Nurses & midwives",
+        plural="nurses and midwives",
+        actor=ACTOR,
+    )
+    structure.set_staff_group_archived(
+        engine=engine, staff_group_id=ids["physicians"], archived=True, actor=ACTOR
+    )
     with read_session(engine) as session:
-        ids = {group.key: group.id for group in organisation.list_staff_groups(session=session)}
-    with write_session(engine) as session:
-        organisation.move_staff_group(
-            session=session, staff_group_id=ids["administrative"], offset=-1, actor=ACTOR
-        )
-        organisation.move_staff_group(
-            session=session, staff_group_id=ids["nursing"], offset=-5, actor=ACTOR
-        )
-        organisation.rename_staff_group(
-            session=session,
-            staff_group_id=ids["nursing"],
-            name="Nurses & midwives",
-            plural="nurses and midwives",
-            actor=ACTOR,
-        )
-        organisation.set_staff_group_archived(
-            session=session, staff_group_id=ids["physicians"], archived=True, actor=ACTOR
-        )
-    with read_session(engine) as session:
-        active = organisation.list_staff_groups(session=session)
-        every = organisation.list_staff_groups(session=session, include_archived=True)
+        active = structure.staff_groups(session=session)
+        every = structure.staff_groups(session=session, include_archived=True)
         key = session.get(StaffGroup, ids["nursing"]).key
     assert [group.key for group in active] == ["nursing", "administrative", "allied_health"]
     assert [group.key for group in every] == [
@@ -253,50 +231,40 @@ def test_staff_groups_are_renamed_reordered_and_archived(engine: Engine) -> None
 
 @backends()
 def test_staff_group_rules(engine: Engine) -> None:
-    with read_session(engine) as session:
-        groups = organisation.list_staff_groups(session=session)
+    groups = structure.list_staff_groups(engine=engine)
     with (
         pytest.raises(OrganisationError, match="already a staff group called 'Nursing'"),
-        write_session(engine) as session,
     ):
-        organisation.create_staff_group(
-            session=session, name="nursing", plural="nurses", actor=ACTOR
+        structure.create_staff_group(engine=engine, name="nursing", plural="nurses", actor=ACTOR)
+    with pytest.raises(OrganisationError, match="formatting"):
+        structure.create_staff_group(engine=engine, name="Porters", plural="*porters*", actor=ACTOR)
+    for group in groups[1:]:
+        structure.set_staff_group_archived(
+            engine=engine, staff_group_id=group.id, archived=True, actor=ACTOR
         )
-    with pytest.raises(OrganisationError, match="formatting"), write_session(engine) as session:
-        organisation.create_staff_group(
-            session=session, name="Porters", plural="*porters*", actor=ACTOR
-        )
-    with write_session(engine) as session:
-        for group in groups[1:]:
-            organisation.set_staff_group_archived(
-                session=session, staff_group_id=group.id, archived=True, actor=ACTOR
-            )
     with (
         pytest.raises(OrganisationError, match="last active staff group"),
-        write_session(engine) as session,
     ):
-        organisation.set_staff_group_archived(
-            session=session, staff_group_id=groups[0].id, archived=True, actor=ACTOR
+        structure.set_staff_group_archived(
+            engine=engine, staff_group_id=groups[0].id, archived=True, actor=ACTOR
         )
 
 
 @backends()
 def test_cycles_are_created_opened_closed_and_reopened(engine: Engine) -> None:
     with write_session(engine) as session:
-        cycle = organisation.create_cycle(
+        cycle = cycles.add_cycle(
             session=session,
             name="2027 Q1",
             opens=date(2027, 1, 11),
             closes=date(2027, 3, 1),
             actor=ACTOR,
         )
-        states = [
-            organisation.change_cycle_state(
-                session=session, cycle_id=cycle, action=action, actor=ACTOR
-            )
-            for action in ("open", "close", "open")
-        ]
-        (created,) = organisation.list_cycles(session=session)
+    states = [
+        cycles.change_cycle_state(engine=engine, cycle_id=cycle, action=action, actor=ACTOR)
+        for action in ("open", "close", "open")
+    ]
+    (created,) = cycles.list_cycles(engine=engine)
     assert states == [CycleState.open, CycleState.closed, CycleState.open]
     assert created.state == "open" and created.instrument_id
     assert actions(engine) == ["cycle.create", "cycle.open", "cycle.close", "cycle.open"]
@@ -313,34 +281,31 @@ def test_cycles_are_created_opened_closed_and_reopened(engine: Engine) -> None:
 )
 def test_bad_cycles_are_refused(engine: Engine, change, message) -> None:
     with write_session(engine) as session:
-        organisation.create_cycle(
+        cycles.add_cycle(
             session=session, name="2026 Q4", opens=date(2026, 10, 1), closes=date(2026, 12, 1)
         )
     given = {"name": "2027 Q1", "opens": date(2027, 1, 1), "closes": date(2027, 2, 1), **change}
     with pytest.raises(OrganisationError, match=message), write_session(engine) as session:
-        organisation.create_cycle(session=session, actor=ACTOR, **given)
+        cycles.add_cycle(session=session, actor=ACTOR, **given)
 
 
 @backends()
 def test_a_draft_cycle_cannot_be_closed_nor_an_open_one_opened(engine: Engine) -> None:
     with write_session(engine) as session:
-        cycle = organisation.create_cycle(
+        cycle = cycles.add_cycle(
             session=session, name="2027 Q1", opens=date(2027, 1, 1), closes=date(2027, 2, 1)
         )
     with (
         pytest.raises(OrganisationError, match="is draft; it cannot close"),
-        write_session(engine) as session,
     ):
-        organisation.change_cycle_state(
-            session=session, cycle_id=cycle, action="close", actor=ACTOR
-        )
+        cycles.change_cycle_state(engine=engine, cycle_id=cycle, action="close", actor=ACTOR)
 
 
 def answer(engine: Engine, cycle: int, department: int, group: int, count: int) -> None:
     rng = random.Random(count)
+    instrument = cycles.list_cycles(engine=engine)[0].instrument_id
     with read_session(engine) as session:
-        instrument = organisation.list_cycles(session=session)[0].instrument_id
-        items = organisation.instrument_items(session=session, instrument_id=instrument)
+        items = catalogue.instrument_items(session=session, instrument_id=instrument)
     for _ in range(count):
         with write_session(engine) as session:
             store_response(
@@ -362,14 +327,14 @@ def test_response_rates_band_small_counts_and_pool_them_as_the_results_do(
     engine: Engine, org
 ) -> None:
     with write_session(engine) as session:
-        cycle = organisation.create_cycle(
+        cycle = cycles.add_cycle(
             session=session,
             name="2027 Q1",
             opens=date(2027, 1, 1),
             closes=date(2027, 2, 1),
             state=CycleState.open,
         )
-        nursing, physicians = (g.id for g in organisation.list_staff_groups(session=session)[:2])
+        nursing, physicians = (g.id for g in structure.staff_groups(session=session)[:2])
         for department, group, count in [
             (org["emergency"], nursing, 10),
             (org["emergency"], physicians, 4),
@@ -414,17 +379,17 @@ def test_response_rates_band_small_counts_and_pool_them_as_the_results_do(
 @backends()
 def test_response_rates_show_only_whole_atoms_across_departments(engine: Engine, org) -> None:
     with write_session(engine) as session:
-        cycle = organisation.create_cycle(
+        cycle = cycles.add_cycle(
             session=session,
             name="2027 Q1",
             opens=date(2027, 1, 1),
             closes=date(2027, 2, 1),
             state=CycleState.open,
         )
-        oncology = organisation.create_department(
+        oncology = structure.add_department(
             session=session, name="Oncology", division_id=org["acute"]
         )
-        nursing, physicians = (g.id for g in organisation.list_staff_groups(session=session)[:2])
+        nursing, physicians = (g.id for g in structure.staff_groups(session=session)[:2])
     answer(engine, cycle, org["emergency"], nursing, 6)
     answer(engine, cycle, org["emergency"], physicians, 10)
     answer(engine, cycle, oncology, physicians, 2)
@@ -444,14 +409,14 @@ def test_response_rates_show_only_whole_atoms_across_departments(engine: Engine,
 @backends()
 def test_a_department_under_the_minimum_is_banded_whole(engine: Engine, org) -> None:
     with write_session(engine) as session:
-        cycle = organisation.create_cycle(
+        cycle = cycles.add_cycle(
             session=session,
             name="2027 Q1",
             opens=date(2027, 1, 1),
             closes=date(2027, 2, 1),
             state=CycleState.open,
         )
-        nursing = organisation.list_staff_groups(session=session)[0].id
+        nursing = structure.staff_groups(session=session)[0].id
         invitations.create_invitations(
             session=session,
             cycle_id=cycle,

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from surveys.models import Response
-from surveys.responses import load_survey, submit_survey
 from surveys.storage import read_session
+from surveys.survey.form import load_survey
+from surveys.survey.submit import submit_survey
 from tests.conftest import backends
 from tests.test_submission import full_answers, survey, tokens  # noqa: F401 - fixture
 
@@ -59,7 +60,7 @@ def test_no_ordering_or_transaction_id_links_a_response_to_its_link(
     survey: dict,  # noqa: F811
 ) -> None:
     links = tokens(engine, survey, PEOPLE)
-    from surveys.invitations import hash_token
+    from surveys.invitations.links import hash_token
 
     truth: dict[str, int] = {}  # token hash -> response id, known only to the test
     use_order = random.Random(11).sample(links, len(links))

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, insert
 
-from surveys import reporting, rollups
+from surveys import reporting
 from surveys.config import get_settings
 from surveys.instruments import builtin_instrument
 from surveys.models import (
@@ -26,19 +26,19 @@ from surveys.models import (
     Response,
     ScoreRollup,
 )
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    instrument_items,
-    list_staff_groups,
-    register_instrument,
+from surveys.organisation.catalogue import instrument_items, register_instrument
+from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import (
+    add_department,
+    add_division,
+    staff_groups,
 )
 from surveys.reporting import ALL_SELECTED, RollupSource
 from surveys.reporting.figures import with_change
 from surveys.reporting.relationships import PATIENTS_LABEL
 from surveys.reporting.statistics import change_is_significant, mean_interval
 from surveys.storage import new_random_id, write_session
+from surveys.survey import rollups
 from tests.conftest import backends
 
 # --- A small hospital built from real submissions ----------------------------------------------
@@ -87,15 +87,15 @@ def uniform_answers(items: dict, value: int, nps: int) -> dict:
 def build_survey(engine: Engine) -> dict:
     with write_session(engine) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        acute = create_division(session=session, name="Acute care")
-        support = create_division(session=session, name="Clinical support")
+        acute = add_division(session=session, name="Acute care")
+        support = add_division(session=session, name="Clinical support")
         departments = {
-            "Emergency": create_department(session=session, name="Emergency", division_id=acute),
-            "ICU": create_department(session=session, name="ICU", division_id=acute),
-            "Pharmacy": create_department(session=session, name="Pharmacy", division_id=support),
+            "Emergency": add_department(session=session, name="Emergency", division_id=acute),
+            "ICU": add_department(session=session, name="ICU", division_id=acute),
+            "Pharmacy": add_department(session=session, name="Pharmacy", division_id=support),
         }
         cycles = {
-            name: create_cycle(
+            name: add_cycle(
                 session=session,
                 name=name,
                 opens=opens,
@@ -104,7 +104,7 @@ def build_survey(engine: Engine) -> dict:
             )
             for name, opens in (("2026 Q3", date(2026, 7, 12)), ("2026 Q4", date(2026, 10, 12)))
         }
-        groups = {group.key: group.id for group in list_staff_groups(session=session)}
+        groups = {group.key: group.id for group in staff_groups(session=session)}
         items = instrument_items(session=session, instrument_id=instrument_id)
     return {
         "instrument_id": instrument_id,
@@ -619,15 +619,15 @@ def attack(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> dict:
     rng = np.random.default_rng(5)
     with write_session(engine) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        divisions = {name: create_division(session=session, name=name) for name in ("West", "East")}
+        divisions = {name: add_division(session=session, name=name) for name in ("West", "East")}
         departments = {
-            name: create_department(
+            name: add_department(
                 session=session, name=f"Dept {name}", division_id=divisions[division]
             )
             for name, division in ATTACK_DIVISIONS.items()
         }
         cycles = {
-            number: create_cycle(
+            number: add_cycle(
                 session=session,
                 name=f"Cycle {number}",
                 opens=date(2026, 3 * number, 1),
@@ -636,7 +636,7 @@ def attack(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> dict:
             )
             for number in ATTACK_CELLS
         }
-        groups = {group.key: group.id for group in list_staff_groups(session=session)}
+        groups = {group.key: group.id for group in staff_groups(session=session)}
         items = list(instrument_items(session=session, instrument_id=instrument_id).values())
         measures = ["index", *sorted({i.dimension for i in items if i.scale != "nps"})]
         truth: dict = {}

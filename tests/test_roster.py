@@ -8,39 +8,48 @@ from datetime import date
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlmodel import Session
 
-from surveys import organisation, roster
-from surveys.invitations import find_invitation
+from surveys.invitations import roster
+from surveys.invitations.links import hash_token
+from surveys.invitations.roster import RosterError, RosterKind, RosterProblem
 from surveys.models import CycleState, Invitation
-from surveys.roster import RosterError, RosterKind, RosterProblem
+from surveys.organisation import cycles, structure
 from surveys.storage import read_session, write_session
 from tests.conftest import backends
+
+
+def find_invitation(*, session: Session, token: str) -> Invitation | None:
+    """The stored invitation a link's token belongs to."""
+    return session.scalars(
+        select(Invitation).where(Invitation.token_hash == hash_token(token))
+    ).first()
 
 
 @pytest.fixture
 def cycle(engine: Engine) -> int:
     """An open cycle in a hospital with Emergency, Oncology and an archived Pharmacy."""
     with write_session(engine) as session:
-        division = organisation.create_division(session=session, name="Acute care")
+        division = structure.add_division(session=session, name="Acute care")
         for name in ("Emergency", "Oncology", "Pharmacy"):
-            organisation.create_department(session=session, name=name, division_id=division)
-        pharmacy = organisation.department_ids_by_name(session=session, names=["Pharmacy"])
-        organisation.set_department_archived(
-            session=session, department_id=next(iter(pharmacy)), archived=True, actor="boss"
-        )
-        return organisation.create_cycle(
+            structure.add_department(session=session, name=name, division_id=division)
+        pharmacy = structure.department_ids_by_name(session=session, names=["Pharmacy"])
+        cycle_id = cycles.add_cycle(
             session=session,
             name="2027 Q1",
             opens=date(2027, 1, 11),
             closes=date(2027, 3, 1),
             state=CycleState.open,
         )
+    structure.set_department_archived(
+        engine=engine, department_id=next(iter(pharmacy)), archived=True, actor="boss"
+    )
+    return cycle_id
 
 
 def parse(engine: Engine, cycle: int, text: str | bytes) -> roster.Roster:
     data = text.encode() if isinstance(text, str) else text
-    with read_session(engine) as session:
-        return roster.parse_roster(session=session, data=data, cycle_id=cycle)
+    return roster.parse_roster(engine=engine, data=data, cycle_id=cycle)
 
 
 def problems(engine: Engine, cycle: int, text: str | bytes) -> list[RosterProblem]:
@@ -159,10 +168,10 @@ def test_too_many_rows_are_refused(engine: Engine, cycle: int) -> None:
 
 
 def test_too_many_links_in_all_are_refused(engine: Engine, cycle: int) -> None:
+    division = structure.list_divisions(engine=engine)[0].id
     with write_session(engine) as session:
-        division = organisation.list_divisions(session=session)[0].id
         for n in range(2):
-            organisation.create_department(session=session, name=f"Ward {n}", division_id=division)
+            structure.add_department(session=session, name=f"Ward {n}", division_id=division)
     rows = "".join(
         f"{department},{group},5000\n"
         for department in ("Emergency", "Oncology", "Ward 0", "Ward 1")
@@ -173,8 +182,7 @@ def test_too_many_links_in_all_are_refused(engine: Engine, cycle: int) -> None:
 
 
 def test_a_closed_cycle_takes_no_roster(engine: Engine, cycle: int) -> None:
-    with write_session(engine) as session:
-        organisation.change_cycle_state(session=session, cycle_id=cycle, action="close", actor="x")
+    cycles.change_cycle_state(engine=engine, cycle_id=cycle, action="close", actor="x")
     (problem,) = problems(engine, cycle, HEADCOUNT + "Emergency,nursing,4\n")
     assert "is closed; links for it could not be used" in problem.problem
 
@@ -203,8 +211,7 @@ def test_spreadsheet_variations_are_read_alike(engine: Engine, cycle: int, text:
 @backends()
 def test_headcount_roster_makes_links_per_department_and_group(engine: Engine, cycle: int) -> None:
     data = (HEADCOUNT + "Emergency,nursing,3\nOncology,physicians,2\n").encode()
-    with write_session(engine) as session:
-        made = roster.import_roster(session=session, data=data, cycle_id=cycle, actor="boss")
+    made = roster.import_roster(engine=engine, data=data, cycle_id=cycle, actor="boss")
     rows = list(csv.reader(io.StringIO(made.csv_text)))
     assert rows[0] == ["department", "staff_group", "link"]
     assert [row[:2] for row in rows[1:]] == [["Emergency", "Nursing"]] * 3 + [
@@ -229,8 +236,7 @@ def test_email_roster_pairs_each_email_with_its_own_link_and_stores_no_email(
         + f"Oncology,nursing,{emails[0]}\nEmergency,nursing,{emails[1]}\n"
         + f"Oncology,nursing,{emails[2]}\n"
     ).encode()
-    with write_session(engine) as session:
-        made = roster.import_roster(session=session, data=data, cycle_id=cycle, actor="boss")
+    made = roster.import_roster(engine=engine, data=data, cycle_id=cycle, actor="boss")
     rows = list(csv.reader(io.StringIO(made.csv_text)))
     assert rows[0] == ["email", "link"]
     assert [row[0] for row in rows[1:]] == emails
@@ -250,21 +256,19 @@ def test_email_roster_pairs_each_email_with_its_own_link_and_stores_no_email(
 
 def test_links_file_is_safe_to_open_in_a_spreadsheet(engine: Engine, cycle: int) -> None:
     data = (EMAILS + "Emergency,nursing,=cmd|calc@example.org\n").encode()
-    with write_session(engine) as session:
-        made = roster.import_roster(session=session, data=data, cycle_id=cycle, actor="boss")
+    made = roster.import_roster(engine=engine, data=data, cycle_id=cycle, actor="boss")
     assert made.csv_text.splitlines()[1].startswith("'=cmd|calc@example.org,")
 
 
 def test_nothing_is_stored_when_the_roster_fails(engine: Engine, cycle: int) -> None:
     data = (HEADCOUNT + "Emergency,nursing,3\nOncology,nurses,2\n").encode()
-    with pytest.raises(RosterError), write_session(engine) as session:
-        roster.import_roster(session=session, data=data, cycle_id=cycle, actor="boss")
+    with pytest.raises(RosterError):
+        roster.import_roster(engine=engine, data=data, cycle_id=cycle, actor="boss")
     assert invitation_count(engine) == 0
 
 
 def test_open_link_is_reusable_and_for_the_cycle(engine: Engine, cycle: int) -> None:
-    with write_session(engine) as session:
-        link = roster.create_open_link(session=session, cycle_id=cycle, actor="boss")
+    link = roster.create_open_link(engine=engine, cycle_id=cycle, actor="boss")
     with read_session(engine) as session:
         found = find_invitation(session=session, token=link.split("token=")[1])
     assert found is not None and found.is_open and found.department_id is None

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
-from surveys import rollups
 from surveys.instruments import builtin_instrument
 from surveys.models import (
     Answer,
@@ -27,15 +26,14 @@ from surveys.models import (
     Response,
     ScoreRollup,
 )
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    instrument_items,
+from surveys.organisation.catalogue import instrument_items, register_instrument
+from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import (
+    add_department,
+    add_division,
     list_staff_groups,
-    register_instrument,
+    staff_groups,
 )
-from surveys.responses import InvalidAnswer, store_response
 from surveys.storage import (
     alembic_config,
     make_engine,
@@ -44,6 +42,8 @@ from surveys.storage import (
     schema_is_current,
     write_session,
 )
+from surveys.survey import rollups
+from surveys.survey.submit import InvalidAnswer, store_response
 from tests.conftest import backends
 
 
@@ -52,19 +52,19 @@ def survey(engine: Engine) -> dict:
     """One division, two departments, an open cycle and the built-in instrument."""
     with write_session(engine) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        division_id = create_division(session=session, name="Acute care")
+        division_id = add_division(session=session, name="Acute care")
         departments = [
-            create_department(session=session, name=name, division_id=division_id)
+            add_department(session=session, name=name, division_id=division_id)
             for name in ("Emergency", "ICU")
         ]
-        cycle_id = create_cycle(
+        cycle_id = add_cycle(
             session=session,
             name="2026 Q4",
             opens=date(2026, 10, 12),
             closes=date(2026, 12, 3),
             instrument_id=instrument_id,
         )
-        groups = [group.id for group in list_staff_groups(session=session)]
+        groups = [group.id for group in staff_groups(session=session)]
         items = instrument_items(session=session, instrument_id=instrument_id)
     return {
         "instrument_id": instrument_id,
@@ -132,8 +132,7 @@ def test_migrations_build_the_models_schema_from_empty(database_url: str) -> Non
 
 @backends()
 def test_migration_seeds_the_four_default_staff_groups(engine: Engine) -> None:
-    with read_session(engine) as session:
-        groups = list_staff_groups(session=session)
+    groups = list_staff_groups(engine=engine)
     assert [group.key for group in groups] == [
         "nursing",
         "physicians",

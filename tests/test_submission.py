@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from surveys import rollups
 from surveys.instruments import builtin_instrument
-from surveys.invitations import create_invitations, create_open_link, hash_token
+from surveys.invitations.links import create_invitations, create_open_link, hash_token
 from surveys.models import (
     Answer,
     CellRollup,
@@ -23,26 +22,29 @@ from surveys.models import (
     Response,
     SubmissionReceipt,
 )
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    list_staff_groups,
-    register_instrument,
+from surveys.organisation.catalogue import register_instrument
+from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import (
+    add_department,
+    add_division,
+    staff_groups,
 )
-from surveys.responses import (
+from surveys.storage import read_session, write_session
+from surveys.survey import rollups
+from surveys.survey.form import (
     NOT_APPLICABLE,
-    InvalidAnswer,
-    InvalidSubmission,
-    SubmissionFailed,
-    SubmitOutcome,
     SurveyForm,
     SurveyUnavailable,
     Unavailable,
     load_survey,
+)
+from surveys.survey.submit import (
+    InvalidAnswer,
+    InvalidSubmission,
+    SubmissionFailed,
+    SubmitOutcome,
     submit_survey,
 )
-from surveys.storage import read_session, write_session
 from tests.conftest import backends
 
 SAME_TOKEN_THREADS = 20
@@ -54,14 +56,14 @@ def survey(engine: Engine) -> dict:
     """Emergency and ICU (active) and an archived ward; an open, a closed and a draft cycle."""
     with write_session(engine) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        division_id = create_division(session=session, name="Acute care")
+        division_id = add_division(session=session, name="Acute care")
         departments = {
-            name: create_department(session=session, name=name, division_id=division_id)
+            name: add_department(session=session, name=name, division_id=division_id)
             for name in ("Emergency", "ICU", "Old ward")
         }
         session.get(Department, departments["Old ward"]).archived = True
         cycles = {
-            name: create_cycle(
+            name: add_cycle(
                 session=session,
                 name=name,
                 opens=opens,
@@ -75,7 +77,7 @@ def survey(engine: Engine) -> dict:
                 ("2027 Q1", date(2027, 1, 12), CycleState.draft),
             )
         }
-        groups = {group.key: group.id for group in list_staff_groups(session=session)}
+        groups = {group.key: group.id for group in staff_groups(session=session)}
     return {"departments": departments, "cycles": cycles, "groups": groups}
 
 

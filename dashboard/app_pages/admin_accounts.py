@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import auth, resources
 from surveys.access import accounts
 from surveys.access.passwords import PASSWORD_MIN_LENGTH
+from surveys.organisation import structure
 
 account = auth.require_admin()
 actor = account.username
@@ -22,7 +23,7 @@ auth.show_flash()
 
 engine = resources.engine()
 listed = accounts.list_accounts(engine=engine)
-department_names = accounts.assignable_departments(engine=engine)
+department_names = [d.name for d in structure.list_departments(engine=engine)]
 by_name = {row.username: row for row in listed}
 
 st.dataframe(
@@ -75,7 +76,7 @@ with add, st.form("new_account_form", clear_on_submit=True):
         if password != confirm:
             st.error("The two passwords differ.")
         else:
-            auth.run_change(
+            auth.apply(
                 lambda: accounts.create_account(
                     engine=engine,
                     username=username,
@@ -102,7 +103,7 @@ with edit:
                     key=f"account_departments_{row.id}",
                 )
                 if st.form_submit_button("Save departments", key="account_departments_submit"):
-                    auth.run_change(
+                    auth.apply(
                         lambda: accounts.set_departments(
                             engine=engine, username=chosen, departments=scope, actor=actor
                         ),
@@ -117,7 +118,7 @@ with edit:
                     autocomplete="new-password",
                 )
                 if st.form_submit_button("Set password", key="account_password_submit"):
-                    auth.run_change(
+                    auth.apply(
                         lambda: accounts.set_password(
                             engine=engine, username=chosen, password=new_password, actor=actor
                         ),
@@ -127,7 +128,7 @@ with edit:
             if row.locked and st.button(
                 "Unlock", key="account_unlock", icon=":material/lock_open:"
             ):
-                auth.run_change(
+                auth.apply(
                     lambda: accounts.unlock(engine=engine, username=chosen, actor=actor),
                     success="Account unlocked.",
                 )
@@ -139,7 +140,7 @@ with edit:
                 disabled=chosen == account.username,
                 help="You cannot disable yourself." if chosen == account.username else None,
             ):
-                auth.run_change(
+                auth.apply(
                     lambda: accounts.set_active(
                         engine=engine, username=chosen, active=active, actor=actor
                     ),

@@ -9,7 +9,6 @@ import streamlit as st
 
 from dashboard import auth, resources
 from surveys import audit
-from surveys.storage import read_session
 
 SHOWN = 500
 
@@ -21,17 +20,15 @@ st.caption(
     "It never holds survey answers, links or email addresses."
 )
 
-with read_session(resources.engine()) as session:
-    actions = audit.list_actions(session=session)
+actions = audit.list_actions(engine=resources.engine())
 with st.container(horizontal=True):
     action = st.selectbox(
         "Action", options=actions, index=None, placeholder="All actions", key="audit_action"
     )
     actor = st.text_input("Who", key="audit_actor", placeholder="Any username")
-with read_session(resources.engine()) as session:
-    events = audit.list_events(
-        session=session, limit=SHOWN, actor=actor.strip().lower() or None, action=action
-    )
+events = audit.list_events(
+    engine=resources.engine(), limit=SHOWN, actor=actor.strip().lower() or None, action=action
+)
 
 if not events:
     st.info("Nothing recorded yet.", icon=":material/info:")

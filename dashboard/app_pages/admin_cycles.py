@@ -8,9 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
-from surveys import organisation
-from surveys.models import CycleState
-from surveys.storage import read_session
+from surveys.organisation import cycles as cycle_actions
+from surveys.records import CycleState
 
 account = auth.require_admin()
 
@@ -21,8 +20,8 @@ st.caption(
 )
 auth.show_flash()
 
-with read_session(resources.engine()) as session:
-    cycles = organisation.list_cycles(session=session)
+engine = resources.engine()
+cycles = cycle_actions.list_cycles(engine=engine)
 
 if cycles:
     st.dataframe(
@@ -56,9 +55,9 @@ with new:
             "Closes", value=today + timedelta(weeks=6), key="new_cycle_closes", format="YYYY-MM-DD"
         )
         if st.form_submit_button("Create cycle", key="new_cycle_submit", type="primary"):
-            auth.apply_change(
-                lambda session: organisation.create_cycle(
-                    session=session, name=name, opens=opens, closes=closes, actor=account.username
+            auth.apply(
+                lambda: cycle_actions.create_cycle(
+                    engine=engine, name=name, opens=opens, closes=closes, actor=account.username
                 ),
                 success="Cycle created as a draft. Open it when staff should start answering.",
             )
@@ -83,9 +82,9 @@ with change:
                 icon=":material/play_arrow:",
                 disabled=state is CycleState.open,
             ):
-                auth.apply_change(
-                    lambda session: organisation.change_cycle_state(
-                        session=session, cycle_id=chosen, action="open", actor=account.username
+                auth.apply(
+                    lambda: cycle_actions.change_cycle_state(
+                        engine=engine, cycle_id=chosen, action="open", actor=account.username
                     ),
                     success="Cycle opened: its links now work.",
                 )
@@ -95,9 +94,9 @@ with change:
                 icon=":material/stop:",
                 disabled=state is not CycleState.open,
             ):
-                auth.apply_change(
-                    lambda session: organisation.change_cycle_state(
-                        session=session, cycle_id=chosen, action="close", actor=account.username
+                auth.apply(
+                    lambda: cycle_actions.change_cycle_state(
+                        engine=engine, cycle_id=chosen, action="close", actor=account.username
                     ),
                     success="Cycle closed: its links no longer accept answers.",
                 )

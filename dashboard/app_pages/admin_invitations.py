@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
-from surveys import organisation, roster
-from surveys.models import CycleState
-from surveys.storage import read_session, write_session
+from surveys.invitations import roster
+from surveys.organisation.cycles import list_cycles
+from surveys.records import CycleState
 
 LINKS_KEY = "invitation_links"  # (file id, LinkFile) of the roster last turned into links
 OPEN_LINK_KEY = "invitation_open_link"
@@ -22,12 +22,10 @@ st.caption(
 )
 auth.show_flash()
 
-with read_session(resources.engine()) as session:
-    cycles = [
-        cycle
-        for cycle in reversed(organisation.list_cycles(session=session))
-        if cycle.state != CycleState.closed
-    ]
+engine = resources.engine()
+cycles = [
+    cycle for cycle in reversed(list_cycles(engine=engine)) if cycle.state != CycleState.closed
+]
 if not cycles:
     st.info(
         "There is no draft or open cycle to invite staff to. Create one on Manage cycles.",
@@ -71,8 +69,7 @@ with personal:
     if uploaded is not None and not (made and made[0] == uploaded.file_id):
         data = uploaded.getvalue()
         try:
-            with read_session(resources.engine()) as session:
-                checked = roster.parse_roster(session=session, data=data, cycle_id=cycle_id)
+            checked = roster.parse_roster(engine=engine, data=data, cycle_id=cycle_id)
         except roster.RosterError as error:
             count = len(error.problems) + error.more
             st.error(
@@ -124,10 +121,9 @@ with personal:
                 icon=":material/link:",
             ):
                 try:
-                    with write_session(resources.engine()) as session:
-                        link_file = roster.import_roster(
-                            session=session, data=data, cycle_id=cycle_id, actor=account.username
-                        )
+                    link_file = roster.import_roster(
+                        engine=engine, data=data, cycle_id=cycle_id, actor=account.username
+                    )
                 except roster.RosterError as error:
                     st.error(auth.plain(error), icon=":material/error:")
                 else:
@@ -165,10 +161,7 @@ with open_tab:
     )
     if st.button("Make an open link", key="open_link_create", icon=":material/add_link:"):
         try:
-            with write_session(resources.engine()) as session:
-                link = roster.create_open_link(
-                    session=session, cycle_id=cycle_id, actor=account.username
-                )
+            link = roster.create_open_link(engine=engine, cycle_id=cycle_id, actor=account.username)
         except roster.RosterError as error:
             st.error(auth.plain(error), icon=":material/error:")
         else:

@@ -6,8 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
-from surveys import organisation
-from surveys.storage import read_session
+from surveys.organisation import structure
 
 account = auth.require_admin()
 actor = account.username
@@ -19,9 +18,9 @@ st.caption(
 )
 auth.show_flash()
 
-with read_session(resources.engine()) as session:
-    divisions = organisation.list_divisions(session=session)
-    departments = organisation.list_departments(session=session)
+engine = resources.engine()
+divisions = structure.list_divisions(engine=engine)
+departments = structure.list_departments(engine=engine)
 division_by_id = {division.id: division for division in divisions}
 department_by_id = {department.id: department for department in departments}
 active_divisions = [division.id for division in divisions if not division.archived]
@@ -73,9 +72,9 @@ with department_tab:
             if division_id is None:
                 st.error("Choose the division the department belongs to.")
             else:
-                auth.apply_change(
-                    lambda session: organisation.create_department(
-                        session=session, name=name, division_id=division_id, actor=actor
+                auth.apply(
+                    lambda: structure.create_department(
+                        engine=engine, name=name, division_id=division_id, actor=actor
                     ),
                     success="Department added.",
                 )
@@ -96,9 +95,9 @@ with department_tab:
                     "New name", value=department.name, key=f"rename_department_name_{chosen}"
                 )
                 if st.form_submit_button("Rename", key="rename_department_submit"):
-                    auth.apply_change(
-                        lambda session: organisation.rename_department(
-                            session=session, department_id=chosen, name=new_name, actor=actor
+                    auth.apply(
+                        lambda: structure.rename_department(
+                            engine=engine, department_id=chosen, name=new_name, actor=actor
                         ),
                         success="Department renamed.",
                     )
@@ -115,9 +114,9 @@ with department_tab:
                     if target is None:
                         st.error("Choose the division to move the department to.")
                     else:
-                        auth.apply_change(
-                            lambda session: organisation.move_department(
-                                session=session,
+                        auth.apply(
+                            lambda: structure.move_department(
+                                engine=engine,
                                 department_id=chosen,
                                 division_id=target,
                                 actor=actor,
@@ -128,18 +127,18 @@ with department_tab:
                 if st.button(
                     "Restore department", key="restore_department", icon=":material/unarchive:"
                 ):
-                    auth.apply_change(
-                        lambda session: organisation.set_department_archived(
-                            session=session, department_id=chosen, archived=False, actor=actor
+                    auth.apply(
+                        lambda: structure.set_department_archived(
+                            engine=engine, department_id=chosen, archived=False, actor=actor
                         ),
                         success="Department restored.",
                     )
             elif st.button(
                 "Archive department", key="archive_department", icon=":material/archive:"
             ):
-                auth.apply_change(
-                    lambda session: organisation.set_department_archived(
-                        session=session, department_id=chosen, archived=True, actor=actor
+                auth.apply(
+                    lambda: structure.set_department_archived(
+                        engine=engine, department_id=chosen, archived=True, actor=actor
                     ),
                     success="Department archived; its history is kept.",
                 )
@@ -169,10 +168,8 @@ with division_tab:
     with add, st.form("new_division_form", clear_on_submit=True):
         division_name = st.text_input("Name", key="new_division_name")
         if st.form_submit_button("Add division", key="new_division_submit", type="primary"):
-            auth.apply_change(
-                lambda session: organisation.create_division(
-                    session=session, name=division_name, actor=actor
-                ),
+            auth.apply(
+                lambda: structure.create_division(engine=engine, name=division_name, actor=actor),
                 success="Division added.",
             )
     with edit:
@@ -190,9 +187,9 @@ with division_tab:
                     "New name", value=division.name, key=f"rename_division_name_{chosen_division}"
                 )
                 if st.form_submit_button("Rename", key="rename_division_submit"):
-                    auth.apply_change(
-                        lambda session: organisation.rename_division(
-                            session=session,
+                    auth.apply(
+                        lambda: structure.rename_division(
+                            engine=engine,
                             division_id=chosen_division,
                             name=new_division_name,
                             actor=actor,
@@ -205,9 +202,9 @@ with division_tab:
                 key="archive_division",
                 icon=":material/archive:" if archived else ":material/unarchive:",
             ):
-                auth.apply_change(
-                    lambda session: organisation.set_division_archived(
-                        session=session, division_id=chosen_division, archived=archived, actor=actor
+                auth.apply(
+                    lambda: structure.set_division_archived(
+                        engine=engine, division_id=chosen_division, archived=archived, actor=actor
                     ),
                     success="Division archived." if archived else "Division restored.",
                 )

@@ -6,18 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
-from surveys import organisation
-from surveys.models import CycleState
+from surveys.organisation.cycles import list_cycles
+from surveys.records import CycleState
 from surveys.reporting import response_rates
-from surveys.storage import read_session
 
 auth.require_admin()
 
 st.title("Response rates")
 auth.show_flash()
 
-with read_session(resources.engine()) as session:
-    cycles = list(reversed(organisation.list_cycles(session=session)))
+cycles = list(reversed(list_cycles(engine=resources.engine())))
 if not cycles:
     st.info("No survey cycles yet.", icon=":material/info:")
     st.stop()

@@ -6,8 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
-from surveys import organisation
-from surveys.storage import read_session
+from surveys.organisation import structure
 
 account = auth.require_admin()
 actor = account.username
@@ -19,8 +18,8 @@ st.caption(
 )
 auth.show_flash()
 
-with read_session(resources.engine()) as session:
-    groups = organisation.list_staff_groups(session=session, include_archived=True)
+engine = resources.engine()
+groups = structure.list_staff_groups(engine=engine, include_archived=True)
 group_by_id = {group.id: group for group in groups}
 
 st.dataframe(
@@ -48,9 +47,9 @@ with add, st.form("new_group_form", clear_on_submit=True):
         help="Completes “In your work with …” in the survey questions.",
     )
     if st.form_submit_button("Add staff group", key="new_group_submit", type="primary"):
-        auth.apply_change(
-            lambda session: organisation.create_staff_group(
-                session=session, name=name, plural=plural, actor=actor
+        auth.apply(
+            lambda: structure.create_staff_group(
+                engine=engine, name=name, plural=plural, actor=actor
             ),
             success="Staff group added, with its questions.",
         )
@@ -72,9 +71,9 @@ with edit:
             "Asked about as", value=group.plural, key=f"rename_group_plural_{chosen}"
         )
         if st.form_submit_button("Rename", key="rename_group_submit"):
-            auth.apply_change(
-                lambda session: organisation.rename_staff_group(
-                    session=session,
+            auth.apply(
+                lambda: structure.rename_staff_group(
+                    engine=engine,
                     staff_group_id=chosen,
                     name=new_name,
                     plural=new_plural,
@@ -87,9 +86,9 @@ with edit:
         if st.button(
             "Move up", key="group_up", icon=":material/arrow_upward:", disabled=position == 0
         ):
-            auth.apply_change(
-                lambda session: organisation.move_staff_group(
-                    session=session, staff_group_id=chosen, offset=-1, actor=actor
+            auth.apply(
+                lambda: structure.move_staff_group(
+                    engine=engine, staff_group_id=chosen, offset=-1, actor=actor
                 ),
                 success="Staff group moved up.",
             )
@@ -99,9 +98,9 @@ with edit:
             icon=":material/arrow_downward:",
             disabled=position == len(groups) - 1,
         ):
-            auth.apply_change(
-                lambda session: organisation.move_staff_group(
-                    session=session, staff_group_id=chosen, offset=1, actor=actor
+            auth.apply(
+                lambda: structure.move_staff_group(
+                    engine=engine, staff_group_id=chosen, offset=1, actor=actor
                 ),
                 success="Staff group moved down.",
             )
@@ -111,9 +110,9 @@ with edit:
             key="group_archive",
             icon=":material/archive:" if archived else ":material/unarchive:",
         ):
-            auth.apply_change(
-                lambda session: organisation.set_staff_group_archived(
-                    session=session, staff_group_id=chosen, archived=archived, actor=actor
+            auth.apply(
+                lambda: structure.set_staff_group_archived(
+                    engine=engine, staff_group_id=chosen, archived=archived, actor=actor
                 ),
                 success="Staff group archived." if archived else "Staff group restored.",
             )

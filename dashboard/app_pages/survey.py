@@ -13,16 +13,14 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard import survey_form as ui
-from surveys.responses import (
-    AnswerValue,
+from surveys.survey.form import AnswerValue, SurveyForm, SurveyUnavailable, load_survey
+from surveys.survey.submit import (
     InvalidAnswer,
     InvalidSubmission,
     SubmissionFailed,
-    SurveyForm,
-    SurveyUnavailable,
-    load_survey,
     submit_survey,
 )
+from surveys.text import escape_markdown
 
 st.set_page_config(page_title="Staff survey · Attune", layout="centered")
 
@@ -141,8 +139,8 @@ step = st.session_state[STEP]
 problem: InvalidSubmission | None = st.session_state.get(PROBLEM)
 
 if step == 0:
-    st.title(ui.escape_markdown(form.title), anchor=False)
-    st.markdown(ui.escape_markdown(form.intro))
+    st.title(escape_markdown(form.title), anchor=False)
+    st.markdown(escape_markdown(form.intro))
     with st.form("survey-start", border=False, enter_to_submit=False):
         if form.is_open_link:
             st.header("Where you work", anchor=False)

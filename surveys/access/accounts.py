@@ -29,7 +29,7 @@ from surveys.audit import as_utc
 from surveys.clock import utc_now
 from surveys.config import get_settings
 from surveys.models import Account, AccountDepartment, AccountRole, Department, LoginThrottle
-from surveys.organisation import OrganisationError, department_ids_by_name, list_departments
+from surveys.organisation.structure import OrganisationError, department_ids_by_name
 from surveys.storage import read_session, write_session
 
 # An email address is at most 254 characters (RFC 5321's path limit); the column holds 320.
@@ -365,12 +365,6 @@ def has_accounts(*, engine: Engine) -> bool:
     with read_session(engine) as session:
         active = select(Account.id).where(Account.active == True).limit(1)  # noqa: E712
         return session.scalars(active).first() is not None
-
-
-def assignable_departments(*, engine: Engine) -> list[str]:
-    """Every department's name, by division and name: those a manager can be given."""
-    with read_session(engine) as session:
-        return [department.name for department in list_departments(session=session)]
 
 
 def department_scope(account: AccountInfo) -> frozenset[int] | None:

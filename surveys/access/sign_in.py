@@ -88,11 +88,12 @@ def sign_in(
     now = now or utc_now()
     if not isinstance(username, str) or not isinstance(password, str):
         return SignInResult(SignInOutcome.rejected)
+    # Length first, whatever the username: an over-long password is always told as such.
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return SignInResult(SignInOutcome.too_long)
     name = normalise_username(username)
     if not name or not password:
         return SignInResult(SignInOutcome.rejected)
-    if len(password) > PASSWORD_MAX_LENGTH:
-        return SignInResult(SignInOutcome.too_long)
     if not is_username(name):
         return SignInResult(SignInOutcome.rejected)
     with read_session(engine) as session:

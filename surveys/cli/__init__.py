@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import typer
 from pydantic import ValidationError
 
@@ -21,6 +23,14 @@ app.add_typer(instrument_app, name="instrument")
 def fail(message: str) -> typer.Exit:
     typer.secho(f"Error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(code=1)
+
+
+def actor() -> str:
+    # Who ran the command, as far as the machine knows: the audit log's "who".
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def open_engine():  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from surveys.cli import app, fail, open_engine
+from surveys.cli import actor, app, fail, open_engine
 
 CSV_HEADER = ("cycle", "department", "staff_group", "link")
 STDOUT = Path("-")
@@ -84,18 +84,15 @@ def invite(
     from sqlalchemy.exc import SQLAlchemyError
 
     from surveys.csvsafe import rows_to_csv
-    from surveys.invitations import (
+    from surveys.invitations.links import (
         MAX_INVITATIONS_PER_CALL,
         CycleClosed,
+        MadeLinks,
         UnknownName,
-        create_invitations,
-        create_open_link,
-        find_cycle,
-        find_department,
-        find_staff_group,
-        survey_url,
+        invite,
     )
-    from surveys.storage import schema_is_current, write_session
+    from surveys.invitations.links import open_link as make_open_link
+    from surveys.storage import schema_is_current
 
     if open_link:
         given = [name for name, value in (("--department", department), ("--group", group),
@@ -123,38 +120,37 @@ def invite(
     if not schema_is_current(engine):
         raise fail("the schema is not up to date; run `attune db upgrade` first")
     written = False
+    text = ""
+
+    def deliver(made: MadeLinks) -> None:
+        nonlocal text, written
+        rows = [(made.cycle, made.department or "", made.staff_group or "", u) for u in made.urls]
+        text = rows_to_csv(CSV_HEADER, rows)
+        if to_file:
+            assert out is not None
+            # Called inside the transaction: if the file cannot be written, no links are kept.
+            write_new_file(out, text, force=force)
+            written = True
+
     try:
-        with write_session(engine) as session:
-            chosen_cycle = find_cycle(session=session, name=cycle)
-            if open_link:
-                token = create_open_link(session=session, cycle_id=chosen_cycle.id)
-                rows = [(chosen_cycle.name, "", "", survey_url(token))]
-                where = "an open link (respondents choose their department and group)"
-            else:
-                assert department is not None and group is not None and count is not None
-                chosen_department = find_department(session=session, name=department)
-                chosen_group = find_staff_group(session=session, name=group)
-                tokens = create_invitations(
-                    session=session,
-                    cycle_id=chosen_cycle.id,
-                    department_id=chosen_department.id,
-                    staff_group_id=chosen_group.id,
-                    count=count,
-                )
-                rows = [
-                    (chosen_cycle.name, chosen_department.name, chosen_group.name, survey_url(t))
-                    for t in tokens
-                ]
-                where = (
-                    f"{count:,} one-time link{'s' if count != 1 else ''} for "
-                    f"{chosen_department.name}, {chosen_group.name}"
-                )
-            text = rows_to_csv(CSV_HEADER, rows)
-            if to_file:
-                assert out is not None
-                # Inside the transaction: if the file cannot be written, no links are kept.
-                write_new_file(out, text, force=force)
-                written = True
+        if open_link:
+            made = make_open_link(engine=engine, cycle=cycle, actor=actor(), deliver=deliver)
+            where = "an open link (respondents choose their department and group)"
+        else:
+            assert department is not None and group is not None and count is not None
+            made = invite(
+                engine=engine,
+                cycle=cycle,
+                department=department,
+                staff_group=group,
+                count=count,
+                actor=actor(),
+                deliver=deliver,
+            )
+            where = (
+                f"{count:,} one-time link{'s' if count != 1 else ''} for "
+                f"{made.department}, {made.staff_group}"
+            )
     except (UnknownName, CycleClosed) as error:
         raise fail(str(error)) from None
     except FileExistsError:
@@ -169,7 +165,7 @@ def invite(
     if out == STDOUT:
         typer.echo(text, nl=False)
         return
-    summary = f"Created {where} in {chosen_cycle.name}"
+    summary = f"Created {where} in {made.cycle}"
     if to_file:
         typer.echo(f"{summary}; wrote {out}.")
         typer.echo(
@@ -179,4 +175,4 @@ def invite(
     else:
         typer.echo(f"{summary}:")
     if open_link:
-        typer.echo(rows[0][3])
+        typer.echo(made.urls[0])

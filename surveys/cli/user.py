@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from surveys.cli import actor as _actor
 from surveys.cli import app, fail, open_engine
 
 if TYPE_CHECKING:
@@ -30,14 +30,6 @@ PasswordStdinOption = Annotated[
         "--password-stdin", help="Read the password from the first line of standard input."
     ),
 ]
-
-
-def _actor() -> str:
-    # Who ran the command, as far as the machine knows: the audit log's "who".
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _departments(value: str) -> list[str]:

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from surveys import text as plain_text
+
 __all__ = [
     "BUILTIN_DIR",
     "Dimension",
@@ -35,12 +37,6 @@ BUILTIN_FILE = "relationship_health_v1.toml"
 GROUP_PLACEHOLDER = "{group}"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 MAX_TEXT_LENGTH = 600
-# Control characters, zero-width characters and bidirectional overrides can make a question
-# read differently from what it says.
-_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-# Streamlit renders widget labels as Markdown (links, HTML-like tags, LaTeX, colours, emphasis),
-# so instrument text is held to plain prose.
-_MARKUP = re.compile(r"[<>\[\]`$*_\\|#~]|:[a-z-]+\[|^\s*[-+]\s", re.MULTILINE)
 
 # Scoring and reporting rely on these scales having exactly these values.
 _EXPECTED_SCALE_VALUES: dict[str, tuple[int, ...]] = {
@@ -554,13 +550,13 @@ def _placeholder_problems(spec: _InstrumentFile) -> Iterator[_Problem]:
 def _text_problem(text: str) -> str | None:
     if len(text) > MAX_TEXT_LENGTH:
         return f"text is {len(text):,} characters long; at most {MAX_TEXT_LENGTH} are allowed"
-    invisible = _INVISIBLE.search(text)
+    # Instrument text is prose: tabs and line breaks are allowed, and a list may start any line.
+    invisible = plain_text.invisible_character(text, prose=True)
     if invisible:
-        return f"contains the invisible or control character U+{ord(invisible.group()):04X}"
-    markup = _MARKUP.search(text)
-    if markup:
+        return f"contains the invisible or control character {invisible}"
+    formatting = plain_text.markup(text, prose=True)
+    if formatting:
         return (
-            f"contains {markup.group().strip()!r}, which would be shown as formatting; "
-            "questions are plain text"
+            f"contains {formatting!r}, which would be shown as formatting; questions are plain text"
         )
     return None

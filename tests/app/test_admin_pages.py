@@ -11,14 +11,26 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, update
+from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from surveys import invitations, organisation
 from surveys.access.tickets import SessionTicket, issue_ticket
-from surveys.models import Account, AuditEvent, CycleState, Department, Invitation, StaffGroup
-from surveys.responses import store_response
+from surveys.invitations import links as invitations
+from surveys.invitations.links import hash_token
+from surveys.models import (
+    Account,
+    AuditEvent,
+    CycleState,
+    Department,
+    Invitation,
+    StaffGroup,
+    SurveyCycle,
+)
+from surveys.organisation import catalogue, structure
+from surveys.organisation import cycles as cycle_actions
 from surveys.storage import read_session, write_session
+from surveys.survey.submit import store_response
 from tests.app.test_sign_in import (
     PAGES,
     account_id,
@@ -47,6 +59,13 @@ ADMIN_PAGES = {
 }
 
 
+def find_invitation(*, session: Session, token: str) -> Invitation | None:
+    """The stored invitation a link's token belongs to."""
+    return session.scalars(
+        select(Invitation).where(Invitation.token_hash == hash_token(token))
+    ).first()
+
+
 @pytest.fixture(autouse=True)
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     use_fast_hashing(monkeypatch)
@@ -63,19 +82,19 @@ def hospital() -> Iterator[Engine]:
 def cycles(hospital: Engine) -> dict[str, int]:
     """An open cycle with links and a few answers in Emergency, and a draft cycle."""
     with write_session(hospital) as session:
-        open_cycle = organisation.create_cycle(
+        open_cycle = cycle_actions.add_cycle(
             session=session,
             name="2026 Q4",
             opens=date(2026, 10, 12),
             closes=date(2026, 12, 3),
             state=CycleState.open,
         )
-        draft = organisation.create_cycle(
+        draft = cycle_actions.add_cycle(
             session=session, name="2027 Q1", opens=date(2027, 1, 11), closes=date(2027, 3, 1)
         )
-        emergency = organisation.department_ids_by_name(session=session, names=["Emergency"])
+        emergency = structure.department_ids_by_name(session=session, names=["Emergency"])
         emergency_id = next(iter(emergency))
-        groups = organisation.list_staff_groups(session=session)
+        groups = structure.staff_groups(session=session)
         for group, count in ((groups[0], 10), (groups[1], 4)):
             invitations.create_invitations(
                 session=session,
@@ -84,8 +103,8 @@ def cycles(hospital: Engine) -> dict[str, int]:
                 staff_group_id=group.id,
                 count=count,
             )
-        instrument = organisation.list_cycles(session=session)[0].instrument_id
-        items = organisation.instrument_items(session=session, instrument_id=instrument)
+        instrument = session.get(SurveyCycle, open_cycle).instrument_id
+        items = catalogue.instrument_items(session=session, instrument_id=instrument)
     rng = random.Random(4)
     for group, count in ((groups[0], 7), (groups[1], 2)):
         for _ in range(count):
@@ -236,8 +255,7 @@ def test_admin_creates_opens_and_closes_a_cycle(hospital: Engine, cycles) -> Non
 
 
 def list_cycles(engine: Engine):  # type: ignore[no-untyped-def]
-    with read_session(engine) as session:
-        return organisation.list_cycles(session=session)
+    return cycle_actions.list_cycles(engine=engine)
 
 
 def test_a_cycle_that_closes_before_it_opens_is_refused(hospital: Engine, cycles) -> None:
@@ -313,20 +331,19 @@ def test_admin_makes_an_open_link(hospital: Engine, cycles) -> None:
     link = at.code[0].value
     assert link.startswith("http://localhost:8501/survey?token=")
     with read_session(hospital) as session:
-        found = invitations.find_invitation(session=session, token=link.split("token=")[1])
+        found = find_invitation(session=session, token=link.split("token=")[1])
     assert found is not None and found.is_open
 
 
 def test_closed_cycles_are_not_offered_for_invitations(hospital: Engine, cycles) -> None:
-    with write_session(hospital) as session:
-        for cycle in ("open", "draft"):
-            if cycle == "draft":
-                organisation.change_cycle_state(
-                    session=session, cycle_id=cycles[cycle], action="open", actor="t"
-                )
-            organisation.change_cycle_state(
-                session=session, cycle_id=cycles[cycle], action="close", actor="t"
+    for cycle in ("open", "draft"):
+        if cycle == "draft":
+            cycle_actions.change_cycle_state(
+                engine=hospital, cycle_id=cycles[cycle], action="open", actor="t"
             )
+        cycle_actions.change_cycle_state(
+            engine=hospital, cycle_id=cycles[cycle], action="close", actor="t"
+        )
     at = admin_on(hospital, "admin_invitations.py")
     assert "no draft or open cycle" in at.info[0].value
     assert not at.file_uploader
@@ -397,8 +414,7 @@ def test_markup_in_a_name_is_refused_and_shown_as_text(hospital: Engine) -> None
 
 
 def list_divisions(engine: Engine):  # type: ignore[no-untyped-def]
-    with read_session(engine) as session:
-        return organisation.list_divisions(session=session)
+    return structure.list_divisions(engine=engine)
 
 
 def department_id(engine: Engine, name: str) -> int:

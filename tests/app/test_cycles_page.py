@@ -17,16 +17,15 @@ from surveys.access.tickets import issue_ticket
 from surveys.config import get_settings
 from surveys.demo import load_demo
 from surveys.instruments import builtin_instrument
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    instrument_items,
-    list_staff_groups,
-    register_instrument,
+from surveys.organisation.catalogue import instrument_items, register_instrument
+from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import (
+    add_department,
+    add_division,
+    staff_groups,
 )
-from surveys.responses import store_response
 from surveys.storage import make_engine, migrate, schema_is_current, write_session
+from surveys.survey.submit import store_response
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 # The first run imports pandas, plotly and SQLAlchemy; AppTest's 3 s default is too tight.
@@ -69,18 +68,16 @@ def store_answers(engine: Engine, *, count: int) -> None:
     """One open cycle in one department with `count` responses from one staff group."""
     with write_session(engine) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        division_id = create_division(session=session, name="Acute care")
-        department_id = create_department(
-            session=session, name="Emergency", division_id=division_id
-        )
-        cycle_id = create_cycle(
+        division_id = add_division(session=session, name="Acute care")
+        department_id = add_department(session=session, name="Emergency", division_id=division_id)
+        cycle_id = add_cycle(
             session=session,
             name="2026 Q4",
             opens=date(2026, 10, 12),
             closes=date(2026, 12, 3),
             instrument_id=instrument_id,
         )
-        group_id = list_staff_groups(session=session)[0].id
+        group_id = staff_groups(session=session)[0].id
         items = instrument_items(session=session, instrument_id=instrument_id)
     rng = random.Random(11)
     for _ in range(count):

@@ -20,7 +20,7 @@ from surveys.access.sign_in import MAX_FAILURES
 from surveys.access.tickets import issue_ticket
 from surveys.config import COOKIE_SECRET_MIN_BYTES, get_settings
 from surveys.models import Account, AuditEvent
-from surveys.organisation import create_department, create_division
+from surveys.organisation.structure import add_department, add_division
 from surveys.storage import make_engine, migrate, read_session, write_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,9 +60,9 @@ def build_hospital() -> Engine:
     engine = make_engine(get_settings().database_url)
     migrate(engine)
     with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
+        division = add_division(session=session, name="Acute care")
         for name in ("Emergency", "Oncology"):
-            create_department(session=session, name=name, division_id=division)
+            add_department(session=session, name=name, division_id=division)
     create_account(engine=engine, username="boss", role="admin", password=PASSWORD, actor="t")
     create_account(
         engine=engine,

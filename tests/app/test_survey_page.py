@@ -13,17 +13,17 @@ from streamlit.testing.v1 import AppTest
 
 from surveys.config import get_settings
 from surveys.instruments import builtin_instrument
-from surveys.invitations import create_invitations, create_open_link, hash_token
+from surveys.invitations.links import create_invitations, create_open_link, hash_token
 from surveys.models import Answer, Comment, CycleState, Department, Invitation, Item, Response
-from surveys.organisation import (
-    create_cycle,
-    create_department,
-    create_division,
-    list_staff_groups,
-    register_instrument,
+from surveys.organisation.catalogue import register_instrument
+from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import (
+    add_department,
+    add_division,
+    staff_groups,
 )
-from surveys.responses import NOT_APPLICABLE
 from surveys.storage import make_engine, migrate, read_session, write_session
+from surveys.survey.form import NOT_APPLICABLE
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 RUN_TIMEOUT_SECONDS = 30
@@ -47,9 +47,9 @@ def engine() -> Iterator[Engine]:
     migrate(created)
     with write_session(created) as session:
         instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        division_id = create_division(session=session, name="Acute care")
+        division_id = add_division(session=session, name="Acute care")
         for name in ("Emergency", "ICU", "Old ward"):
-            create_department(session=session, name=name, division_id=division_id)
+            add_department(session=session, name=name, division_id=division_id)
         session.scalars(
             select(Department).where(Department.name == "Old ward")
         ).one().archived = True
@@ -58,7 +58,7 @@ def engine() -> Iterator[Engine]:
             ("2026 Q3", date(2026, 7, 12), CycleState.closed),
             ("2027 Q1", date(2027, 1, 12), CycleState.draft),
         ):
-            create_cycle(
+            add_cycle(
                 session=session, name=name, opens=opens, closes=date(opens.year, opens.month, 28),
                 instrument_id=instrument_id, state=state,
             )  # fmt: skip
@@ -72,7 +72,7 @@ def ids(engine: Engine) -> dict[str, int]:
     with read_session(engine) as session:
         found = {c.name: c.id for c in session.scalars(select(SurveyCycle))}
         found |= {d.name: d.id for d in session.scalars(select(Department))}
-        found |= {g.key: g.id for g in list_staff_groups(session=session)}
+        found |= {g.key: g.id for g in staff_groups(session=session)}
     return found
 
 

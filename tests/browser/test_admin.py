@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from surveys.access.accounts import create_account
-from surveys.organisation import create_department, create_division
+from surveys.organisation.structure import add_department, add_division
 from surveys.storage import make_engine, migrate, write_session
 from tests.browser.conftest import ROOT, go_to, streamlit_server
 
@@ -42,9 +42,9 @@ def admin_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine = make_engine(database_url)
     migrate(engine)
     with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
+        division = add_division(session=session, name="Acute care")
         for name in ("Emergency", "Oncology"):
-            create_department(session=session, name=name, division_id=division)
+            add_department(session=session, name=name, division_id=division)
     create_account(engine=engine, username=USERNAME, role="admin", password=PASSWORD, actor="test")
     engine.dispose()
     with streamlit_server(database_url, folder) as url:

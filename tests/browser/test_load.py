@@ -11,8 +11,7 @@ from sqlalchemy import Engine, Table, func, select
 from sqlmodel import Session, SQLModel
 
 from bench.browser_load import CYCLE, LoadResult, run_load
-from surveys import rollups
-from surveys.invitations import hash_token
+from surveys.invitations.links import hash_token
 from surveys.models import (
     Answer,
     Comment,
@@ -25,6 +24,7 @@ from surveys.models import (
     SurveyCycle,
 )
 from surveys.storage import make_engine, read_session
+from surveys.survey import rollups
 
 pytestmark = pytest.mark.browser
 

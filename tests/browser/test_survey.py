@@ -11,7 +11,12 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import func, select
 
-from surveys.invitations import create_invitations, find_cycle, find_department, find_staff_group
+from surveys.invitations.links import (
+    create_invitations,
+    find_cycle,
+    find_department,
+    find_staff_group,
+)
 from surveys.models import CellRollup, Comment, Item, ItemRollup, Response
 from surveys.storage import make_engine, read_session, write_session
 

@@ -7,7 +7,6 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import Table, delete, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from surveys.models import (
@@ -17,7 +16,7 @@ from surveys.models import (
     RelationshipRollup,
     ScoreRollup,
 )
-from surveys.organisation import ItemInfo
+from surveys.records import ItemInfo
 from surveys.scoring import (
     FAVOURABLE_MIN,
     GROUPS_SECTION,
@@ -29,13 +28,15 @@ from surveys.scoring import (
     respondent_scores,
     scored,
 )
+from surveys.storage import dialect_insert
 
 
 @functools.cache
-def _upsert(dialect: str, table: Table, keys: tuple[str, ...], increments: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    """INSERT ... ON CONFLICT DO UPDATE that adds `increments`, built once per table: building
-    it (`excluded` copies every column of the table) cost more than running it."""
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+def _upsert(make_insert, table: Table, keys: tuple[str, ...], increments: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """INSERT ... ON CONFLICT DO UPDATE that adds `increments`, built once per table and
+    dialect: building it (`excluded` copies every column of the table) cost more than running
+    it."""
+    statement = make_insert(table)
     return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={column: table.c[column] + statement.excluded[column] for column in increments},
@@ -51,8 +52,8 @@ def _increment(
 ) -> None:
     """Add each row's increments to its rollup row, made if missing; rows in the given order."""
     if rows:
-        dialect = session.get_bind().dialect.name
-        session.execute(_upsert(dialect, table, tuple(keys), tuple(increments)), list(rows))
+        statement = _upsert(dialect_insert(session), table, tuple(keys), tuple(increments))
+        session.execute(statement, list(rows))
 
 
 def add_response(

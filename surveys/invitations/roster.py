@@ -3,7 +3,9 @@ one-time survey links, all or nothing.
 
 Emails only pass through: they pair each link with its recipient in the file handed back and
 are never stored. Departments and staff groups are found by the same rules as `attune
-invite` (surveys.invitations), so a roster and the command line accept the same names.
+invite` (surveys.invitations.links), so a roster and the command line accept the same names.
+
+The Invitations page calls the functions that take `engine=`; each is one transaction.
 """
 
 from __future__ import annotations
@@ -11,22 +13,26 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
-from surveys import audit, invitations
+from surveys import audit
 from surveys.csvsafe import rows_to_csv
-from surveys.models import CycleState, SurveyCycle
-from surveys.organisation import NAME_MAX_LENGTH
+from surveys.invitations import links
+from surveys.models import SurveyCycle
+from surveys.organisation.structure import NAME_MAX_LENGTH
+from surveys.records import CycleState
+from surveys.storage import read_session, write_session
+from surveys.text import CONTROL_CATEGORIES, hidden_characters, shown
 
 MAX_ROSTER_BYTES = 1_048_576  # 1 MB; .streamlit/config.toml lets uploads reach 2 MB
 MAX_ROSTER_ROWS = 20_000
 MAX_HEADCOUNT = 5_000  # one row; a bigger department is more than one row, by staff group
-MAX_LINKS = invitations.MAX_INVITATIONS_PER_CALL
+MAX_LINKS = links.MAX_INVITATIONS_PER_CALL
 MAX_PROBLEMS_SHOWN = 50
 EMAIL_MAX_LENGTH = 254
 
@@ -121,10 +127,6 @@ class LinkFile:
     filename: str
 
 
-def _shown(value: str, limit: int = 40) -> str:
-    return repr(value if len(value) <= limit else value[:limit] + "…")
-
-
 def _decode(data: bytes) -> str:
     if not data.strip():
         raise RosterError([RosterProblem(None, None, "the file is empty")])
@@ -209,16 +211,12 @@ def _header(row: list[str], line: int) -> tuple[dict[str, int], list[str]]:
 def _email_problem(email: str) -> str | None:
     """What is wrong with an email cell, or None."""
     if len(email) > EMAIL_MAX_LENGTH or not _EMAIL.match(email):
-        return f"{_shown(email)} is not an email address"
-    hidden = [
-        f"U+{ord(character):04X}"
-        for character in dict.fromkeys(email)
-        if unicodedata.category(character).startswith("C")
-    ]
+        return f"{shown(email)} is not an email address"
+    hidden = hidden_characters(email, categories=CONTROL_CATEGORIES)
     if hidden:
         # A zero-width space or a right-to-left override makes one address look like another.
         return (
-            f"{_shown(email)} contains invisible or control characters "
+            f"{shown(email)} contains invisible or control characters "
             f"({', '.join(hidden[:3])}); type the address again"
         )
     # An address that starts like a formula is kept: rows_to_csv neutralises it on the way out.
@@ -231,10 +229,10 @@ def _headcount(value: str) -> int | str:
         return "is empty"
     if not _INTEGER.match(value):
         if _NUMBER.match(value):
-            return f"must be a whole number of staff, not {_shown(value)}"
-        return f"must be a number of staff, not {_shown(value)}"
+            return f"must be a whole number of staff, not {shown(value)}"
+        return f"must be a number of staff, not {shown(value)}"
     if len(value.lstrip("+-")) > 9:
-        return f"{_shown(value)} is far more than the {MAX_HEADCOUNT:,} links one row may ask for"
+        return f"{shown(value)} is far more than the {MAX_HEADCOUNT:,} links one row may ask for"
     count = int(value)
     if count < 1:
         return f"must be at least 1, not {count}"
@@ -246,7 +244,7 @@ def _headcount(value: str) -> int | str:
     return count
 
 
-def _finder(lookup: Callable[..., invitations.Named], session: Session) -> Callable[[str], object]:
+def _finder(lookup: Callable[..., links.Named], session: Session) -> Callable[[str], object]:
     """Look each distinct name up once: a roster repeats the same few names thousands of times."""
     found: dict[str, object] = {}
 
@@ -256,13 +254,13 @@ def _finder(lookup: Callable[..., invitations.Named], session: Session) -> Calla
             if len(key) > NAME_MAX_LENGTH:
                 # Not looked up, nor quoted whole in the message: no name is this long.
                 found[key] = (
-                    f"{_shown(name)} is {len(key):,} characters long; no name is longer "
+                    f"{shown(name)} is {len(key):,} characters long; no name is longer "
                     f"than {NAME_MAX_LENGTH}"
                 )
                 return found[key]
             try:
                 found[key] = lookup(session=session, name=name)
-            except (invitations.UnknownName, ValueError) as error:
+            except (links.UnknownName, ValueError) as error:
                 found[key] = str(error)
         return found[key]
 
@@ -288,13 +286,18 @@ def _check_cycle(session: Session, cycle_id: int) -> SurveyCycle:
     return cycle
 
 
-def parse_roster(*, session: Session, data: bytes, cycle_id: int) -> Roster:
+def parse_roster(*, engine: Engine, data: bytes, cycle_id: int) -> Roster:
     """Validate a roster file completely; RosterError lists what is wrong, line by line."""
+    with read_session(engine) as session:
+        return _parse(session, data, cycle_id)
+
+
+def _parse(session: Session, data: bytes, cycle_id: int) -> Roster:
     _check_cycle(session, cycle_id)
     text = _decode(data)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
-    find_department = _finder(invitations.find_department, session)
-    find_group = _finder(invitations.find_staff_group, session)
+    find_department = _finder(links.find_department, session)
+    find_group = _finder(links.find_staff_group, session)
 
     problems: list[RosterProblem] = []
     more = 0
@@ -381,14 +384,12 @@ def parse_roster(*, session: Session, data: bytes, cycle_id: int) -> Roster:
                     continue
                 seen = email_lines.get(email.lower())
                 if seen is not None:
-                    problem(line, "email", f"{_shown(email)} is already on line {seen}")
+                    problem(line, "email", f"{shown(email)} is already on line {seen}")
                     continue
                 email_lines[email.lower()] = line
             if department is None or group is None:
                 continue
-            assert isinstance(department, invitations.Named) and isinstance(
-                group, invitations.Named
-            )
+            assert isinstance(department, links.Named) and isinstance(group, links.Named)
             key = (department.id, group.id)
             if email is None and key in first_line:
                 problem(
@@ -452,15 +453,20 @@ def parse_roster(*, session: Session, data: bytes, cycle_id: int) -> Roster:
     )
 
 
-def import_roster(*, session: Session, data: bytes, cycle_id: int, actor: str) -> LinkFile:
-    """Validate a roster and make its links in the caller's transaction: every link or none.
+def import_roster(*, engine: Engine, data: bytes, cycle_id: int, actor: str) -> LinkFile:
+    """Validate a roster and make its links in one transaction: every link or none.
 
     The CSV returned is the only place the links (and the emails) ever exist together.
     """
-    roster = parse_roster(session=session, data=data, cycle_id=cycle_id)
+    with write_session(engine) as session:
+        return _import(session, data, cycle_id, actor)
+
+
+def _import(session: Session, data: bytes, cycle_id: int, actor: str) -> LinkFile:
+    roster = _parse(session, data, cycle_id)
     cycle = _check_cycle(session, cycle_id)
     tokens = [
-        invitations.create_invitations(
+        links.create_invitations(
             session=session,
             cycle_id=cycle_id,
             department_id=cell.department_id,
@@ -472,13 +478,13 @@ def import_roster(*, session: Session, data: bytes, cycle_id: int, actor: str) -
     if roster.kind is RosterKind.emails:
         header = ("email", "link")
         rows = [
-            (roster.cells[cell].emails[position], invitations.survey_url(tokens[cell][position]))
+            (roster.cells[cell].emails[position], links.survey_url(tokens[cell][position]))
             for cell, position in roster.order
         ]
     else:
         header = ("department", "staff_group", "link")
         rows = [
-            (cell.department, cell.staff_group, invitations.survey_url(token))
+            (cell.department, cell.staff_group, links.survey_url(token))
             for cell, cell_tokens in zip(roster.cells, tokens, strict=True)
             for token in cell_tokens
         ]
@@ -496,12 +502,14 @@ def import_roster(*, session: Session, data: bytes, cycle_id: int, actor: str) -
     return LinkFile(rows_to_csv(header, rows), roster.links, f"attune-links-{slug}.csv")
 
 
-def create_open_link(*, session: Session, cycle_id: int, actor: str) -> str:
+def create_open_link(*, engine: Engine, cycle_id: int, actor: str) -> str:
     """A reusable link for a cycle (respondents choose their department and group)."""
-    cycle = _check_cycle(session, cycle_id)
-    token = invitations.create_open_link(session=session, cycle_id=cycle_id)
-    audit.record(session=session, actor=actor, action="invitations.open_link", detail=cycle.name)
-    return invitations.survey_url(token)
+    with write_session(engine) as session:
+        cycle = _check_cycle(session, cycle_id)
+        assert cycle.id is not None
+        return links.add_open_link(
+            session=session, cycle=links.Named(cycle.id, cycle.name), actor=actor
+        )
 
 
 def roster_template(kind: RosterKind) -> str:

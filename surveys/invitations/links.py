@@ -1,18 +1,26 @@
-"""Invitation tokens: made with enough randomness to be unguessable, stored only as hashes."""
+"""Invitation tokens: made with enough randomness to be unguessable, stored only as hashes.
+
+`invite` and `open_link` are what the command line calls: each makes its links in one audited
+write transaction. `add_invitations`, `add_open_link` and the `find_*` lookups take the
+caller's `session=`: a roster makes all its links in one transaction, all or nothing.
+"""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
 from sqlmodel import Session
 
+from surveys import audit
 from surveys.config import get_settings
-from surveys.models import CycleState, Department, Invitation, StaffGroup, SurveyCycle
+from surveys.models import Department, Invitation, StaffGroup, SurveyCycle
+from surveys.records import CycleState
+from surveys.storage import write_session
+from surveys.text import did_you_mean
 
 # 24 random bytes = 192 bits, comfortably above the 128 bits an unguessable link needs.
 TOKEN_BYTES = 24
@@ -37,14 +45,13 @@ class Named:
 
 
 @dataclass(frozen=True)
-class InvitationContext:
-    """What a valid token admits: the cycle and, for personal links, the cell."""
+class MadeLinks:
+    """Links just made, as survey URLs; department and staff group are None for an open link."""
 
-    cycle_id: int
-    department_id: int | None
-    staff_group_id: int | None
-    is_open: bool
-    used: bool
+    cycle: str
+    department: str | None
+    staff_group: str | None
+    urls: tuple[str, ...]
 
 
 def hash_token(token: str) -> str:
@@ -63,7 +70,8 @@ def survey_url(token: str) -> str:
 def create_invitations(
     *, session: Session, cycle_id: int, department_id: int, staff_group_id: int, count: int
 ) -> list[str]:
-    """Make `count` one-time tokens for one department and staff group; returns the tokens.
+    """Make `count` one-time tokens for one department and staff group, inside the caller's
+    transaction and not audited (the caller records what it made); returns the tokens.
 
     The tokens exist only in the return value: the database keeps their hashes.
     """
@@ -90,7 +98,8 @@ def create_invitations(
 
 
 def create_open_link(*, session: Session, cycle_id: int) -> str:
-    """A reusable link for the cycle; respondents pick their department and group themselves."""
+    """A reusable token for the cycle, inside the caller's transaction and not audited;
+    respondents pick their department and group themselves."""
     if session.get(SurveyCycle, cycle_id) is None:
         raise ValueError(f"there is no survey cycle with id {cycle_id}")
     token = new_token()
@@ -99,28 +108,12 @@ def create_open_link(*, session: Session, cycle_id: int) -> str:
     return token
 
 
-def find_invitation(*, session: Session, token: str) -> InvitationContext | None:
-    """The invitation a token belongs to, or None for an unknown token."""
-    if not token or len(token) > 200:
-        return None
-    invitation = session.scalars(
-        select(Invitation).where(Invitation.token_hash == hash_token(token))
-    ).first()
-    if invitation is None:
-        return None
-    return InvitationContext(
-        invitation.cycle_id,
-        invitation.department_id,
-        invitation.staff_group_id,
-        invitation.is_open,
-        invitation.used,
-    )
-
-
-def _did_you_mean(given: str, candidates: Iterable[str]) -> str:
-    by_lower = {candidate.lower(): candidate for candidate in candidates}
-    close = difflib.get_close_matches(given.strip().lower(), list(by_lower), n=1, cutoff=0.6)
-    return f"; did you mean {by_lower[close[0]]!r}?" if close else ""
+def add_open_link(*, session: Session, cycle: Named, actor: str) -> str:
+    """An open link's URL, made and audited inside the caller's transaction: the one way the
+    Invitations page and `attune invite --open` make one."""
+    token = create_open_link(session=session, cycle_id=cycle.id)
+    audit.record(session=session, actor=actor, action="invitations.open_link", detail=cycle.name)
+    return survey_url(token)
 
 
 def find_cycle(*, session: Session, name: str) -> Named:
@@ -136,7 +129,7 @@ def find_cycle(*, session: Session, name: str) -> Named:
             return Named(cycle.id, cycle.name)
     raise UnknownName(
         f"there is no survey cycle called {name!r}"
-        + _did_you_mean(name, [cycle.name for cycle in cycles])
+        + did_you_mean(name, [cycle.name for cycle in cycles])
     )
 
 
@@ -150,7 +143,7 @@ def find_department(*, session: Session, name: str) -> Named:
                 raise UnknownName(f"department {department.name!r} is archived")
             return Named(department.id, department.name)
     active = [department.name for department in departments if not department.archived]
-    raise UnknownName(f"there is no department called {name!r}" + _did_you_mean(name, active))
+    raise UnknownName(f"there is no department called {name!r}" + did_you_mean(name, active))
 
 
 def find_staff_group(*, session: Session, name: str) -> Named:
@@ -166,5 +159,66 @@ def find_staff_group(*, session: Session, name: str) -> Named:
         f"there is no staff group {name!r} (choose from "
         + ", ".join(group.key for group in groups)
         + ")"
-        + _did_you_mean(name, candidates)
+        + did_you_mean(name, candidates)
     )
+
+
+def invite(
+    *,
+    engine: Engine,
+    cycle: str,
+    department: str,
+    staff_group: str,
+    count: int,
+    actor: str,
+    deliver: Callable[[MadeLinks], None] | None = None,
+) -> MadeLinks:
+    """Make `count` one-time links for a department and staff group, all found by name, in
+    one audited transaction. `deliver` is called with the links before the transaction
+    commits: if it raises (a file that cannot be written), no link is kept."""
+    with write_session(engine) as session:
+        chosen_cycle = find_cycle(session=session, name=cycle)
+        chosen_department = find_department(session=session, name=department)
+        chosen_group = find_staff_group(session=session, name=staff_group)
+        tokens = create_invitations(
+            session=session,
+            cycle_id=chosen_cycle.id,
+            department_id=chosen_department.id,
+            staff_group_id=chosen_group.id,
+            count=count,
+        )
+        audit.record(
+            session=session,
+            actor=actor,
+            action="invitations.create",
+            detail=(
+                f"{chosen_cycle.name}: {count:,} one-time link{'s' if count != 1 else ''} for "
+                f"{chosen_department.name}, {chosen_group.name}"
+            ),
+        )
+        made = MadeLinks(
+            chosen_cycle.name,
+            chosen_department.name,
+            chosen_group.name,
+            tuple(survey_url(token) for token in tokens),
+        )
+        if deliver is not None:
+            deliver(made)
+        return made
+
+
+def open_link(
+    *,
+    engine: Engine,
+    cycle: str,
+    actor: str,
+    deliver: Callable[[MadeLinks], None] | None = None,
+) -> MadeLinks:
+    """Make one open link for the cycle called `cycle`, audited; `deliver` as for `invite`."""
+    with write_session(engine) as session:
+        chosen_cycle = find_cycle(session=session, name=cycle)
+        url = add_open_link(session=session, cycle=chosen_cycle, actor=actor)
+        made = MadeLinks(chosen_cycle.name, None, None, (url,))
+        if deliver is not None:
+            deliver(made)
+        return made

@@ -1,75 +1,45 @@
-"""Submitting a survey: the form a token opens, validation, token use, idempotency, storage.
+"""Storing a completed form: checked, its token used, kept exactly once, in one transaction.
 
-`load_survey` turns a token into the questions to ask; `submit_survey` checks the answers and,
-in one write transaction, uses the token, records the form's receipt and stores the response,
-its answers, its comment and the rollups. `store_response` is the storage step on its own.
+`submit_survey` checks the answers and, in one write transaction, uses the token, records the
+form's receipt and stores the response, its answers, its comment and the rollups.
+`store_response` is the storage step on its own.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
-from pathlib import Path
 
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from surveys import rollups
-from surveys.config import get_settings
-from surveys.instruments import Instrument as InstrumentDefinition
-from surveys.instruments import InstrumentError, builtin_instrument, discover_instruments
-from surveys.invitations import hash_token
-from surveys.models import (
-    Answer,
-    Comment,
-    CycleState,
-    Department,
-    Instrument,
-    Invitation,
-    Response,
-    StaffGroup,
-    SubmissionReceipt,
-    SurveyCycle,
-)
-from surveys.organisation import ItemInfo, instrument_items, list_staff_groups
+from surveys.invitations.links import hash_token
+from surveys.models import Answer, Comment, Invitation, Response, SubmissionReceipt
+from surveys.organisation.catalogue import instrument_items
+from surveys.records import ItemInfo
 from surveys.scoring import LIKERT_POINTS, NPS_SCALE
-from surveys.storage import new_random_id, read_session, write_session
+from surveys.storage import dialect_insert, new_random_id, write_session
+from surveys.survey import rollups
+from surveys.survey.form import (
+    _USED_MESSAGE,
+    NOT_APPLICABLE,
+    AnswerValue,
+    SurveyForm,
+    SurveyUnavailable,
+    Unavailable,
+    _invitation_for,
+    _read_context,
+)
+from surveys.text import shown, without_control_characters
 
 NPS_MAX = 10
-# Real tokens are 32 characters; anything much longer is not worth hashing.
-MAX_TOKEN_LENGTH = 200
-# The answer for "does not apply"; it is stored as NULL.
-NOT_APPLICABLE = "not_applicable"
-AnswerValue = int | str
 
 
 class InvalidAnswer(ValueError):
     """An answer outside its item's scale."""
-
-
-class Unavailable(StrEnum):
-    """Why a link opens no form."""
-
-    invalid = "invalid"
-    used = "used"
-    closed = "closed"
-    not_open_yet = "not_open_yet"
-    out_of_service = "out_of_service"
-
-
-class SurveyUnavailable(Exception):
-    """The link cannot be used to answer; the message says why in plain words."""
-
-    def __init__(self, reason: Unavailable, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class SubmissionFailed(RuntimeError):
@@ -81,67 +51,6 @@ class SubmitOutcome(StrEnum):
     stored = "stored"
     # The same form was submitted before (double click, retry): nothing more was stored.
     already_received = "already_received"
-
-
-@dataclass(frozen=True)
-class Question:
-    code: str
-    number: int
-    text: str
-    # Values in display order and their labels; "does not apply" is offered when it is set.
-    values: tuple[int, ...]
-    labels: tuple[str, ...]
-    not_applicable: str | None
-    required: bool
-    # A 0-10 scale reads best as one row of numbers.
-    horizontal: bool
-
-    def label_for(self, value: AnswerValue) -> str:
-        if value == NOT_APPLICABLE:
-            return self.not_applicable or "Does not apply"
-        return self.labels[self.values.index(int(value))]
-
-    def options(self) -> tuple[AnswerValue, ...]:
-        return self.values + ((NOT_APPLICABLE,) if self.not_applicable else ())
-
-
-@dataclass(frozen=True)
-class Step:
-    number: int
-    title: str
-    intro: str
-    questions: tuple[Question, ...]
-    has_comment: bool
-
-
-@dataclass(frozen=True)
-class Choice:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class SurveyForm:
-    """Everything the survey page shows for one link, as plain data."""
-
-    cycle_name: str
-    title: str
-    intro: str
-    is_open_link: bool
-    # Fixed by a personal link; None for an open link, where the respondent chooses.
-    department: str | None
-    staff_group: str | None
-    departments: tuple[Choice, ...]
-    staff_groups: tuple[Choice, ...]
-    steps: tuple[Step, ...]
-    comment_prompt: str
-    comment_help: str
-    comment_max_length: int
-    min_group_size: int
-    min_comment_group_size: int
-
-    def questions(self) -> list[tuple[Step, Question]]:
-        return [(step, question) for step in self.steps for question in step.questions]
 
 
 @dataclass(frozen=True)
@@ -182,17 +91,11 @@ class InvalidSubmission(ValueError):
         return self.comment_length is not None
 
 
-def _shown(value: object, limit: int = 40) -> str:
-    """A refused value as a message may quote it: short, and with control characters escaped."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def check_value(item: ItemInfo, value: int | None) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidAnswer(f"{item.code}: answer must be a whole number, not {_shown(value)}")
+        raise InvalidAnswer(f"{item.code}: answer must be a whole number, not {shown(value)}")
     low, high = (0, NPS_MAX) if item.scale == NPS_SCALE else (1, LIKERT_POINTS)
     if not low <= value <= high:
         raise InvalidAnswer(f"{item.code}: answer {value} is outside {low}-{high}")
@@ -252,182 +155,6 @@ def store_response(
     session.flush()
 
 
-# --- The form a link opens ----------------------------------------------------------------------
-
-_INVALID_MESSAGE = (
-    "This survey link is not valid. Please check that you opened the whole link, "
-    "or ask whoever sent it to you for a new one."
-)
-_USED_MESSAGE = (
-    "This survey link has already been used. Each link can be used once, so that every "
-    "answer counts only once. If you did not use it, ask whoever sent it to you for a new one."
-)
-_OUT_OF_SERVICE_MESSAGE = (
-    "The survey cannot be reached right now. Nothing has been saved. Please try again later."
-)
-
-
-@functools.lru_cache(maxsize=4)
-def _definitions(extra_dir: Path | None) -> dict[tuple[str, int], InstrumentDefinition]:
-    try:
-        return discover_instruments(extra_dir)
-    except InstrumentError:
-        # One broken file of the organisation's must not stop every survey using the built-in.
-        builtin = builtin_instrument()
-        return {(builtin.key, builtin.version): builtin}
-
-
-@dataclass(frozen=True)
-class _Context:
-    """The rows behind a link, read in one session."""
-
-    invitation: Invitation
-    cycle: SurveyCycle
-    form: SurveyForm
-    instrument_id: int
-
-
-def _unavailable_for_cycle(cycle: SurveyCycle) -> SurveyUnavailable | None:
-    if cycle.state == CycleState.open:
-        return None
-    if cycle.state == CycleState.closed:
-        return SurveyUnavailable(
-            Unavailable.closed,
-            f"The survey {cycle.name!r} has closed, so it can no longer be answered. "
-            "Thank you for your interest.",
-        )
-    opens = f"{cycle.opens.day} {cycle.opens:%B %Y}" if isinstance(cycle.opens, date) else ""
-    return SurveyUnavailable(
-        Unavailable.not_open_yet,
-        f"The survey {cycle.name!r} has not opened yet. Please use this link again from {opens}.",
-    )
-
-
-def _build_steps(
-    definition: InstrumentDefinition, groups: Sequence[tuple[str, str]], stored: set[str]
-) -> tuple[Step, ...]:
-    """One step per staff group for the per-group section, then one per other section; the
-    comment goes with the last step. Only questions stored for the instrument are asked."""
-    items = [item for item in definition.items(groups) if item.code in stored]
-    plural = dict(groups)
-    steps: list[Step] = []
-    number = 0
-    for section in definition.sections:
-        targets: Sequence[str | None] = list(plural) if section.per_group else [None]
-        for target in targets:
-            chosen = [
-                item for item in items if item.section == section.key and item.about_group == target
-            ]
-            if not chosen:
-                continue
-            questions = []
-            for item in chosen:
-                number += 1
-                scale = definition.scales[item.scale]
-                questions.append(
-                    Question(
-                        code=item.code,
-                        number=number,
-                        text=item.text,
-                        values=scale.values,
-                        labels=scale.labels,
-                        not_applicable=scale.not_applicable,
-                        required=item.required,
-                        horizontal=item.scale == NPS_SCALE,
-                    )
-                )
-            title = section.title_for(plural[target]) if target else section.title
-            intro = section.intro_for(plural[target]) if target else section.intro
-            steps.append(Step(len(steps) + 1, title, intro, tuple(questions), False))
-    if steps:
-        last = steps[-1]
-        steps[-1] = Step(last.number, last.title, last.intro, last.questions, True)
-    return tuple(steps)
-
-
-def _invitation_for(session: Session, token: str) -> Invitation:
-    invitation = None
-    if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii():
-        invitation = session.scalars(
-            select(Invitation).where(Invitation.token_hash == hash_token(token))
-        ).first()
-    if invitation is None:
-        raise SurveyUnavailable(Unavailable.invalid, _INVALID_MESSAGE)
-    return invitation
-
-
-def _read_context(session: Session, invitation: Invitation) -> _Context:
-    """The cycle and form `invitation` opens, or SurveyUnavailable saying why there is none."""
-    cycle = session.get(SurveyCycle, invitation.cycle_id)
-    assert cycle is not None  # a foreign key guarantees it
-    problem = _unavailable_for_cycle(cycle)
-    if problem is not None:
-        raise problem
-    if invitation.used and not invitation.is_open:
-        raise SurveyUnavailable(Unavailable.used, _USED_MESSAGE)
-
-    stored_instrument = session.get(Instrument, cycle.instrument_id)
-    assert stored_instrument is not None
-    definition = _definitions(get_settings().instrument_dir).get(
-        (stored_instrument.key, stored_instrument.version)
-    )
-    if definition is None or definition.checksum != stored_instrument.checksum:
-        # The questions on file are not the ones answers are stored against.
-        raise SurveyUnavailable(
-            Unavailable.out_of_service,
-            "This survey is not set up correctly, so it cannot be answered yet. "
-            "Please tell whoever sent you the link.",
-        )
-    groups = list_staff_groups(session=session)
-    stored_codes = set(instrument_items(session=session, instrument_id=stored_instrument.id or 0))
-    steps = _build_steps(definition, [(group.key, group.plural) for group in groups], stored_codes)
-
-    departments = tuple(
-        Choice(department.id, department.name)
-        for department in session.scalars(
-            select(Department)
-            .where(Department.archived == False)  # noqa: E712 - SQL expression
-            .order_by(Department.name)
-        )
-        if department.id is not None
-    )
-    department_name = group_name = None
-    if not invitation.is_open:
-        department = session.get(Department, invitation.department_id)
-        group = session.get(StaffGroup, invitation.staff_group_id)
-        assert department is not None and group is not None
-        department_name, group_name = department.name, group.name
-    settings = get_settings()
-    form = SurveyForm(
-        cycle_name=cycle.name,
-        title=definition.title,
-        intro=definition.intro,
-        is_open_link=invitation.is_open,
-        department=department_name,
-        staff_group=group_name,
-        departments=departments if invitation.is_open else (),
-        staff_groups=tuple(Choice(group.id, group.name) for group in groups)
-        if invitation.is_open
-        else (),
-        steps=steps,
-        comment_prompt=definition.comment_prompt,
-        comment_help=definition.comment_help,
-        comment_max_length=definition.comment_max_length,
-        min_group_size=settings.min_group_size,
-        min_comment_group_size=settings.min_comment_group_size,
-    )
-    return _Context(invitation, cycle, form, stored_instrument.id or 0)
-
-
-def load_survey(*, engine: Engine, token: str) -> SurveyForm:
-    """The form `token` opens; SurveyUnavailable (with a message for the respondent) if none."""
-    try:
-        with read_session(engine) as session:
-            return _read_context(session, _invitation_for(session, token)).form
-    except SQLAlchemyError as error:
-        raise SurveyUnavailable(Unavailable.out_of_service, _OUT_OF_SERVICE_MESSAGE) from error
-
-
 # --- Validation --------------------------------------------------------------------------------
 
 
@@ -435,12 +162,7 @@ def clean_comment(text: str | None) -> str:
     """The comment as it will be stored: trimmed, with control characters (other than line
     breaks and tabs) removed; PostgreSQL cannot store NUL at all."""
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
-    kept = "".join(
-        character
-        for character in text
-        if character in "\n\t" or not unicodedata.category(character).startswith("C")
-    )
-    return kept.strip()
+    return without_control_characters(text, keep="\n\t").strip()
 
 
 def missing_answers(
@@ -489,8 +211,8 @@ def _stored_values(
     questions = {question.code: question for _, question in form.questions()}
     unknown = [code for code in answers if code not in questions]
     if unknown:
-        shown = ", ".join(sorted(_shown(code) for code in unknown[:5]))
-        raise InvalidAnswer(f"not a question of this survey: {shown}")
+        quoted = ", ".join(sorted(shown(code) for code in unknown[:5]))
+        raise InvalidAnswer(f"not a question of this survey: {quoted}")
     values: dict[ItemInfo, int | None] = {}
     for code, answer in answers.items():
         if answer is None:
@@ -499,7 +221,7 @@ def _stored_values(
         # Exactly an offered value: not True for 1, nor 3.0 for 3.
         offered = type(answer) in (int, str) and answer in question.options()
         if not offered:
-            raise InvalidAnswer(f"{code}: {_shown(answer)} is not one of the offered answers")
+            raise InvalidAnswer(f"{code}: {shown(answer)} is not one of the offered answers")
         values[items[code]] = None if answer == NOT_APPLICABLE else int(answer)
     return values
 
@@ -512,8 +234,7 @@ def _insert_ignoring_duplicates(session: Session, table, **values: object) -> bo
 
     RETURNING tells, where a row count would not: drivers report -1 for inserts.
     """
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = dialect_insert(session)(table)
     returned = session.execute(
         statement.values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
     )

@@ -1,0 +1,125 @@
+"""Survey cycles: made, opened, closed and listed.
+
+Pages call the functions that take `engine=`. `add_cycle` takes the caller's `session=`, for
+callers that make cycles in the transaction that builds the rest (the demo loader, the
+benchmarks, test fixtures).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from surveys import audit
+from surveys.instruments import builtin_instrument
+from surveys.models import CellRollup, Department, SurveyCycle
+from surveys.organisation.catalogue import register_instrument
+from surveys.organisation.structure import OrganisationError, _get, _refuse_duplicate, clean_name
+from surveys.records import CycleInfo, CycleState
+from surveys.storage import read_session, write_session
+
+# Which state each action moves a cycle to, and from which states it may do so.
+CYCLE_TRANSITIONS: dict[str, tuple[CycleState, frozenset[CycleState]]] = {
+    "open": (CycleState.open, frozenset({CycleState.draft, CycleState.closed})),
+    "close": (CycleState.closed, frozenset({CycleState.open})),
+}
+
+
+def add_cycle(
+    *,
+    session: Session,
+    name: str,
+    opens: date,
+    closes: date,
+    instrument_id: int | None = None,
+    state: CycleState = CycleState.draft,
+    actor: str | None = None,
+) -> int:
+    """A new survey cycle, inside the caller's transaction (audited when `actor` is given);
+    without `instrument_id` it asks the built-in instrument."""
+    name = clean_name(name, what="survey cycle")
+    if closes < opens:
+        raise OrganisationError("a cycle cannot close before it opens")
+    _refuse_duplicate(session, SurveyCycle, name, "survey cycle", None)
+    if instrument_id is None:
+        instrument_id = register_instrument(session=session, definition=builtin_instrument())
+    cycle = SurveyCycle(
+        name=name,
+        opens=opens,
+        closes=closes,
+        state=state.value,
+        instrument_id=instrument_id,
+    )
+    session.add(cycle)
+    session.flush()
+    assert cycle.id is not None
+    if actor:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="cycle.create",
+            detail=f"{name}: {opens.isoformat()} to {closes.isoformat()}",
+        )
+    return cycle.id
+
+
+def create_cycle(
+    *,
+    engine: Engine,
+    name: str,
+    opens: date,
+    closes: date,
+    actor: str,
+    instrument_id: int | None = None,
+    state: CycleState = CycleState.draft,
+) -> int:
+    with write_session(engine) as session:
+        return add_cycle(
+            session=session,
+            name=name,
+            opens=opens,
+            closes=closes,
+            instrument_id=instrument_id,
+            state=state,
+            actor=actor,
+        )
+
+
+def change_cycle_state(*, engine: Engine, cycle_id: int, action: str, actor: str) -> CycleState:
+    """Open or close a cycle ("open" also reopens a closed one); returns the new state."""
+    if action not in CYCLE_TRANSITIONS:
+        raise OrganisationError(f"unknown cycle action {action!r}")
+    target, allowed_from = CYCLE_TRANSITIONS[action]
+    with write_session(engine) as session:
+        cycle = _get(session, SurveyCycle, cycle_id, "survey cycle")
+        current = CycleState(cycle.state)
+        if current not in allowed_from:
+            raise OrganisationError(
+                f"survey cycle {cycle.name!r} is {current.value}; it cannot {action}"
+            )
+        cycle.state = target.value
+        session.add(cycle)
+        session.flush()
+        audit.record(session=session, actor=actor, action=f"cycle.{action}", detail=cycle.name)
+    return target
+
+
+def list_cycles(*, engine: Engine) -> list[CycleInfo]:
+    with read_session(engine) as session:
+        cycles = session.scalars(select(SurveyCycle).order_by(SurveyCycle.opens, SurveyCycle.id))
+        return [
+            CycleInfo(c.id, c.name, c.opens, c.closes, c.state, c.instrument_id)
+            for c in cycles
+            if c.id is not None
+        ]
+
+
+def has_survey_data(*, session: Session) -> bool:
+    """Whether any cycle or response exists (the demo only fills an empty database); takes
+    the caller's session so that the demo checks and fills in one transaction."""
+    cycles = session.scalar(select(func.count()).select_from(SurveyCycle)) or 0
+    cells = session.scalar(select(func.count()).select_from(CellRollup)) or 0
+    departments = session.scalar(select(func.count()).select_from(Department)) or 0
+    return bool(cycles or cells or departments)
