@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from pydantic import ValidationError
 
 from surveys.config import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     help="Attune: anonymous staff relationship-health surveys.",
@@ -23,7 +28,7 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def open_engine():  # type: ignore[no-untyped-def]
+def open_engine() -> Engine:
     from surveys.storage import DatabaseUnavailable, check_connection, make_engine
 
     try:
