@@ -1,26 +1,32 @@
-"""Shared fixtures: throwaway SQLite files and PostgreSQL schemas, fresh settings per test."""
+"""Shared fixtures: throwaway databases, fresh settings, and the small hospitals tests share."""
 
 from __future__ import annotations
 
 import os
 import secrets
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from surveys import organisation
+from surveys.accounts import create_account
 from surveys.config import get_settings
-from surveys.storage import make_engine, migrate
-
-# CI sets this; locally PostgreSQL tests skip with the reason below when it is absent.
-POSTGRES_URL_VARIABLE = "ATTUNE_TEST_POSTGRES_URL"
-POSTGRES_SKIP_REASON = (
-    f"PostgreSQL tests need a server: set {POSTGRES_URL_VARIABLE}, "
-    "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from surveys.instruments import builtin_instrument
+from surveys.models import CycleState, Department
+from surveys.organisation import (
+    create_cycle,
+    create_department,
+    create_division,
+    list_staff_groups,
+    register_instrument,
 )
-BACKENDS = ["sqlite", "postgresql"]
+from surveys.storage import make_engine, migrate, write_session
+from tests.support.accounts import PASSWORD
+from tests.support.backends import POSTGRES_SKIP_REASON, POSTGRES_URL_VARIABLE, postgres_url
 
 
 @pytest.fixture(autouse=True)
@@ -33,10 +39,6 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
-
-
-def postgres_url() -> str | None:
-    return os.environ.get(POSTGRES_URL_VARIABLE) or None
 
 
 @pytest.fixture
@@ -74,6 +76,72 @@ def engine(database_url: str) -> Iterator[Engine]:
     created.dispose()
 
 
-def backends() -> pytest.MarkDecorator:
-    """Run a test once on SQLite and once on PostgreSQL."""
-    return pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+@pytest.fixture
+def survey(engine: Engine) -> dict:
+    """Emergency and ICU (active) and an archived ward; an open, a closed and a draft cycle."""
+    with write_session(engine) as session:
+        instrument_id = register_instrument(session=session, definition=builtin_instrument())
+        division_id = create_division(session=session, name="Acute care")
+        departments = {
+            name: create_department(session=session, name=name, division_id=division_id)
+            for name in ("Emergency", "ICU", "Old ward")
+        }
+        session.get(Department, departments["Old ward"]).archived = True
+        cycles = {
+            name: create_cycle(
+                session=session,
+                name=name,
+                opens=opens,
+                closes=date(opens.year, opens.month + 1, 28),
+                instrument_id=instrument_id,
+                state=state,
+            )
+            for name, opens, state in (
+                ("2026 Q4", date(2026, 10, 12), CycleState.open),
+                ("2026 Q3", date(2026, 7, 12), CycleState.closed),
+                ("2027 Q1", date(2027, 1, 12), CycleState.draft),
+            )
+        }
+        groups = {group.key: group.id for group in list_staff_groups(session=session)}
+    return {"departments": departments, "cycles": cycles, "groups": groups}
+
+
+@pytest.fixture
+def cycle(engine: Engine) -> int:
+    """An open cycle in a hospital with Emergency, Oncology and an archived Pharmacy."""
+    with write_session(engine) as session:
+        division = organisation.create_division(session=session, name="Acute care")
+        for name in ("Emergency", "Oncology", "Pharmacy"):
+            organisation.create_department(session=session, name=name, division_id=division)
+        pharmacy = organisation.department_ids_by_name(session=session, names=["Pharmacy"])
+        organisation.set_department_archived(
+            session=session, department_id=next(iter(pharmacy)), archived=True, actor="boss"
+        )
+        return organisation.create_cycle(
+            session=session,
+            name="2027 Q1",
+            opens=date(2027, 1, 11),
+            closes=date(2027, 3, 1),
+            state=CycleState.open,
+        )
+
+
+@pytest.fixture
+def hospital(engine: Engine) -> dict[str, int]:
+    """Three departments, an administrator `boss` and a manager `ed` for Emergency."""
+    with write_session(engine) as session:
+        division = create_division(session=session, name="Acute care")
+        ids = {
+            name: create_department(session=session, name=name, division_id=division)
+            for name in ("Emergency", "Intensive Care (ICU)", "Oncology")
+        }
+        create_account(session=session, username="boss", role="admin", password=PASSWORD, actor="t")
+        create_account(
+            session=session,
+            username="ed",
+            role="manager",
+            password=PASSWORD,
+            departments=["Emergency"],
+            actor="t",
+        )
+    return ids

@@ -36,10 +36,8 @@ from surveys.config import get_settings
 from surveys.models import Account, AuditEvent, LoginThrottle
 from surveys.organisation import create_department, create_division
 from surveys.storage import make_engine, migrate, read_session, write_session
-from tests.conftest import backends
-
-PASSWORD = "correct horse battery staple"
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+from tests.support.accounts import NOW, PASSWORD
+from tests.support.backends import backends
 
 
 @pytest.fixture(autouse=True)
@@ -51,27 +49,6 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     accounts._dummy_hash.cache_clear()
     yield
     accounts._dummy_hash.cache_clear()
-
-
-@pytest.fixture
-def hospital(engine: Engine) -> dict[str, int]:
-    """Three departments, an administrator `boss` and a manager `ed` for Emergency."""
-    with write_session(engine) as session:
-        division = create_division(session=session, name="Acute care")
-        ids = {
-            name: create_department(session=session, name=name, division_id=division)
-            for name in ("Emergency", "Intensive Care (ICU)", "Oncology")
-        }
-        create_account(session=session, username="boss", role="admin", password=PASSWORD, actor="t")
-        create_account(
-            session=session,
-            username="ed",
-            role="manager",
-            password=PASSWORD,
-            departments=["Emergency"],
-            actor="t",
-        )
-    return ids
 
 
 def attempt(engine: Engine, username: str, password: str, *, at: datetime = NOW):

@@ -38,7 +38,7 @@ from surveys.organisation import (
 )
 from surveys.responses import load_survey, submit_survey
 from surveys.storage import read_session, write_session
-from tests.conftest import backends
+from tests.support.backends import backends
 
 # Tables written when a survey is submitted (receipts too: they are written in the same
 # transaction as the response).

@@ -11,7 +11,7 @@ from surveys import audit, organisation, roster
 from surveys.models import AuditEvent
 from surveys.organisation import OrganisationError
 from surveys.storage import read_session, write_session
-from tests.conftest import backends
+from tests.support.backends import backends
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from surveys.config import get_settings
 from surveys.demo import load_demo
 from surveys.reporting import cycle_summaries
 from surveys.storage import make_engine, migrate, read_session
-from tests.conftest import POSTGRES_SKIP_REASON, postgres_url
+from tests.support.backends import POSTGRES_SKIP_REASON, postgres_url
 
 
 def snapshot(engine: Engine) -> dict:

@@ -20,7 +20,7 @@ from surveys.models import (
     SurveyCycle,
 )
 from surveys.storage import make_engine, migrate, read_session
-from tests.conftest import backends
+from tests.support.backends import backends
 
 
 @pytest.fixture(scope="module")

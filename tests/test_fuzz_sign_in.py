@@ -22,8 +22,9 @@ from surveys.accounts import (
     sso_sign_in,
 )
 from surveys.storage import write_session
-from tests.conftest import backends
-from tests.hostile import (
+from tests.support.accounts import NOW, PASSWORD
+from tests.support.backends import backends
+from tests.support.hostile import (
     HOSTILE_TEXTS,
     INJECTION,
     INVISIBLE,
@@ -33,7 +34,6 @@ from tests.hostile import (
     hostile_text,
     new_rows,
 )
-from tests.test_accounts import NOW, PASSWORD, hospital  # noqa: F401 - `hospital` is a fixture
 
 # Hypothesis runs every example of a test against the one database its fixture made; each
 # example compares the database before and after itself, so sharing it is sound.
@@ -85,7 +85,7 @@ HOSTILE_USERNAMES = {
 @backends()
 def test_hostile_usernames_are_rejected_and_write_nothing(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     before = database_dump(engine)
     for name, username in HOSTILE_USERNAMES.items():
@@ -99,7 +99,7 @@ def test_hostile_usernames_are_rejected_and_write_nothing(
 @backends()
 def test_hostile_passwords_are_rejected_and_only_counted(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     passwords = {
         **{name: text for name, text in HOSTILE_TEXTS.items() if name != "one megabyte"},
@@ -126,7 +126,7 @@ def test_hostile_passwords_are_rejected_and_only_counted(
 @backends()
 def test_an_overlong_password_is_refused_unhashed_with_its_own_outcome(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     longest = "p" * PASSWORD_MAX_LENGTH
     with write_session(engine) as session:
@@ -156,7 +156,7 @@ def test_an_overlong_password_is_refused_unhashed_with_its_own_outcome(
 )
 def test_any_sign_in_is_rejected_and_writes_only_the_failure_count(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
     username: str,
     password: str,
 ) -> None:
@@ -191,7 +191,7 @@ def test_any_sign_in_is_rejected_and_writes_only_the_failure_count(
 @backends()
 def test_hostile_account_details_are_refused_and_write_nothing(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     refusals = [
         *({"username": text} for text in HOSTILE_TEXTS.values()),
@@ -220,7 +220,7 @@ def test_hostile_account_details_are_refused_and_write_nothing(
 @backends()
 def test_markup_and_quotes_in_display_names_are_kept_as_text(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     # Shown with st.text or escaped, never rendered; quotes and apostrophes are real names.
     names = ["<b>Carol</b>", "[Carol](javascript:alert(1))", "Carol O'Brien", ":red[Carol]"]
@@ -245,7 +245,7 @@ def test_markup_and_quotes_in_display_names_are_kept_as_text(
 )
 def test_any_account_details_are_stored_as_given_or_refused(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
     username: str,
     display_name: str,
     email: str | None,
@@ -275,7 +275,7 @@ def test_any_account_details_are_stored_as_given_or_refused(
 @backends()
 def test_hostile_single_sign_on_claims_never_crash_or_disguise_a_name(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     mapping = RoleMap.model_validate({"rule": [{"role": "admin", "groups": ["attune-admins"]}]})
     before = database_dump(engine)

@@ -16,7 +16,7 @@ from surveys.organisation import OrganisationError
 from surveys.response_rates import response_rates
 from surveys.responses import store_response
 from surveys.storage import read_session, write_session
-from tests.conftest import backends
+from tests.support.backends import backends
 
 ACTOR = "boss"
 

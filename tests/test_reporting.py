@@ -37,7 +37,7 @@ from surveys.organisation import (
 from surveys.reporting import ALL_SELECTED, RollupSource
 from surveys.scoring import change_is_significant, mean_interval
 from surveys.storage import new_random_id, write_session
-from tests.conftest import backends
+from tests.support.backends import backends
 
 # --- A small hospital built from real submissions ----------------------------------------------
 #

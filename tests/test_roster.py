@@ -4,37 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from surveys import organisation, roster
 from surveys.invitations import find_invitation
-from surveys.models import CycleState, Invitation
+from surveys.models import Invitation
 from surveys.roster import RosterError, RosterKind, RosterProblem
 from surveys.storage import read_session, write_session
-from tests.conftest import backends
-
-
-@pytest.fixture
-def cycle(engine: Engine) -> int:
-    """An open cycle in a hospital with Emergency, Oncology and an archived Pharmacy."""
-    with write_session(engine) as session:
-        division = organisation.create_division(session=session, name="Acute care")
-        for name in ("Emergency", "Oncology", "Pharmacy"):
-            organisation.create_department(session=session, name=name, division_id=division)
-        pharmacy = organisation.department_ids_by_name(session=session, names=["Pharmacy"])
-        organisation.set_department_archived(
-            session=session, department_id=next(iter(pharmacy)), archived=True, actor="boss"
-        )
-        return organisation.create_cycle(
-            session=session,
-            name="2027 Q1",
-            opens=date(2027, 1, 11),
-            closes=date(2027, 3, 1),
-            state=CycleState.open,
-        )
+from tests.support.backends import backends
 
 
 def parse(engine: Engine, cycle: int, text: str | bytes) -> roster.Roster:

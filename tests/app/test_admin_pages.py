@@ -19,14 +19,8 @@ from surveys.accounts import SessionTicket, issue_ticket
 from surveys.models import Account, AuditEvent, CycleState, Department, Invitation, StaffGroup
 from surveys.responses import store_response
 from surveys.storage import read_session, write_session
-from tests.app.test_sign_in import (
-    PAGES,
-    account_id,
-    build_hospital,
-    new_app,
-    signed_in,
-    use_fast_hashing,
-)
+from tests.support.accounts import use_fast_hashing
+from tests.support.app import PAGES, account_id, build_hospital, new_app, signed_in
 
 RESULTS_PAGES = {
     "overview.py",

@@ -11,7 +11,7 @@ from surveys import rollups
 from surveys.models import Answer, Comment, Invitation, Item, Response, SubmissionReceipt
 from surveys.responses import NOT_APPLICABLE, SubmitOutcome
 from surveys.storage import read_session, write_session
-from tests.test_storage import rollup_snapshot
+from tests.support.snapshots import rollup_snapshot
 
 RECEIVED = (SubmitOutcome.stored, SubmitOutcome.already_received)
 
