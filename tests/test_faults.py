@@ -27,6 +27,8 @@ from tests.support.load import check_stored_exactly_once, expected_forms
 from tests.support.snapshots import rollup_snapshot
 from tests.support.submission import full_answers, tokens
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKENS = 400
 KILL_AFTER_SUBMISSIONS = 25

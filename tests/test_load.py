@@ -17,6 +17,8 @@ from tests.support.load import check_stored_exactly_once, expected_forms
 
 # `python -m bench.load` sends 10,000 and times them; this many keeps `make test` within its
 # ten minutes on two cores while still mixing every kind of resend among 32 writers.
+pytestmark = pytest.mark.slow
+
 SUBMISSIONS = 2_000
 
 

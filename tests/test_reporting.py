@@ -736,6 +736,7 @@ class Attacker:
         }
 
 
+@pytest.mark.slow  # about half a minute: it tries every combination of filters
 def test_no_combination_of_filters_lets_an_attacker_solve_for_a_small_cell(
     attack: dict, engine: Engine
 ) -> None:
