@@ -49,7 +49,7 @@ from surveys.organisation.structure import (
 )
 from surveys.storage import make_engine, migrate, read_session, write_session
 from surveys.survey.form import NOT_APPLICABLE, SurveyForm, load_survey
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, streamlit_process
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_process
 
 PAGES = 20
 CYCLE = "Load test"

@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from surveys.reporting import Heatmap, Overview, Relationships
+from surveys.reporting import Figure, Heatmap, Overview, Relationships
 
 FAVOURABLE = "#0072B2"
 FAVOURABLE_LIGHT = "#80B9D8"  # "agree": blue mixed half with white
@@ -420,7 +420,8 @@ def relationship_chart(
         value_row, text_row, hover_row, hidden_row = [], [], [], []
         for column, group in enumerate(result.raters):
             figure = result.cell(group.id, rated_id).figure
-            asymmetry = lower.get((group.id, rated_id))
+            # Asymmetries are between staff groups: patients and families (None) have none.
+            asymmetry = None if rated_id is None else lower.get((group.id, rated_id))
             hidden_row.append(figure.suppressed)
             value_row.append(None if figure.suppressed else figure.value)
             text_row.append(
@@ -575,6 +576,13 @@ def item_distribution_chart(
 # --- Overview -----------------------------------------------------------------------------------
 
 
+def _whiskers(figure: Figure) -> tuple[float, float]:
+    """How far a shown figure's 95% interval reaches above and below it (0 when unknown)."""
+    value = figure.value
+    assert value is not None, "suppressed figures have no whiskers"
+    return (figure.high or value) - value, value - (figure.low or value)
+
+
 def dimension_chart(overview: Overview, *, title: str | None = None) -> go.Figure:
     """Every dimension's percent favourable, highest first; strongest in blue, weakest in
     vermillion, the rest grey; whiskers are 95% intervals."""
@@ -598,8 +606,8 @@ def dimension_chart(overview: Overview, *, title: str | None = None) -> go.Figur
             error_x={
                 "type": "data",
                 "symmetric": False,
-                "array": [(d.figure.high or d.figure.value) - d.figure.value for d in shown],
-                "arrayminus": [d.figure.value - (d.figure.low or d.figure.value) for d in shown],
+                "array": [_whiskers(d.figure)[0] for d in shown],
+                "arrayminus": [_whiskers(d.figure)[1] for d in shown],
                 "color": MUTED_TEXT,
                 "thickness": 1,
                 "width": 3,

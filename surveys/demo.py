@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Engine, insert
@@ -33,10 +34,17 @@ from surveys.models import Comment, Invitation
 from surveys.organisation.catalogue import instrument_items, register_instrument
 from surveys.organisation.cycles import add_cycle, has_survey_data
 from surveys.organisation.structure import add_department, add_division, staff_groups
-from surveys.records import CycleState
+from surveys.records import CycleState, ItemInfo
 from surveys.scoring import GROUPS_SECTION
 from surveys.storage import write_session
 from surveys.survey import rollups
+
+if TYPE_CHECKING:
+    import psycopg
+
+# One (department, group) of a cycle: department id, story, group index, the department's
+# headcount per group, and how many of that group responded.
+_Cell = tuple[int, str, int, tuple[int, ...], int]
 
 
 class Scale(StrEnum):
@@ -115,7 +123,7 @@ def quarterly_cycles(count: int, last_quarter_start: date) -> list[tuple[str, da
     return cycles[::-1]
 
 
-def _organisation(scale: Scale, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def _organisation(scale: Scale, rng: np.random.Generator) -> dict[str, dict[str, tuple[int, ...]]]:
     if scale is Scale.hospital:
         return {
             division: {name: counts for name, counts in departments.items()}
@@ -239,7 +247,7 @@ def _load(session: Session, scale: Scale, rng: np.random.Generator, today: date)
     staff = sum(sum(headcounts) for _, _, headcounts in departments)
     for cycle_number, cycle_id in enumerate(cycle_ids):
         progress = cycle_number - (len(cycle_ids) - 8)  # stories run over the last 8 quarters
-        cells = []
+        cells: list[_Cell] = []
         for department_id, story, headcounts in departments:
             rate = rng.uniform(0.55, 0.80)
             for group_index, headcount in enumerate(headcounts):
@@ -269,9 +277,9 @@ class _AnswerModel:
 
     THRESHOLDS = np.array([-1.25, -0.45, 0.30, 1.45])
 
-    def __init__(self, items, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, items: list[ItemInfo], rng: np.random.Generator) -> None:
         self.items = items
-        group_by_id = {}
+        group_by_id: dict[int, int] = {}
         self.about = np.full(len(items), -1)
         self.section = np.array([item.section for item in items])
         self.dimension = np.array([item.dimension for item in items])
@@ -336,7 +344,13 @@ class _AnswerModel:
         return effect[None, :] + person + rng.normal(0.0, 0.8, (n, len(keys)))
 
 
-def _write_invitations(session, rng, cycle_id, cells, group_ids) -> None:  # type: ignore[no-untyped-def]
+def _write_invitations(
+    session: Session,
+    rng: np.random.Generator,
+    cycle_id: int,
+    cells: list[_Cell],
+    group_ids: list[int],
+) -> None:
     rows = []
     for department_id, _story, group_index, headcounts, responded in cells:
         headcount = headcounts[group_index]
@@ -356,10 +370,20 @@ def _write_invitations(session, rng, cycle_id, cells, group_ids) -> None:  # typ
 
 
 def _write_cycle(
-    session, rng, model, cycle_id, progress, cells, group_ids, instrument_id, items
-) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    session: Session,
+    rng: np.random.Generator,
+    model: _AnswerModel,
+    cycle_id: int,
+    progress: int,
+    cells: list[_Cell],
+    group_ids: list[int],
+    instrument_id: int,
+    items: list[ItemInfo],
+) -> dict[str, int]:
     item_ids = np.array([item.id for item in items], dtype=np.int64)
-    group_index_by_id = {group_id: index for index, group_id in enumerate(group_ids)}
+    group_index_by_id: dict[int | None, int] = {
+        group_id: index for index, group_id in enumerate(group_ids)
+    }
     rated_index = np.array([group_index_by_id.get(item.about_group_id, -1) for item in items])
     patient_items = model.section == "patients"
     response_rows: list[tuple[int, int, int, int, int]] = []
@@ -463,7 +487,9 @@ def _bulk_insert(session: Session, table: str, columns: tuple[str, ...], rows: l
     _copy(connection, table, columns, buffer.getvalue())
 
 
-def _copy(connection, table: str, columns: tuple[str, ...], payload: str) -> None:  # type: ignore[no-untyped-def]
+def _copy(
+    connection: psycopg.Connection[Any], table: str, columns: tuple[str, ...], payload: str
+) -> None:
     with (
         connection.cursor() as cursor,
         cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
@@ -480,8 +506,9 @@ def _bulk_answers(
     tiled_items = np.tile(item_ids, len(response_ids))
     flat_values = values.reshape(-1)
     if session.get_bind().dialect.name == "sqlite":
-        value_list: list[int | None] = flat_values.tolist()
-        value_list = [None if value < 0 else value for value in value_list]
+        value_list: list[int | None] = [
+            None if value < 0 else value for value in flat_values.tolist()
+        ]
         _bulk_insert(
             session,
             "answer",
@@ -498,4 +525,5 @@ def _bulk_answers(
         text_values.astype(str),
     )
     connection = session.connection().connection.driver_connection
+    assert connection is not None
     _copy(connection, "answer", columns, "\n".join(lines.tolist()) + "\n")

@@ -24,8 +24,10 @@ from surveys.config import get_settings
 from surveys.models import Account, AuditEvent
 from surveys.organisation.structure import add_department, add_division
 from surveys.storage import make_engine, migrate, read_session, write_session
-from tests.access_support import PASSWORD, attempt, fast_hashing, hospital  # noqa: F401 - fixtures
-from tests.conftest import backends
+from tests.support.accounts import PASSWORD, attempt
+from tests.support.backends import backends
+
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @backends()

@@ -39,7 +39,7 @@ from surveys.organisation.structure import (
 from surveys.storage import read_session, write_session
 from surveys.survey.form import load_survey
 from surveys.survey.submit import submit_survey
-from tests.conftest import backends
+from tests.support.backends import backends
 
 # Tables written when a survey is submitted (receipts too: they are written in the same
 # transaction as the response).

@@ -13,7 +13,7 @@ from surveys.models import AuditEvent
 from surveys.organisation import cycles, structure
 from surveys.organisation.structure import OrganisationError
 from surveys.storage import read_session, write_session
-from tests.conftest import backends
+from tests.support.backends import backends
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 

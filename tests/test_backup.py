@@ -17,7 +17,7 @@ from surveys.config import get_settings
 from surveys.demo import load_demo
 from surveys.reporting import cycle_summaries
 from surveys.storage import make_engine, migrate, read_session
-from tests.conftest import POSTGRES_SKIP_REASON, postgres_url
+from tests.support.backends import POSTGRES_SKIP_REASON, postgres_url
 
 
 def snapshot(engine: Engine) -> dict:
@@ -70,6 +70,7 @@ def test_sqlite_backup_restores_into_an_empty_database_identically(tmp_path: Pat
     round_trip(f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}", tmp_path)
 
 
+@pytest.mark.slow  # about 20 s: the demo hospital loaded, dumped and restored on PostgreSQL
 def test_postgres_backup_restores_into_an_empty_database_identically(
     postgres_databases: tuple[str, str], tmp_path: Path
 ) -> None:

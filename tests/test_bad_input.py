@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from surveys.config import Settings
 from surveys.instruments import BUILTIN_DIR, InstrumentError, load_instrument
-from tests.hostile import HUGE, INJECTION, INVISIBLE, MARKUP, hostile_text
+from tests.support.hostile import HUGE, INJECTION, INVISIBLE, MARKUP, hostile_text
 
 BUILTIN = (BUILTIN_DIR / "relationship_health_v1.toml").read_text()
 TARGET = 'text = "I feel respected by {group}."'

@@ -10,6 +10,8 @@ from bench.reporting import Run, compare, measure, table
 from surveys.demo import load_demo
 from surveys.storage import make_engine, migrate
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def hospital_engine(tmp_path: Path):  # type: ignore[no-untyped-def]

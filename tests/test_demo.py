@@ -20,7 +20,7 @@ from surveys.models import (
     SurveyCycle,
 )
 from surveys.storage import make_engine, migrate, read_session
-from tests.conftest import backends
+from tests.support.backends import backends
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +186,7 @@ def test_demo_refuses_a_database_that_already_holds_data(demo_engine: Engine) ->
         assert session.scalar(select(func.count()).select_from(Response)) == before
 
 
+@pytest.mark.slow  # 5 s on SQLite, 15 s on PostgreSQL: the whole demo hospital loaded again
 @backends()
 def test_demo_loads_identically_on_each_backend(engine: Engine, demo_engine: Engine) -> None:
     summary = load_demo(engine)

@@ -1,4 +1,4 @@
-"""The README documents every setting and every command, and its quick start is runnable."""
+"""The README documents every setting, command and make target, and its quick start runs."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def command_paths(command: click.Command, prefix: tuple[str, ...] = ()) -> list[
 
 
 SETTINGS = [field.validation_alias for field in Settings.model_fields.values()]
+MAKE_TARGETS = re.search(r"^\.PHONY:(.*)$", MAKEFILE, flags=re.MULTILINE)[1].split()
 COMMANDS = command_paths(typer.main.get_command(app))
 
 
@@ -43,6 +44,19 @@ def test_every_setting_is_documented(variable: str) -> None:
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_cli_command_is_documented(command: str) -> None:
     assert f"attune {command}" in README, f"`attune {command}` is missing from the README"
+
+
+def test_the_makefile_listing_finds_the_targets() -> None:
+    assert {"run", "test", "test-fast", "lint", "bench"} <= set(MAKE_TARGETS)
+    for target in MAKE_TARGETS:
+        assert re.search(rf"^{re.escape(target)}:", MAKEFILE, flags=re.MULTILINE), target
+
+
+@pytest.mark.parametrize("target", MAKE_TARGETS)
+def test_every_makefile_target_is_documented(target: str) -> None:
+    assert re.search(rf"`make {re.escape(target)}(?![\w-])", README), (
+        f"`make {target}` is missing from the README"
+    )
 
 
 def test_readme_opens_with_the_two_commands() -> None:

@@ -23,10 +23,12 @@ from surveys.storage import read_session, write_session
 from surveys.survey import rollups
 from surveys.survey.form import load_survey
 from surveys.survey.submit import SubmissionFailed, SubmitOutcome, submit_survey
-from tests.conftest import backends
-from tests.load_support import check_stored_exactly_once, expected_forms
-from tests.test_storage import rollup_snapshot
-from tests.test_submission import full_answers, survey, tokens  # noqa: F401 - fixtures, helpers
+from tests.support.backends import backends
+from tests.support.load import check_stored_exactly_once, expected_forms
+from tests.support.snapshots import rollup_snapshot
+from tests.support.submission import full_answers, tokens
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKENS = 400
@@ -64,7 +66,7 @@ WRITER = textwrap.dedent(
 def test_a_writer_killed_mid_load_leaves_only_whole_responses(
     engine: Engine,
     database_url: str,
-    survey: dict,  # noqa: F811 - the fixture imported above
+    survey: dict,
     tmp_path: Path,
 ) -> None:
     links = tmp_path / "tokens.txt"
@@ -199,7 +201,7 @@ def test_a_database_restart_mid_load_loses_nothing_and_each_retry_stores_once(
 @backends()
 def test_a_reply_lost_after_the_commit_is_not_reported_as_nothing_stored(
     engine: Engine,
-    survey: dict,  # noqa: F811 - the fixture imported above
+    survey: dict,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (token,) = tokens(engine, survey)

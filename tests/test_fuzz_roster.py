@@ -21,8 +21,8 @@ from surveys.invitations.roster import LinkFile, RosterError
 from surveys.organisation import cycles, structure
 from surveys.records import CycleState
 from surveys.storage import write_session
-from tests.conftest import backends
-from tests.hostile import (
+from tests.support.backends import backends
+from tests.support.hostile import (
     INJECTION,
     INVISIBLE,
     MARKUP,
@@ -32,7 +32,6 @@ from tests.hostile import (
     hostile_text,
     new_rows,
 )
-from tests.test_roster import cycle  # noqa: F401 - a fixture: an open cycle in a small hospital
 
 HEADCOUNT = "department,staff_group,headcount\n"
 EMAILS = "department,staff_group,email\n"
@@ -78,7 +77,7 @@ def assert_safe_link_file(link_file: LinkFile) -> None:
             assert not cell.startswith(FORMULA_PREFIXES), cell
 
 
-def refused(engine: Engine, cycle: int, data: bytes) -> RosterError:  # noqa: F811
+def refused(engine: Engine, cycle: int, data: bytes) -> RosterError:
     before = database_dump(engine)
     with pytest.raises(RosterError) as error:
         import_file(engine, cycle, data)
@@ -133,7 +132,7 @@ HOSTILE_FILES = {
 @backends()
 def test_hostile_rosters_are_refused_line_by_line_and_write_nothing(
     engine: Engine,
-    cycle: int,  # noqa: F811
+    cycle: int,
 ) -> None:
     for name, (text, words) in HOSTILE_FILES.items():
         error = refused(engine, cycle, text.encode())
@@ -154,7 +153,7 @@ ENCODED = {
 
 def test_other_encodings_and_binary_files_are_refused_with_how_to_save_them(
     engine: Engine,
-    cycle: int,  # noqa: F811
+    cycle: int,
 ) -> None:
     for name, (department, encoding) in ENCODED.items():
         error = refused(
@@ -168,7 +167,7 @@ def test_other_encodings_and_binary_files_are_refused_with_how_to_save_them(
 @backends()
 def test_odd_looking_emails_are_kept_and_formula_like_ones_neutralised(
     engine: Engine,
-    cycle: int,  # noqa: F811
+    cycle: int,
 ) -> None:
     emails = ["o'brien@example.org", "d.o.e+survey@example.org", "renée@exemple.fr"]
     emails += ["=1+2@example.org", "+1+2@example.org", "-2+3@example.org"]
@@ -228,7 +227,7 @@ def test_the_link_file_name_is_safe_whatever_the_cycle_is_called(engine: Engine)
 )
 def test_any_bytes_make_links_or_are_refused(
     engine: Engine,
-    cycle: int,  # noqa: F811
+    cycle: int,
     data: bytes,
 ) -> None:
     before = database_dump(engine)
@@ -278,7 +277,7 @@ ROSTER_FILES = st.one_of(
 @given(roster_file=ROSTER_FILES)
 def test_any_cells_make_safe_links_or_are_refused(
     engine: Engine,
-    cycle: int,  # noqa: F811
+    cycle: int,
     roster_file: tuple[str, list[tuple[str, str, str]]],
 ) -> None:
     kind, rows = roster_file
@@ -307,7 +306,7 @@ def test_any_cells_make_safe_links_or_are_refused(
 
 def test_every_hostile_department_is_reported_on_its_own_line(
     engine: Engine,
-    cycle: int,  # noqa: F811
+    cycle: int,
 ) -> None:
     cases = [text for text in {**MARKUP, **INVISIBLE, **INJECTION}.values() if "\x00" not in text]
     rows = [[text, "nursing", f"person{line}@example.org"] for line, text in enumerate(cases)]
@@ -328,7 +327,7 @@ def test_every_hostile_department_is_reported_on_its_own_line(
 )
 def test_any_list_of_addresses_comes_back_as_written_or_is_refused(
     engine: Engine,
-    cycle: int,  # noqa: F811
+    cycle: int,
     emails: list[str],
 ) -> None:
     data = csv_bytes(EMAILS, [["Emergency", "nursing", email] for email in emails])

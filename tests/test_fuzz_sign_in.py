@@ -16,9 +16,9 @@ from surveys.access.accounts import create_account, hidden_characters, set_passw
 from surveys.access.passwords import PASSWORD_MAX_LENGTH, AccountError
 from surveys.access.sign_in import SignInOutcome, sign_in
 from surveys.access.sso import RoleMap, sso_sign_in
-from tests.access_support import NOW, PASSWORD, hospital  # noqa: F401 - `hospital` is a fixture
-from tests.conftest import backends
-from tests.hostile import (
+from tests.support.accounts import NOW, PASSWORD
+from tests.support.backends import backends
+from tests.support.hostile import (
     HOSTILE_TEXTS,
     INJECTION,
     INVISIBLE,
@@ -79,7 +79,7 @@ HOSTILE_USERNAMES = {
 @backends()
 def test_hostile_usernames_are_rejected_and_write_nothing(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     before = database_dump(engine)
     for name, username in HOSTILE_USERNAMES.items():
@@ -93,7 +93,7 @@ def test_hostile_usernames_are_rejected_and_write_nothing(
 @backends()
 def test_hostile_passwords_are_rejected_and_only_counted(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     passwords = {
         **{name: text for name, text in HOSTILE_TEXTS.items() if name != "one megabyte"},
@@ -119,7 +119,7 @@ def test_hostile_passwords_are_rejected_and_only_counted(
 @backends()
 def test_an_overlong_password_is_refused_unhashed_with_its_own_outcome(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     longest = "p" * PASSWORD_MAX_LENGTH
     set_password(engine=engine, username="ed", password=longest, actor="test")
@@ -148,7 +148,7 @@ def test_an_overlong_password_is_refused_unhashed_with_its_own_outcome(
 )
 def test_any_sign_in_is_rejected_and_writes_only_the_failure_count(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
     username: str,
     password: str,
 ) -> None:
@@ -183,7 +183,7 @@ def test_any_sign_in_is_rejected_and_writes_only_the_failure_count(
 @backends()
 def test_hostile_account_details_are_refused_and_write_nothing(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     refusals = [
         *({"username": text} for text in HOSTILE_TEXTS.values()),
@@ -212,7 +212,7 @@ def test_hostile_account_details_are_refused_and_write_nothing(
 @backends()
 def test_markup_and_quotes_in_display_names_are_kept_as_text(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     # Shown with st.text or escaped, never rendered; quotes and apostrophes are real names.
     names = ["<b>Carol</b>", "[Carol](javascript:alert(1))", "Carol O'Brien", ":red[Carol]"]
@@ -236,7 +236,7 @@ def test_markup_and_quotes_in_display_names_are_kept_as_text(
 )
 def test_any_account_details_are_stored_as_given_or_refused(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
     username: str,
     display_name: str,
     email: str | None,
@@ -265,7 +265,7 @@ def test_any_account_details_are_stored_as_given_or_refused(
 @backends()
 def test_hostile_single_sign_on_claims_never_crash_or_disguise_a_name(
     engine: Engine,
-    hospital,  # noqa: F811
+    hospital,
 ) -> None:
     mapping = RoleMap.model_validate({"rule": [{"role": "admin", "groups": ["attune-admins"]}]})
     before = database_dump(engine)

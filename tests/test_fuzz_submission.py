@@ -30,8 +30,8 @@ from surveys.survey.submit import (
     clean_comment,
     submit_survey,
 )
-from tests.conftest import backends
-from tests.hostile import (
+from tests.support.backends import backends
+from tests.support.hostile import (
     BAD_LIKERT,
     HOSTILE_TEXTS,
     INJECTION,
@@ -43,7 +43,7 @@ from tests.hostile import (
     hostile_text,
     new_rows,
 )
-from tests.test_submission import full_answers, survey, tokens  # noqa: F401 - `survey` is a fixture
+from tests.support.submission import full_answers, tokens
 
 # What one response stored through an open link writes.
 RESPONSE_TABLES = {
@@ -73,13 +73,13 @@ HOSTILE_TOKENS = {
 
 
 @pytest.fixture
-def open_link(engine: Engine, survey: dict) -> str:  # noqa: F811 - the fixture imported above
+def open_link(engine: Engine, survey: dict) -> str:
     with write_session(engine) as session:
         return create_open_link(session=session, cycle_id=survey["cycles"]["2026 Q4"])
 
 
 @pytest.fixture
-def workplace(survey: dict) -> dict:  # noqa: F811
+def workplace(survey: dict) -> dict:
     return {
         "department_id": survey["departments"]["Emergency"],
         "staff_group_id": survey["groups"]["nursing"],
@@ -130,7 +130,7 @@ def new_answer(engine: Engine, before: dict, after: dict, code: str) -> tuple[bo
 @backends()
 def test_hostile_comments_are_kept_as_plain_text_or_refused_for_length(
     engine: Engine,
-    survey: dict,  # noqa: F811
+    survey: dict,
     open_link: str,
     workplace: dict,
 ) -> None:
@@ -194,7 +194,7 @@ def test_any_comment_is_kept_without_control_characters_or_refused(
 @backends()
 def test_likert_answers_a_form_never_offers_are_refused_and_nothing_is_written(
     engine: Engine,
-    survey: dict,  # noqa: F811
+    survey: dict,
 ) -> None:
     cases = {**BAD_LIKERT, "none (unanswered)": None}
     links = tokens(engine, survey, count=len(cases) + 3)
@@ -277,7 +277,7 @@ def test_any_answer_is_stored_as_offered_or_refused(
 @backends()
 def test_hostile_tokens_open_nothing_and_write_nothing(
     engine: Engine,
-    survey: dict,  # noqa: F811
+    survey: dict,
 ) -> None:
     (real,) = tokens(engine, survey)
     bent = {
@@ -306,7 +306,7 @@ def test_hostile_tokens_open_nothing_and_write_nothing(
 @given(token=hostile_text(max_size=250))
 def test_any_token_opens_nothing_and_writes_nothing(
     engine: Engine,
-    survey: dict,  # noqa: F811
+    survey: dict,
     token: str,
 ) -> None:
     before = database_dump(engine)
@@ -321,7 +321,7 @@ def test_any_token_opens_nothing_and_writes_nothing(
 @backends()
 def test_replayed_links_and_links_of_other_cycles_store_nothing(
     engine: Engine,
-    survey: dict,  # noqa: F811
+    survey: dict,
 ) -> None:
     with write_session(engine) as session:
         survey["cycles"]["2027 Q2"] = add_cycle(
@@ -370,7 +370,7 @@ def test_replayed_links_and_links_of_other_cycles_store_nothing(
 @backends()
 def test_hostile_workplaces_on_an_open_link_are_refused(
     engine: Engine,
-    survey: dict,  # noqa: F811
+    survey: dict,
     open_link: str,
 ) -> None:
     emergency, nursing = survey["departments"]["Emergency"], survey["groups"]["nursing"]
@@ -424,7 +424,7 @@ def mostly_near(ids: st.SearchStrategy[int]) -> st.SearchStrategy[object]:
 )
 def test_any_workplace_is_one_offered_or_refused(
     engine: Engine,
-    survey: dict,  # noqa: F811
+    survey: dict,
     open_link: str,
     department_id: object,
     staff_group_id: object,

@@ -12,11 +12,13 @@ from bench.load import WRITERS, Kind, plan, run_load
 from surveys.config import get_settings
 from surveys.storage import make_engine, migrate, write_session
 from surveys.survey.submit import SubmissionFailed, SubmitOutcome, submit_survey
-from tests.conftest import backends
-from tests.load_support import check_stored_exactly_once, expected_forms
+from tests.support.backends import backends
+from tests.support.load import check_stored_exactly_once, expected_forms
 
 # `python -m bench.load` sends 10,000 and times them; this many keeps `make test` within its
 # ten minutes on two cores while still mixing every kind of resend among 32 writers.
+pytestmark = pytest.mark.slow
+
 SUBMISSIONS = 2_000
 
 

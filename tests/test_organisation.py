@@ -17,7 +17,7 @@ from surveys.organisation.structure import OrganisationError
 from surveys.reporting import response_rates
 from surveys.storage import read_session, write_session
 from surveys.survey.submit import store_response
-from tests.conftest import backends
+from tests.support.backends import backends
 
 ACTOR = "boss"
 

@@ -10,8 +10,10 @@ from surveys.access import passwords
 from surveys.access.sign_in import SignInOutcome
 from surveys.models import Account
 from surveys.storage import read_session
-from tests.access_support import PASSWORD, attempt, fast_hashing, hospital  # noqa: F401 - fixtures
-from tests.conftest import backends
+from tests.support.accounts import PASSWORD, attempt
+from tests.support.backends import backends
+
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @backends()

@@ -18,8 +18,8 @@ from surveys.models import Response
 from surveys.storage import read_session
 from surveys.survey.form import load_survey
 from surveys.survey.submit import submit_survey
-from tests.conftest import backends
-from tests.test_submission import full_answers, survey, tokens  # noqa: F401 - fixture
+from tests.support.backends import backends
+from tests.support.submission import full_answers, tokens
 
 PEOPLE = 30
 # Pairing by chance gets about one right out of thirty; a working attack gets most.
@@ -57,7 +57,7 @@ def orderings(engine: Engine, table: str, key: str, where: str = "") -> dict[str
 @backends()
 def test_no_ordering_or_transaction_id_links_a_response_to_its_link(
     engine: Engine,
-    survey: dict,  # noqa: F811
+    survey: dict,
 ) -> None:
     links = tokens(engine, survey, PEOPLE)
     from surveys.invitations.links import hash_token
@@ -109,7 +109,7 @@ def test_no_ordering_or_transaction_id_links_a_response_to_its_link(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_sqlite_response_ids_are_the_rowids(engine: Engine, survey: dict) -> None:  # noqa: F811
+def test_sqlite_response_ids_are_the_rowids(engine: Engine, survey: dict) -> None:
     for number, token in enumerate(tokens(engine, survey, 5)):
         form = load_survey(engine=engine, token=token)
         submit_survey(engine=engine, token=token, submission_key=f"k{number}",

@@ -39,7 +39,7 @@ from surveys.reporting.relationships import PATIENTS_LABEL
 from surveys.reporting.statistics import change_is_significant, mean_interval
 from surveys.storage import new_random_id, write_session
 from surveys.survey import rollups
-from tests.conftest import backends
+from tests.support.backends import backends
 
 # --- A small hospital built from real submissions ----------------------------------------------
 #
@@ -738,6 +738,7 @@ class Attacker:
         }
 
 
+@pytest.mark.slow  # about half a minute: it tries every combination of filters
 def test_no_combination_of_filters_lets_an_attacker_solve_for_a_small_cell(
     attack: dict, engine: Engine
 ) -> None:

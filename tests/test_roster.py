@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -13,10 +12,10 @@ from sqlmodel import Session
 from surveys.invitations import roster
 from surveys.invitations.links import hash_token
 from surveys.invitations.roster import RosterError, RosterKind, RosterProblem
-from surveys.models import CycleState, Invitation
+from surveys.models import Invitation
 from surveys.organisation import cycles, structure
 from surveys.storage import read_session, write_session
-from tests.conftest import backends
+from tests.support.backends import backends
 
 
 def find_invitation(*, session: Session, token: str) -> Invitation | None:
@@ -24,27 +23,6 @@ def find_invitation(*, session: Session, token: str) -> Invitation | None:
     return session.scalars(
         select(Invitation).where(Invitation.token_hash == hash_token(token))
     ).first()
-
-
-@pytest.fixture
-def cycle(engine: Engine) -> int:
-    """An open cycle in a hospital with Emergency, Oncology and an archived Pharmacy."""
-    with write_session(engine) as session:
-        division = structure.add_division(session=session, name="Acute care")
-        for name in ("Emergency", "Oncology", "Pharmacy"):
-            structure.add_department(session=session, name=name, division_id=division)
-        pharmacy = structure.department_ids_by_name(session=session, names=["Pharmacy"])
-        cycle_id = cycles.add_cycle(
-            session=session,
-            name="2027 Q1",
-            opens=date(2027, 1, 11),
-            closes=date(2027, 3, 1),
-            state=CycleState.open,
-        )
-    structure.set_department_archived(
-        engine=engine, department_id=next(iter(pharmacy)), archived=True, actor="boss"
-    )
-    return cycle_id
 
 
 def parse(engine: Engine, cycle: int, text: str | bytes) -> roster.Roster:

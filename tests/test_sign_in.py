@@ -11,8 +11,10 @@ from surveys.access.accounts import create_account, set_active, set_password
 from surveys.access.sign_in import FAILURE_WINDOW, LOCK_DURATION, SignInOutcome
 from surveys.models import AuditEvent, LoginThrottle
 from surveys.storage import make_engine, read_session
-from tests.access_support import NOW, PASSWORD, attempt, fast_hashing, hospital  # noqa: F401
-from tests.conftest import backends
+from tests.support.accounts import NOW, PASSWORD, attempt
+from tests.support.backends import backends
+
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @backends()

@@ -12,8 +12,10 @@ from surveys.access.sso import RoleMap, RoleMapError, role_map, sso_sign_in
 from surveys.config import get_settings
 from surveys.models import Account
 from surveys.storage import read_session
-from tests.access_support import NOW, PASSWORD, fast_hashing, hospital  # noqa: F401 - fixtures
-from tests.conftest import backends
+from tests.support.accounts import NOW, PASSWORD
+from tests.support.backends import backends
+
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 ROLE_MAP = RoleMap.model_validate(
     {

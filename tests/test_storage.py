@@ -21,10 +21,7 @@ from surveys.models import (
     Comment,
     Department,
     Division,
-    ItemRollup,
-    RelationshipRollup,
     Response,
-    ScoreRollup,
 )
 from surveys.organisation.catalogue import instrument_items, register_instrument
 from surveys.organisation.cycles import add_cycle
@@ -44,7 +41,8 @@ from surveys.storage import (
 )
 from surveys.survey import rollups
 from surveys.survey.submit import InvalidAnswer, store_response
-from tests.conftest import backends
+from tests.support.backends import backends
+from tests.support.snapshots import rollup_snapshot
 
 
 @pytest.fixture
@@ -98,21 +96,6 @@ def store_random_responses(engine: Engine, survey: dict, count: int, seed: int =
                 answers=random_answers(survey["items"], rng),
                 comment=rng.choice([None, "", "Handover works well."]),
             )
-
-
-def rollup_snapshot(engine: Engine) -> dict:
-    with read_session(engine) as session:
-        cells = sorted(tuple(row) for row in session.execute(select(CellRollup.__table__)).all())
-        items = sorted(tuple(row) for row in session.execute(select(ItemRollup.__table__)).all())
-        scores = sorted(
-            (r.department_id, r.staff_group_id, r.measure, r.n, round(r.total, 6),
-             round(r.total_sq, 4))
-            for r in session.execute(select(ScoreRollup.__table__)).all()
-        )  # fmt: skip
-        relationships = sorted(
-            tuple(row) for row in session.execute(select(RelationshipRollup.__table__)).all()
-        )
-    return {"cells": cells, "items": items, "scores": scores, "relationships": relationships}
 
 
 @backends()

@@ -3,37 +3,25 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
 
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from surveys.instruments import builtin_instrument
-from surveys.invitations.links import create_invitations, create_open_link, hash_token
+from surveys.invitations.links import create_open_link, hash_token
 from surveys.models import (
     Answer,
     CellRollup,
     Comment,
-    CycleState,
-    Department,
     Invitation,
     Item,
     Response,
     SubmissionReceipt,
 )
-from surveys.organisation.catalogue import register_instrument
-from surveys.organisation.cycles import add_cycle
-from surveys.organisation.structure import (
-    add_department,
-    add_division,
-    staff_groups,
-)
 from surveys.storage import read_session, write_session
 from surveys.survey import rollups
 from surveys.survey.form import (
     NOT_APPLICABLE,
-    SurveyForm,
     SurveyUnavailable,
     Unavailable,
     load_survey,
@@ -45,65 +33,11 @@ from surveys.survey.submit import (
     SubmitOutcome,
     submit_survey,
 )
-from tests.conftest import backends
+from tests.support.backends import backends
+from tests.support.submission import full_answers, tokens
 
 SAME_TOKEN_THREADS = 20
 WRITERS = 32
-
-
-@pytest.fixture
-def survey(engine: Engine) -> dict:
-    """Emergency and ICU (active) and an archived ward; an open, a closed and a draft cycle."""
-    with write_session(engine) as session:
-        instrument_id = register_instrument(session=session, definition=builtin_instrument())
-        division_id = add_division(session=session, name="Acute care")
-        departments = {
-            name: add_department(session=session, name=name, division_id=division_id)
-            for name in ("Emergency", "ICU", "Old ward")
-        }
-        session.get(Department, departments["Old ward"]).archived = True
-        cycles = {
-            name: add_cycle(
-                session=session,
-                name=name,
-                opens=opens,
-                closes=date(opens.year, opens.month + 1, 28),
-                instrument_id=instrument_id,
-                state=state,
-            )
-            for name, opens, state in (
-                ("2026 Q4", date(2026, 10, 12), CycleState.open),
-                ("2026 Q3", date(2026, 7, 12), CycleState.closed),
-                ("2027 Q1", date(2027, 1, 12), CycleState.draft),
-            )
-        }
-        groups = {group.key: group.id for group in staff_groups(session=session)}
-    return {"departments": departments, "cycles": cycles, "groups": groups}
-
-
-def tokens(
-    engine: Engine,
-    survey: dict,
-    count: int = 1,
-    *,
-    cycle: str = "2026 Q4",
-    department: str = "Emergency",
-    group: str = "nursing",
-) -> list[str]:
-    with write_session(engine) as session:
-        return create_invitations(
-            session=session,
-            cycle_id=survey["cycles"][cycle],
-            department_id=survey["departments"][department],
-            staff_group_id=survey["groups"][group],
-            count=count,
-        )
-
-
-def full_answers(form: SurveyForm, *, likert: int | str = 4, nps: int = 9) -> dict:
-    return {
-        question.code: nps if question.horizontal else likert for _, question in form.questions()
-    }
 
 
 def count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]

@@ -10,8 +10,10 @@ from sqlalchemy import Engine
 from surveys.access.accounts import set_active, set_departments
 from surveys.access.tickets import SessionEnd, SessionTicket, check_session, issue_ticket
 from surveys.config import get_settings
-from tests.access_support import NOW, account_id, fast_hashing, hospital  # noqa: F401 - fixtures
-from tests.conftest import backends
+from tests.support.accounts import NOW, account_id
+from tests.support.backends import backends
+
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @backends()

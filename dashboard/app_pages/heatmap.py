@@ -25,7 +25,7 @@ if len({department.division_id for department in in_view}) > 1:
         st.segmented_control(
             "Rows",
             options=list(ROWS),
-            format_func=ROWS.get,
+            format_func=ROWS.__getitem__,
             default="division" if len(in_view) > DEPARTMENT_ROWS else "department",
             required=True,
             key="heatmap_rows",

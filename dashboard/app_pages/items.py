@@ -13,7 +13,7 @@ dimensions = {dimension.key: dimension.label for dimension in selection.options.
 dimension = st.selectbox(
     "Dimension",
     options=list(dimensions),
-    format_func=dimensions.get,
+    format_func=dimensions.__getitem__,
     key="filter_dimension",
     persist_state="session",
     width=320,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import streamlit as st
 
 from dashboard import charts, filters, resources
@@ -26,7 +28,7 @@ def change(figure: Figure) -> str | None:
     return f"{figure.change:+.1f} vs {overview.previous_cycle} ({meaning})"
 
 
-def change_colour(figure: Figure) -> str:
+def change_colour(figure: Figure) -> Literal["normal", "off"]:
     # Only a change beyond chance earns the favourable or unfavourable colour.
     return "normal" if figure.significant else "off"
 

@@ -36,17 +36,17 @@ st.subheader("Across cycles", anchor=False)
 groups = {group.id: group.name for group in matrix.raters}
 with st.container(horizontal=True):
     rater = st.selectbox(
-        "Group rating", list(groups), format_func=groups.get, key="pair_rater", width=240
+        "Group rating", list(groups), format_func=groups.__getitem__, key="pair_rater", width=240
     )
     rated = st.selectbox(
         "Group rated",
         [group for group in groups if group != rater] or list(groups),
-        format_func=groups.get,
+        format_func=groups.__getitem__,
         key="pair_rated",
         width=240,
     )
 history = resources.relationship_trends(selection)
-if charts.relationship_pair(history, rater, rated).empty:
+if rater is None or rated is None or charts.relationship_pair(history, rater, rated).empty:
     st.info("Nothing to show for this selection.", icon=":material/info:")
 else:
     resources.chart(

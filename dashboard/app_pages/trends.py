@@ -15,7 +15,7 @@ measures = {"index": "Relationship Health Index"} | {
 measure = st.selectbox(
     "Measure",
     options=list(measures),
-    format_func=measures.get,
+    format_func=measures.__getitem__,
     key="filter_measure",
     persist_state="session",
     width=320,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import getpass
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
 
 from surveys.config import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     help="Attune: anonymous staff relationship-health surveys.",
@@ -33,7 +37,7 @@ def actor() -> str:
         return "cli"
 
 
-def open_engine():  # type: ignore[no-untyped-def]
+def open_engine() -> Engine:
     from surveys.storage import DatabaseUnavailable, check_connection, make_engine
 
     try:

@@ -31,14 +31,8 @@ from surveys.organisation import catalogue, structure
 from surveys.organisation import cycles as cycle_actions
 from surveys.storage import read_session, write_session
 from surveys.survey.submit import store_response
-from tests.app.test_sign_in import (
-    PAGES,
-    account_id,
-    build_hospital,
-    new_app,
-    signed_in,
-    use_fast_hashing,
-)
+from tests.support.accounts import use_fast_hashing
+from tests.support.app import PAGES, account_id, build_hospital, new_app, signed_in
 
 RESULTS_PAGES = {
     "overview.py",

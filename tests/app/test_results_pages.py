@@ -15,7 +15,8 @@ from surveys.config import get_settings
 from surveys.demo import load_demo
 from surveys.models import Account, Department, Division
 from surveys.storage import make_engine, migrate, read_session
-from tests.app.test_sign_in import PAGES, use_fast_hashing
+from tests.support.accounts import use_fast_hashing
+from tests.support.app import PAGES
 
 RESULTS_PAGES = {
     "overview.py": "Overview",

@@ -8,27 +8,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
 from surveys.access import passwords
-from surveys.access.accounts import create_account, set_active
+from surveys.access.accounts import set_active
 from surveys.access.passwords import PASSWORD_MAX_LENGTH
 from surveys.access.sign_in import MAX_FAILURES
-from surveys.access.tickets import issue_ticket
 from surveys.config import COOKIE_SECRET_MIN_BYTES, get_settings
-from surveys.models import Account, AuditEvent
-from surveys.organisation.structure import add_department, add_division
-from surveys.storage import make_engine, migrate, read_session, write_session
+from surveys.models import AuditEvent
+from surveys.storage import make_engine, migrate, read_session
+from tests.support.accounts import PASSWORD, use_fast_hashing
+from tests.support.app import build_hospital, new_app, signed_in
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "dashboard" / "app.py"
-PAGES = ROOT / "dashboard" / "app_pages"
-# The first run imports pandas, plotly and SQLAlchemy; AppTest's 3 s default is too tight.
-RUN_TIMEOUT_SECONDS = 30
-PASSWORD = "correct horse battery staple"
 SSO_SECRETS = {
     "auth": {
         "redirect_uri": "http://localhost:8501/oauth2callback",
@@ -40,14 +33,6 @@ SSO_SECRETS = {
 }
 
 
-def use_fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap argon2 parameters: what is tested does not depend on the cost."""
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    )
-    passwords._dummy_hash.cache_clear()
-
-
 @pytest.fixture(autouse=True)
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     use_fast_hashing(monkeypatch)
@@ -55,47 +40,11 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     passwords._dummy_hash.cache_clear()
 
 
-def build_hospital() -> Engine:
-    """The database DATABASE_URL names, with two departments, an admin and a manager."""
-    engine = make_engine(get_settings().database_url)
-    migrate(engine)
-    with write_session(engine) as session:
-        division = add_division(session=session, name="Acute care")
-        for name in ("Emergency", "Oncology"):
-            add_department(session=session, name=name, division_id=division)
-    create_account(engine=engine, username="boss", role="admin", password=PASSWORD, actor="t")
-    create_account(
-        engine=engine,
-        username="ed",
-        role="manager",
-        password=PASSWORD,
-        departments=["Emergency"],
-        actor="t",
-    )
-    return engine
-
-
 @pytest.fixture
 def hospital() -> Iterator[Engine]:
     engine = build_hospital()
     yield engine
     engine.dispose()
-
-
-def new_app(script: Path = APP) -> AppTest:
-    return AppTest.from_file(str(script), default_timeout=RUN_TIMEOUT_SECONDS)
-
-
-def account_id(engine: Engine, username: str) -> int:
-    with read_session(engine) as session:
-        return session.scalars(select(Account.id).where(Account.username == username)).one()
-
-
-def signed_in(engine: Engine, username: str, script: Path = APP, **ticket) -> AppTest:
-    """An app whose session already holds `username`'s sign-in ticket."""
-    at = new_app(script)
-    at.session_state[auth.SESSION_KEY] = issue_ticket(account_id(engine, username), **ticket)
-    return at.run()
 
 
 def sign_in_through_the_form(at: AppTest, username: str, password: str) -> AppTest:

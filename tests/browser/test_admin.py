@@ -13,7 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 from surveys.access.accounts import create_account
 from surveys.organisation.structure import add_department, add_division
 from surveys.storage import make_engine, migrate, write_session
-from tests.browser.conftest import ROOT, go_to, streamlit_server
+from tests.support import ROOT
+from tests.support.browser import go_to, streamlit_server
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,8 @@ from playwright.sync_api import BrowserContext, expect
 
 from surveys.access.accounts import create_account
 from surveys.storage import make_engine
-from tests.browser.conftest import ROOT, go_to
+from tests.support import ROOT
+from tests.support.browser import go_to
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from surveys.storage import read_session, write_session
 from surveys.survey import rollups
 from surveys.survey.form import NOT_APPLICABLE
 from surveys.survey.submit import SubmitOutcome
-from tests.test_storage import rollup_snapshot
+from tests.support.snapshots import rollup_snapshot
 
 RECEIVED = (SubmitOutcome.stored, SubmitOutcome.already_received)
 
