@@ -31,7 +31,8 @@ from sqlalchemy import Engine, text
 
 from bench import rerun
 from surveys import reporting
-from surveys.reporting.reference import ItemRef, Reference
+from surveys.records import ItemInfo
+from surveys.reporting.reference import Reference
 from surveys.reporting.source import FAVOURABLE_COLUMNS, SCORE_COLUMNS, load_reference
 from surveys.scoring import FAVOURABLE_MIN, INDEX, LIKERT_POINTS, NPS_SCALE
 
@@ -193,7 +194,7 @@ class DuckDBSource:
         return frame.astype("int64")
 
     def relationship_counts(
-        self, cycle_ids: Collection[int], item_sets: Mapping[str, Sequence[ItemRef]]
+        self, cycle_ids: Collection[int], item_sets: Mapping[str, Sequence[ItemInfo]]
     ) -> pd.DataFrame:
         members = [(item.id, index, item.reverse) for index, items in
                    enumerate(item_sets.values()) for item in items]  # fmt: skip
@@ -336,7 +337,7 @@ class PandasSource:
         return frame.reset_index().astype("int64")
 
     def relationship_counts(
-        self, cycle_ids: Collection[int], item_sets: Mapping[str, Sequence[ItemRef]]
+        self, cycle_ids: Collection[int], item_sets: Mapping[str, Sequence[ItemInfo]]
     ) -> pd.DataFrame:
         frames = []
         for position, items in enumerate(item_sets.values()):

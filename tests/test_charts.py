@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard import charts
+from surveys.records import StaffGroupInfo
 from surveys.reporting import (
     ALL_SELECTED,
     Asymmetry,
@@ -22,7 +23,7 @@ from surveys.reporting import (
     RelationshipCell,
     Relationships,
 )
-from surveys.reporting.reference import DimensionInfo, GroupInfo
+from surveys.reporting.reference import DimensionInfo
 from surveys.reporting.relationships import PATIENTS_LABEL
 
 HIDDEN = Figure(None, None, None, 0, True, note="fewer than 5 responses")
@@ -166,8 +167,8 @@ def test_a_phone_heatmap_keeps_to_colour_with_one_line_labels() -> None:
 
 
 def small_relationships() -> Relationships:
-    groups = (GroupInfo(1, "nursing", "Nursing", "nursing staff"),
-              GroupInfo(2, "physicians", "Physicians", "physicians"))  # fmt: skip
+    groups = (StaffGroupInfo(1, "nursing", "Nursing", "nursing staff"),
+              StaffGroupInfo(2, "physicians", "Physicians", "physicians"))  # fmt: skip
     values = {(1, 1): 80, (2, 1): 75, (1, 2): 48, (2, 2): 82, (1, None): 77, (2, None): None}
     cells = tuple(
         RelationshipCell(

@@ -71,9 +71,9 @@ def _department_grid(
         if v != v:  # NaN: nothing shown
             figures.append(None)
             continue
-        bounds = (None, None) if lo != lo else (lo, hi)
+        low, high = (None, None) if lo != lo else (lo, hi)
         figures.append(
-            Figure(v, *bounds, int(k), False, None if c != c else c, bool(sig) and c == c)
+            Figure(v, low, high, int(k), False, None if c != c else c, bool(sig) and c == c)
         )
     return figures
 

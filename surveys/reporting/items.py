@@ -90,7 +90,10 @@ def item_distributions(
         "code": [item.code for item in items],
         "text": [item.text for item in items],
         "dimension": [item.dimension for item in items],
-        "about_group": [group_names.get(item.about_group_id) for item in items],
+        "about_group": [
+            None if item.about_group_id is None else group_names.get(item.about_group_id)
+            for item in items
+        ],
         "n": _whole(n),
         "not_applicable": _whole(shown_values[:, 1]),
     }

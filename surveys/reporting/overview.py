@@ -204,8 +204,7 @@ def _change_key(item: DepartmentFigure) -> tuple[float, str]:
 
 def _enps_figures(released: pd.DataFrame, minimum: int) -> dict[int, Figure]:
     figures = {}
-    for row in released.itertuples(index=False):
-        record = row._asdict()
+    for record in released.to_dict("records"):
         counts = {value: int(record[f"v{value}"]) for value in NPS_VALUES}
         figures[int(record["cycle_id"])] = shown(enps(counts), minimum)
     return figures

@@ -1,42 +1,17 @@
-"""The organisation as reports name it: reference data and the read models reports return."""
+"""The organisation as reports name it: reference data (read models from surveys.records)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date
 
-
-@dataclass(frozen=True)
-class DivisionInfo:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class DepartmentInfo:
-    id: int
-    name: str
-    division_id: int
-
-
-@dataclass(frozen=True)
-class GroupInfo:
-    id: int
-    key: str
-    name: str
-    plural: str
-    archived: bool = False
-
-
-@dataclass(frozen=True)
-class CycleRef:
-    id: int
-    name: str
-    opens: date
-    closes: date
-    state: str
-    instrument_id: int
+from surveys.records import (
+    CycleInfo,
+    DepartmentInfo,
+    DivisionInfo,
+    ItemInfo,
+    StaffGroupInfo,
+)
 
 
 @dataclass(frozen=True)
@@ -47,49 +22,34 @@ class DimensionInfo:
 
 
 @dataclass(frozen=True)
-class ItemRef:
-    id: int
-    instrument_id: int
-    code: str
-    section: str
-    about_group_id: int | None
-    dimension: str
-    scale: str
-    reverse: bool
-    in_index: bool
-    position: int
-    text: str
-
-
-@dataclass(frozen=True)
 class Reference:
     """The organisation as reports name it: small tables, read whole on every report."""
 
     divisions: Mapping[int, DivisionInfo]
     departments: Mapping[int, DepartmentInfo]
-    groups: tuple[GroupInfo, ...]
-    cycles: tuple[CycleRef, ...]  # oldest first
-    items: Mapping[int, ItemRef]
+    groups: tuple[StaffGroupInfo, ...]
+    cycles: tuple[CycleInfo, ...]  # oldest first
+    items: Mapping[int, ItemInfo]
     dimensions: tuple[DimensionInfo, ...]  # every scored dimension, in instrument order
 
-    def cycle(self, cycle_id: int) -> CycleRef:
+    def cycle(self, cycle_id: int) -> CycleInfo:
         for cycle in self.cycles:
             if cycle.id == cycle_id:
                 return cycle
         raise UnknownCycle(f"there is no survey cycle {cycle_id}")
 
-    def previous_cycle(self, cycle_id: int) -> CycleRef | None:
+    def previous_cycle(self, cycle_id: int) -> CycleInfo | None:
         ids = [cycle.id for cycle in self.cycles]
         position = ids.index(self.cycle(cycle_id).id)
         return self.cycles[position - 1] if position else None
 
-    def with_previous(self, cycle_id: int) -> tuple[CycleRef, CycleRef | None, list[int]]:
+    def with_previous(self, cycle_id: int) -> tuple[CycleInfo, CycleInfo | None, list[int]]:
         """The cycle, the one before it (if any), and the ids of both, for change figures."""
         cycle, previous = self.cycle(cycle_id), self.previous_cycle(cycle_id)
         return cycle, previous, [c.id for c in (previous, cycle) if c is not None]
 
     @property
-    def shown_groups(self) -> tuple[GroupInfo, ...]:
+    def shown_groups(self) -> tuple[StaffGroupInfo, ...]:
         """Groups offered as filters and matrix rows: not archived."""
         return tuple(group for group in self.groups if not group.archived)
 
@@ -120,7 +80,7 @@ def sorted_departments(reference: Reference, ids: Collection[int]) -> list[Depar
     )
 
 
-def cycles_in_range(reference: Reference, cycle_range: tuple[int, int] | None) -> list[CycleRef]:
+def cycles_in_range(reference: Reference, cycle_range: tuple[int, int] | None) -> list[CycleInfo]:
     if cycle_range is None:
         return list(reference.cycles)
     first, last = (reference.cycle(cycle_id) for cycle_id in cycle_range)

@@ -10,8 +10,9 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from surveys.config import get_settings
+from surveys.records import ItemInfo, StaffGroupInfo
 from surveys.reporting.figures import Figure, figure_row, figure_values, missing, shown, with_change
-from surveys.reporting.reference import GroupInfo, ItemRef, Reference, cycles_in_range
+from surveys.reporting.reference import Reference, cycles_in_range
 from surveys.reporting.release import atoms_of, release
 from surveys.reporting.scope import Filters, Selection
 from surveys.reporting.source import ReportSource, open_source
@@ -51,7 +52,7 @@ class Relationships:
 
     cycle_id: int
     cycle: str
-    raters: tuple[GroupInfo, ...]
+    raters: tuple[StaffGroupInfo, ...]
     rated: tuple[tuple[int | None, str], ...]  # staff groups, then patients and families
     cells: tuple[RelationshipCell, ...]
     asymmetries: tuple[Asymmetry, ...]
@@ -77,9 +78,9 @@ class Relationships:
         return frame.drop(columns=["measure", "label"])
 
 
-def _relationship_sets(reference: Reference) -> dict[str, list[ItemRef]]:
+def _relationship_sets(reference: Reference) -> dict[str, list[ItemInfo]]:
     """The items of each relationship the matrix shows: the shown groups, then patients."""
-    by_target: dict[str | None, list[ItemRef]] = {}
+    by_target: dict[str | None, list[ItemInfo]] = {}
     for item in reference.items.values():
         by_target.setdefault(relationship_target(item.section, item.about_group_id), []).append(
             item
@@ -94,7 +95,7 @@ def _relationship_figures(
     cycle_ids: list[int],
     selection: Selection,
     minimum: int,
-) -> tuple[dict[tuple[int, str, int], Figure], dict[str, list[ItemRef]]]:
+) -> tuple[dict[tuple[int, str, int], Figure], dict[str, list[ItemInfo]]]:
     """(cycle_id, set key, rater group id) -> Figure."""
     sets = _relationship_sets(reference)
     cells = source.cells(cycle_ids)

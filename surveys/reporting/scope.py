@@ -6,15 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from surveys.reporting.reference import (
-    CycleRef,
-    DepartmentInfo,
-    DimensionInfo,
-    DivisionInfo,
-    GroupInfo,
-    Reference,
-    sorted_departments,
-)
+from surveys.records import CycleInfo, DepartmentInfo, DivisionInfo, StaffGroupInfo
+from surveys.reporting.reference import DimensionInfo, Reference, sorted_departments
 from surveys.reporting.source import ReportSource, open_source
 
 ALL_SELECTED = "All selected departments"
@@ -56,10 +49,10 @@ class Filters:
 class FilterOptions:
     """What a viewer can pick from: only divisions and departments within their scope."""
 
-    cycles: tuple[CycleRef, ...]  # newest first
+    cycles: tuple[CycleInfo, ...]  # newest first
     divisions: tuple[DivisionInfo, ...]
     departments: tuple[DepartmentInfo, ...]
-    staff_groups: tuple[GroupInfo, ...]
+    staff_groups: tuple[StaffGroupInfo, ...]
     dimensions: tuple[DimensionInfo, ...]
 
 

@@ -21,15 +21,8 @@ from sqlalchemy import Connection, Engine, func, select, text
 from surveys.config import get_settings
 from surveys.instruments import InstrumentError, builtin_instrument, discover_instruments
 from surveys.models import CellRollup
-from surveys.reporting.reference import (
-    CycleRef,
-    DepartmentInfo,
-    DimensionInfo,
-    DivisionInfo,
-    GroupInfo,
-    ItemRef,
-    Reference,
-)
+from surveys.records import CycleInfo, DepartmentInfo, DivisionInfo, ItemInfo, StaffGroupInfo
+from surveys.reporting.reference import DimensionInfo, Reference
 from surveys.scoring import NPS_SCALE
 from surveys.storage import read_session
 
@@ -128,23 +121,30 @@ def _frame(rows: list[tuple], columns: Sequence[str], dtypes: Sequence[str]) -> 
 
 def load_reference(connection: Connection) -> Reference:
     divisions = {
-        row[0]: DivisionInfo(row[0], row[1])
-        for row in _rows(connection, "SELECT id, name FROM division")
+        row[0]: DivisionInfo(row[0], row[1], bool(row[2]))
+        for row in _rows(connection, "SELECT id, name, archived FROM division")
     }
     departments = {
-        row[0]: DepartmentInfo(row[0], row[1], row[2])
-        for row in _rows(connection, "SELECT id, name, division_id FROM department")
+        row[0]: DepartmentInfo(
+            row[0],
+            row[1],
+            row[2],
+            divisions[row[2]].name if row[2] in divisions else "",
+            bool(row[3]),
+        )
+        for row in _rows(connection, "SELECT id, name, division_id, archived FROM department")
     }
     # Archived groups stay: their past responses still count toward every total.
     groups = tuple(
-        GroupInfo(row[0], row[1], row[2], row[3], bool(row[4]))
+        StaffGroupInfo(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
         for row in _rows(
             connection,
-            "SELECT id, key, name, plural, archived FROM staff_group ORDER BY position, id",
+            "SELECT id, key, name, plural, archived, position FROM staff_group"
+            " ORDER BY position, id",
         )
     )
     cycles = tuple(
-        CycleRef(row[0], row[1], _as_date(row[2]), _as_date(row[3]), row[4], row[5])
+        CycleInfo(row[0], row[1], _as_date(row[2]), _as_date(row[3]), row[4], row[5])
         for row in _rows(
             connection,
             "SELECT id, name, opens, closes, state, instrument_id FROM survey_cycle"
@@ -165,13 +165,13 @@ def load_reference(connection: Connection) -> Reference:
             texts[instrument_id], defined = {}, ()
         for dimension in defined:
             dimensions.setdefault(dimension.key, dimension)
-    items: dict[int, ItemRef] = {}
+    items: dict[int, ItemInfo] = {}
     for row in _rows(
         connection,
         "SELECT id, instrument_id, code, section, about_group_id, dimension, scale, reverse,"
         " in_index, position FROM item ORDER BY instrument_id, position, id",
     ):
-        item = ItemRef(
+        item = ItemInfo(
             id=row[0],
             instrument_id=row[1],
             code=row[2],
@@ -227,7 +227,7 @@ class ReportSource(Protocol):
         ...
 
     def relationship_counts(
-        self, cycle_ids: Collection[int], targets: Mapping[str, Sequence[ItemRef]]
+        self, cycle_ids: Collection[int], targets: Mapping[str, Sequence[ItemInfo]]
     ) -> pd.DataFrame:
         """cycle_id, department_id, staff_group_id, measure (the target's position in
         `targets`), favourable, applicable: answers over each relationship target's items
@@ -295,7 +295,7 @@ class RollupSource:
         return _frame(rows, columns, ["int64"] * len(columns))
 
     def relationship_counts(
-        self, cycle_ids: Collection[int], targets: Mapping[str, Sequence[ItemRef]]
+        self, cycle_ids: Collection[int], targets: Mapping[str, Sequence[ItemInfo]]
     ) -> pd.DataFrame:
         keys = list(targets)
         if not keys:
