@@ -5,6 +5,9 @@ vermillion, neutral is grey, with light tints for the "agree" and "disagree" poi
 run from vermillion through light grey to blue on a fixed 0-100 scale, so a colour means the
 same percentage in every chart. Suppressed figures are never coloured as data: they are
 left blank and labelled "fewer than k".
+
+Long because every chart shares that one palette, its template and its suppression rule;
+split per chart, each file would import the same dozen helpers for a few dozen lines.
 """
 
 from __future__ import annotations
