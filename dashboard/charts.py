@@ -333,6 +333,20 @@ def _suppressed_overlay(
     )
 
 
+def _percent_favourable_scale(compact: bool) -> dict[str, object]:
+    """What every percent-favourable grid shares: the fixed 0-100 scale, its colour bar, gaps."""
+    return {
+        "hoverinfo": "text",
+        "colorscale": HEAT_SCALE,
+        "zmin": 0,
+        "zmax": 100,
+        "colorbar": _colour_bar(compact),
+        "xgap": 2,
+        "ygap": 2,
+        "name": "percent favourable",
+    }
+
+
 def _colour_bar(compact: bool) -> dict[str, object]:
     bar: dict[str, object] = {"title": "% fav.", "ticksuffix": "%", "thickness": 10}
     if compact:  # under the chart, so the cells keep the width of a phone screen
@@ -386,14 +400,7 @@ def heatmap_chart(
                 texttemplate="" if compact else "%{text}",
                 textfont={"size": 11},
                 hovertext=_texts(hover),
-                hoverinfo="text",
-                colorscale=HEAT_SCALE,
-                zmin=0,
-                zmax=100,
-                colorbar=_colour_bar(compact),
-                xgap=2,
-                ygap=2,
-                name="percent favourable",
+                **_percent_favourable_scale(compact),
             ),
             _suppressed_overlay(x, y, hidden, heatmap.minimum, compact=compact),
         ]
@@ -458,14 +465,7 @@ def relationship_chart(
                 text=text,
                 texttemplate="%{text}",
                 hovertext=hover,
-                hoverinfo="text",
-                colorscale=HEAT_SCALE,
-                zmin=0,
-                zmax=100,
-                colorbar=_colour_bar(compact),
-                xgap=2,
-                ygap=2,
-                name="percent favourable",
+                **_percent_favourable_scale(compact),
             ),
             _suppressed_overlay(raters, rated, hidden, result.minimum, compact=compact),
         ]
