@@ -34,8 +34,9 @@ test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The inner loop: everything but the browser tests and the slow load, fault and bench tests.
+# The quick loop: no browser, load, fault or bench tests, spread over every core.
 test-fast: setup
-	$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not browser and not slow" -n auto $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
