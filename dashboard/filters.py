@@ -87,7 +87,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
             cycle_id = st.selectbox(
                 "Cycle",
                 options=list(cycles),
-                format_func=cycles.get,
+                format_func=cycles.__getitem__,
                 key="filter_cycle",
                 persist_state="session",
                 width=width(130),
@@ -137,7 +137,7 @@ def _pick(
     return st.multiselect(
         label,
         options=list(names),
-        format_func=names.get,
+        format_func=names.__getitem__,
         placeholder=f"All {label.lower()}",
         key=f"filter_{key}",
         persist_state="session",

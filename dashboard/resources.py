@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -102,7 +102,7 @@ def _compute(name: str, url: str, version: int, thresholds: tuple[int, int], key
 
 
 # The same computation behind two caches: one hands out the object, one a copy of it.
-_CACHING = {"ttl": 600, "show_spinner": "Calculating...", "max_entries": 512}
+_CACHING: dict[str, Any] = {"ttl": 600, "show_spinner": "Calculating...", "max_entries": 512}
 _shared_report = st.cache_resource(**_CACHING)(_compute)
 _copied_report = st.cache_data(**_CACHING)(_compute)
 

@@ -7,6 +7,8 @@ Respondents' own text (the comment) is only ever shown with `st.text`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from surveys.survey.form import AnswerValue, Question, Step, SurveyForm
@@ -151,8 +153,10 @@ def step_heading(step: Step) -> None:
 
 
 def review_answers(
-    form: SurveyForm, answers: dict[str, AnswerValue | None], on_change_step
-) -> None:  # type: ignore[no-untyped-def]
+    form: SurveyForm,
+    answers: dict[str, AnswerValue | None],
+    on_change_step: Callable[[int], None],
+) -> None:
     """Every answer, one expander per step, with a way back to change them."""
     for step in form.steps:
         answered = sum(answers.get(q.code) is not None for q in step.questions)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from surveys.clock import utc_now
 from surveys.models import AuditEvent
@@ -53,11 +53,15 @@ def list_events(
     action: str | None = None,
 ) -> list[AuditEntry]:
     """The newest events first, optionally only one actor's or one kind of action."""
-    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    query = (
+        select(AuditEvent)
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+        .limit(limit)
+    )
     if actor:
-        query = query.where(AuditEvent.actor == actor)
+        query = query.where(col(AuditEvent.actor) == actor)
     if action:
-        query = query.where(AuditEvent.action == action)
+        query = query.where(col(AuditEvent.action) == action)
     with read_session(engine) as session:
         return [
             AuditEntry(event.id, as_utc(event.at), event.actor, event.action, event.detail)
@@ -68,7 +72,7 @@ def list_events(
 
 def list_actions(*, engine: Engine) -> list[str]:
     """Every kind of action the log holds, for a filter."""
-    query = select(AuditEvent.action).distinct().order_by(AuditEvent.action)
+    query = select(col(AuditEvent.action)).distinct().order_by(AuditEvent.action)
     with read_session(engine) as session:
         return list(session.scalars(query))
 

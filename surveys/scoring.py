@@ -29,12 +29,16 @@ PATIENTS = "patients"
 
 
 class ScoredItem(Protocol):
-    """What scoring needs to know about a question."""
+    """What scoring needs to know about a question (read-only, so frozen records fit)."""
 
-    dimension: str
-    scale: str
-    reverse: bool
-    in_index: bool
+    @property
+    def dimension(self) -> str: ...
+    @property
+    def scale(self) -> str: ...
+    @property
+    def reverse(self) -> bool: ...
+    @property
+    def in_index(self) -> bool: ...
 
 
 def scored(value: int, *, reverse: bool, points: int = LIKERT_POINTS) -> int:

@@ -163,7 +163,7 @@ def write_session(engine: Engine) -> Iterator[Session]:
             session.flush()
 
 
-def dialect_insert(session: Session):  # type: ignore[no-untyped-def]
+def dialect_insert(session: Session):
     """The INSERT construct of the session's database (PostgreSQL's or SQLite's), for
     ON CONFLICT clauses, which plain `sqlalchemy.insert` lacks."""
     dialect = session.get_bind().dialect.name

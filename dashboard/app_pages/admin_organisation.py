@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
@@ -72,9 +74,14 @@ with department_tab:
             if division_id is None:
                 st.error("Choose the division the department belongs to.")
             else:
+                # A partial, not a lambda: it takes division_id as checked here (not None).
                 auth.apply(
-                    lambda: structure.create_department(
-                        engine=engine, name=name, division_id=division_id, actor=actor
+                    functools.partial(
+                        structure.create_department,
+                        engine=engine,
+                        name=name,
+                        division_id=division_id,
+                        actor=actor,
                     ),
                     success="Department added.",
                 )
@@ -115,7 +122,8 @@ with department_tab:
                         st.error("Choose the division to move the department to.")
                     else:
                         auth.apply(
-                            lambda: structure.move_department(
+                            functools.partial(
+                                structure.move_department,
                                 engine=engine,
                                 department_id=chosen,
                                 division_id=target,

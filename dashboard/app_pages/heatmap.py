@@ -5,11 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, filters, resources
+from surveys.reporting.heatmap import HeatmapRows
 
 # Above this many departments a heatmap row per department is too tall to read, so it starts
 # with a row per division; choosing a division (or departments) shows its departments.
 DEPARTMENT_ROWS = 30
-ROWS = {"division": "Divisions", "department": "Departments"}
+ROWS: dict[HeatmapRows, str] = {"division": "Divisions", "department": "Departments"}
 
 st.title("Heatmap")
 selection = filters.filter_bar()
@@ -19,7 +20,7 @@ in_view = [
     if (selection.divisions is None or department.division_id in selection.divisions)
     and (selection.selected_departments is None or department.id in selection.selected_departments)
 ]
-by = "department"
+by: HeatmapRows = "department"
 if len({department.division_id for department in in_view}) > 1:
     by = (
         st.segmented_control(

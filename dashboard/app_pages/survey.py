@@ -64,8 +64,8 @@ if st.session_state.get(UNAVAILABLE):
 if FORM not in st.session_state:
     try:
         st.session_state[FORM] = load_survey(engine=resources.engine(), token=token)
-    except SurveyUnavailable as problem:
-        show_unavailable(str(problem))
+    except SurveyUnavailable as unavailable:
+        show_unavailable(str(unavailable))
 form: SurveyForm = st.session_state[FORM]
 last_step = len(form.steps)
 review_step = last_step + 1
@@ -127,8 +127,9 @@ def submit() -> None:
 def chosen_workplace() -> tuple[str | None, str | None]:
     if not form.is_open_link:
         return form.department, form.staff_group
-    departments = {choice.id: choice.name for choice in form.departments}
-    groups = {choice.id: choice.name for choice in form.staff_groups}
+    # Keyed by id or None: nothing chosen yet reads as None from the session state.
+    departments: dict[int | None, str] = {choice.id: choice.name for choice in form.departments}
+    groups: dict[int | None, str] = {choice.id: choice.name for choice in form.staff_groups}
     return (
         departments.get(st.session_state.get(ui.DEPARTMENT_KEY)),
         groups.get(st.session_state.get(ui.GROUP_KEY)),

@@ -12,9 +12,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Engine, delete, func, select
-from sqlmodel import Session
+from sqlalchemy import CursorResult, Engine, delete, func, select
+from sqlmodel import Session, col
 
 from surveys import audit
 from surveys.access.passwords import (
@@ -126,7 +127,7 @@ def _find(session: Session, username: str) -> Account | None:
     name = normalise_username(username)
     if not is_username(name):
         return None  # no account has such a name; and PostgreSQL refuses NUL in a query
-    return session.scalars(select(Account).where(Account.username == name)).first()
+    return session.scalars(select(Account).where(col(Account.username) == name)).first()
 
 
 def _require(session: Session, username: str) -> Account:
@@ -150,7 +151,9 @@ def _department_ids(session: Session, role: str, departments: Sequence[str]) -> 
 
 
 def _set_departments(session: Session, account_id: int, department_ids: Iterable[int]) -> None:
-    session.execute(delete(AccountDepartment).where(AccountDepartment.account_id == account_id))
+    session.execute(
+        delete(AccountDepartment).where(col(AccountDepartment.account_id) == account_id)
+    )
     for department_id in sorted(department_ids):
         session.add(AccountDepartment(account_id=account_id, department_id=department_id))
     session.flush()
@@ -165,8 +168,8 @@ def _load_account(session: Session, account_id: int) -> AccountInfo | None:
     if account.role != AccountRole.admin:
         department_ids = frozenset(
             session.scalars(
-                select(AccountDepartment.department_id).where(
-                    AccountDepartment.account_id == account.id
+                select(col(AccountDepartment.department_id)).where(
+                    col(AccountDepartment.account_id) == account.id
                 )
             )
         )
@@ -231,7 +234,7 @@ def _create_account(
         raise AccountError(f"there is already an account called {name!r}")
     if (
         email is not None
-        and session.scalars(select(Account.id).where(Account.email == email)).first()
+        and session.scalars(select(col(Account.id)).where(col(Account.email) == email)).first()
     ):
         raise AccountError("another account already has that email address")
     department_ids = _department_ids(session, role, departments)
@@ -264,7 +267,9 @@ def set_password(*, engine: Engine, username: str, password: str, actor: str) ->
         check_password(password, username=account.username)
         account.password_hash = hash_password(password)
         session.add(account)
-        session.execute(delete(LoginThrottle).where(LoginThrottle.username == account.username))
+        session.execute(
+            delete(LoginThrottle).where(col(LoginThrottle.username) == account.username)
+        )
         session.flush()
         audit.record(
             session=session, actor=actor, action="account.set_password", detail=account.username
@@ -280,9 +285,9 @@ def set_active(*, engine: Engine, username: str, active: bool, actor: str) -> No
                 select(func.count())
                 .select_from(Account)
                 .where(
-                    Account.role == AccountRole.admin,
-                    Account.active == True,  # noqa: E712 - SQL expression
-                    Account.id != account.id,
+                    col(Account.role) == AccountRole.admin,
+                    col(Account.active) == True,  # noqa: E712 - SQL expression
+                    col(Account.id) != account.id,
                 )
             )
             if not others:
@@ -320,7 +325,11 @@ def unlock(*, engine: Engine, username: str, actor: str) -> bool:
     if not is_username(name):
         return False
     with write_session(engine) as session:
-        removed = session.execute(delete(LoginThrottle).where(LoginThrottle.username == name))
+        # A DELETE without RETURNING gives a CursorResult; Session.execute is typed as Result.
+        removed = cast(
+            CursorResult[Any],
+            session.execute(delete(LoginThrottle).where(col(LoginThrottle.username) == name)),
+        )
         if removed.rowcount:
             audit.record(session=session, actor=actor, action="account.unlock", detail=name)
         return bool(removed.rowcount)
@@ -334,8 +343,8 @@ def list_accounts(*, engine: Engine, now: datetime | None = None) -> list[Accoun
     with read_session(engine) as session:
         names: dict[int, list[str]] = {}
         for account_id, name in session.execute(
-            select(AccountDepartment.account_id, Department.name)
-            .join(Department, Department.id == AccountDepartment.department_id)
+            select(col(AccountDepartment.account_id), col(Department.name))
+            .join(Department, col(Department.id) == AccountDepartment.department_id)
             .order_by(Department.name)
         ):
             names.setdefault(account_id, []).append(name)
@@ -363,7 +372,7 @@ def list_accounts(*, engine: Engine, now: datetime | None = None) -> list[Accoun
 def has_accounts(*, engine: Engine) -> bool:
     """Whether anyone at all can sign in (a new installation has nobody yet)."""
     with read_session(engine) as session:
-        active = select(Account.id).where(Account.active == True).limit(1)  # noqa: E712
+        active = select(col(Account.id)).where(col(Account.active) == True).limit(1)  # noqa: E712
         return session.scalars(active).first() is not None
 
 
@@ -390,7 +399,7 @@ def create_demo_accounts(*, session: Session) -> DemoAccounts:
     password = secrets.token_urlsafe(12) if configured is None else configured.get_secret_value()
     emergency = [
         name
-        for name in session.scalars(select(Department.name).order_by(Department.name))
+        for name in session.scalars(select(col(Department.name)).order_by(Department.name))
         if name == DEMO_MANAGER_DEPARTMENT or name.startswith(f"{DEMO_MANAGER_DEPARTMENT} – ")
     ]
     made: list[str] = []

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import Engine, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from surveys import audit
 from surveys.access.accounts import AccountInfo, _find, _load_account
@@ -57,7 +57,7 @@ def _throttle_row(session: Session, username: str, now: datetime) -> LoginThrott
     )
     row = session.scalars(
         select(LoginThrottle)
-        .where(LoginThrottle.username == username)
+        .where(col(LoginThrottle.username) == username)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
@@ -149,8 +149,8 @@ def _forget_stale_throttles(session: Session, now: datetime) -> None:
     session.execute(
         delete(LoginThrottle)
         .where(
-            LoginThrottle.window_started < now - FAILURE_WINDOW - LOCK_DURATION,
-            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+            col(LoginThrottle.window_started) < now - FAILURE_WINDOW - LOCK_DURATION,
+            or_(col(LoginThrottle.locked_until).is_(None), col(LoginThrottle.locked_until) < now),
         )
         .execution_options(synchronize_session=False)
     )

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, or_, select
+from sqlmodel import col
 
 from surveys import audit
 from surveys.access.accounts import (
@@ -134,7 +135,7 @@ def sso_sign_in(
     role, department_names = grant
     with write_session(engine) as session:
         account = session.scalars(
-            select(Account).where(or_(Account.email == email, Account.username == email))
+            select(Account).where(or_(col(Account.email) == email, col(Account.username) == email))
         ).first()
         if account is not None and (account.password_hash or not account.active):
             # A password account is not taken over by an identity provider's say-so.
@@ -142,6 +143,7 @@ def sso_sign_in(
         known = {
             department.name.lower(): department.id
             for department in session.scalars(select(Department))
+            if department.id is not None
         }
         department_ids = {known[name.lower()] for name in department_names if name.lower() in known}
         missing = [name for name in department_names if name.lower() not in known]

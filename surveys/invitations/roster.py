@@ -476,8 +476,8 @@ def _import(session: Session, data: bytes, cycle_id: int, actor: str) -> LinkFil
         for cell in roster.cells
     ]
     if roster.kind is RosterKind.emails:
-        header = ("email", "link")
-        rows = [
+        header: tuple[str, ...] = ("email", "link")
+        rows: list[tuple[str, ...]] = [
             (roster.cells[cell].emails[position], links.survey_url(tokens[cell][position]))
             for cell, position in roster.order
         ]

@@ -7,7 +7,7 @@ staff group, or that stores a submission.
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from surveys.config import get_settings
 from surveys.instruments import Instrument as InstrumentDefinition
@@ -28,7 +28,7 @@ def register_instrument(*, session: Session, definition: InstrumentDefinition) -
     """
     stored = session.scalars(
         select(Instrument).where(
-            Instrument.key == definition.key, Instrument.version == definition.version
+            col(Instrument.key) == definition.key, col(Instrument.version) == definition.version
         )
     ).first()
     if stored is None:
@@ -49,13 +49,15 @@ def register_instrument(*, session: Session, definition: InstrumentDefinition) -
     assert stored.id is not None
     # The active staff groups, in survey order: each gets its questions.
     groups = session.execute(
-        select(StaffGroup.key, StaffGroup.plural, StaffGroup.id)
-        .where(StaffGroup.archived == False)  # noqa: E712 - SQL expression
-        .order_by(StaffGroup.position, StaffGroup.id)
+        select(col(StaffGroup.key), col(StaffGroup.plural), col(StaffGroup.id))
+        .where(col(StaffGroup.archived) == False)  # noqa: E712 - SQL expression
+        .order_by(col(StaffGroup.position), col(StaffGroup.id))
     ).all()
     group_ids = {key: group_id for key, _, group_id in groups}
     in_index = {dimension.key: dimension.in_index for dimension in definition.dimensions}
-    existing = set(session.scalars(select(Item.code).where(Item.instrument_id == stored.id)))
+    existing = set(
+        session.scalars(select(col(Item.code)).where(col(Item.instrument_id) == stored.id))
+    )
     for item in definition.items([(key, plural) for key, plural, _ in groups]):
         if item.code in existing:
             continue
@@ -79,7 +81,7 @@ def register_instrument(*, session: Session, definition: InstrumentDefinition) -
 
 def instrument_items(*, session: Session, instrument_id: int) -> dict[str, ItemInfo]:
     """The stored questions of an instrument, by code."""
-    rows = session.scalars(select(Item).where(Item.instrument_id == instrument_id))
+    rows = session.scalars(select(Item).where(col(Item.instrument_id) == instrument_id))
     return {
         item.code: ItemInfo(
             id=item.id,

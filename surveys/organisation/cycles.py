@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from surveys import audit
 from surveys.instruments import builtin_instrument
@@ -108,7 +108,9 @@ def change_cycle_state(*, engine: Engine, cycle_id: int, action: str, actor: str
 
 def list_cycles(*, engine: Engine) -> list[CycleInfo]:
     with read_session(engine) as session:
-        cycles = session.scalars(select(SurveyCycle).order_by(SurveyCycle.opens, SurveyCycle.id))
+        cycles = session.scalars(
+            select(SurveyCycle).order_by(col(SurveyCycle.opens), col(SurveyCycle.id))
+        )
         return [
             CycleInfo(c.id, c.name, c.opens, c.closes, c.state, c.instrument_id)
             for c in cycles

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TypeVar
 
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, col
 
 from surveys import audit, text
-from surveys.models import Department, Division, StaffGroup
+from surveys.models import Department, Division, StaffGroup, SurveyCycle
 from surveys.organisation.catalogue import sync_instruments
 from surveys.records import DepartmentInfo, DivisionInfo, StaffGroupInfo
 from surveys.storage import read_session, write_session
@@ -52,16 +53,27 @@ def clean_name(value: str, *, what: str, max_length: int = NAME_MAX_LENGTH) -> s
     return re.sub(" {2,}", " ", name)
 
 
-def _refuse_duplicate(session: Session, model: type, name: str, what: str, own_id: int | None):  # type: ignore[no-untyped-def]
+_Row = TypeVar("_Row", bound=SQLModel)
+# The tables whose rows have a unique, case-insensitive name.
+_Named = TypeVar("_Named", Division, Department, StaffGroup, SurveyCycle)
+
+
+def _refuse_duplicate(
+    session: Session,
+    model: type[_Named],
+    name: str,
+    what: str,
+    own_id: int | None,
+) -> None:
     # Case-insensitive: rosters and the command line find names regardless of case.
     clash = session.scalars(
-        select(model).where(func.lower(model.name) == name.lower(), model.id != (own_id or -1))
+        select(model).where(func.lower(model.name) == name.lower(), col(model.id) != (own_id or -1))
     ).first()
     if clash is not None:
         raise OrganisationError(f"there is already a {what} called {clash.name!r}")
 
 
-def _get(session: Session, model: type, row_id: int, what: str):  # type: ignore[no-untyped-def]
+def _get(session: Session, model: type[_Row], row_id: int, what: str) -> _Row:
     row = session.get(model, row_id)
     if row is None:
         raise OrganisationError(f"there is no {what} with id {row_id}")
@@ -120,7 +132,7 @@ def create_department(*, engine: Engine, name: str, division_id: int, actor: str
 def list_divisions(*, engine: Engine, include_archived: bool = True) -> list[DivisionInfo]:
     query = select(Division).order_by(Division.name)
     if not include_archived:
-        query = query.where(Division.archived == False)  # noqa: E712 - SQL expression
+        query = query.where(col(Division.archived) == False)  # noqa: E712 - SQL expression
     with read_session(engine) as session:
         return [
             DivisionInfo(division.id, division.name, division.archived)
@@ -137,14 +149,14 @@ def list_departments(
 ) -> list[DepartmentInfo]:
     """Departments by division and name; only `department_ids` when given (None: all)."""
     query = (
-        select(Department, Division.name)
-        .join(Division, Division.id == Department.division_id)
+        select(Department, col(Division.name))
+        .join(Division, col(Division.id) == Department.division_id)
         .order_by(Division.name, Department.name)
     )
     if not include_archived:
-        query = query.where(Department.archived == False)  # noqa: E712 - SQL expression
+        query = query.where(col(Department.archived) == False)  # noqa: E712 - SQL expression
     if department_ids is not None:
-        query = query.where(Department.id.in_(sorted(department_ids)))
+        query = query.where(col(Department.id).in_(sorted(department_ids)))
     with read_session(engine) as session:
         return [
             DepartmentInfo(
@@ -203,7 +215,10 @@ def set_division_archived(*, engine: Engine, division_id: int, archived: bool, a
             active = session.scalar(
                 select(func.count())
                 .select_from(Department)
-                .where(Department.division_id == division_id, Department.archived == False)  # noqa: E712
+                .where(
+                    col(Department.division_id) == division_id,
+                    col(Department.archived) == False,  # noqa: E712 - SQL expression
+                )
             )
             if active:
                 raise OrganisationError(
@@ -276,9 +291,9 @@ def set_department_archived(
 
 def staff_groups(*, session: Session, include_archived: bool = False) -> list[StaffGroupInfo]:
     """The staff groups in survey order, read inside the caller's transaction."""
-    query = select(StaffGroup).order_by(StaffGroup.position, StaffGroup.id)
+    query = select(StaffGroup).order_by(col(StaffGroup.position), col(StaffGroup.id))
     if not include_archived:
-        query = query.where(StaffGroup.archived == False)  # noqa: E712 - SQL expression
+        query = query.where(col(StaffGroup.archived) == False)  # noqa: E712 - SQL expression
     return [
         StaffGroupInfo(
             id=group.id,
@@ -314,7 +329,10 @@ def create_staff_group(*, engine: Engine, name: str, plural: str, actor: str) ->
     with write_session(engine) as session:
         _refuse_duplicate(session, StaffGroup, name, "staff group", None)
         key = _group_key(name)
-        if session.scalars(select(StaffGroup).where(StaffGroup.key == key)).first() is not None:
+        if (
+            session.scalars(select(StaffGroup).where(col(StaffGroup.key) == key)).first()
+            is not None
+        ):
             raise OrganisationError(f"there is already a staff group with the key {key!r}")
         last = session.scalar(select(func.max(StaffGroup.position)))
         group = StaffGroup(key=key, name=name, plural=plural, position=(last or 0) + 1)
@@ -356,7 +374,9 @@ def move_staff_group(*, engine: Engine, staff_group_id: int, offset: int, actor:
     """Move a group `offset` places up (negative) or down the order the survey asks in."""
     with write_session(engine) as session:
         groups = list(
-            session.scalars(select(StaffGroup).order_by(StaffGroup.position, StaffGroup.id))
+            session.scalars(
+                select(StaffGroup).order_by(col(StaffGroup.position), col(StaffGroup.id))
+            )
         )
         index = next((i for i, group in enumerate(groups) if group.id == staff_group_id), None)
         if index is None:
@@ -384,9 +404,11 @@ def set_staff_group_archived(
     with write_session(engine) as session:
         group = _get(session, StaffGroup, staff_group_id, "staff group")
         if archived:
-            active = session.scalar(
-                select(func.count()).select_from(StaffGroup).where(StaffGroup.archived == False)  # noqa: E712
-            )
+            active = session.scalars(
+                select(func.count())
+                .select_from(StaffGroup)
+                .where(col(StaffGroup.archived) == False)  # noqa: E712
+            ).one()
             if not group.archived and active <= 1:
                 raise OrganisationError("the last active staff group cannot be archived")
         group.archived = archived

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from surveys.config import get_settings
 from surveys.instruments import Instrument as InstrumentDefinition
@@ -205,7 +205,7 @@ def _invitation_for(session: Session, token: str) -> Invitation:
     invitation = None
     if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii():
         invitation = session.scalars(
-            select(Invitation).where(Invitation.token_hash == hash_token(token))
+            select(Invitation).where(col(Invitation.token_hash) == hash_token(token))
         ).first()
     if invitation is None:
         raise SurveyUnavailable(Unavailable.invalid, _INVALID_MESSAGE)
@@ -242,7 +242,7 @@ def _read_context(session: Session, invitation: Invitation) -> _Context:
         Choice(department.id, department.name)
         for department in session.scalars(
             select(Department)
-            .where(Department.archived == False)  # noqa: E712 - SQL expression
+            .where(col(Department.archived) == False)  # noqa: E712 - SQL expression
             .order_by(Department.name)
         )
         if department.id is not None

@@ -7,7 +7,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import Table, delete, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from surveys.models import (
     VALUE_COLUMNS,
@@ -32,7 +32,7 @@ from surveys.storage import dialect_insert
 
 
 @functools.cache
-def _upsert(make_insert, table: Table, keys: tuple[str, ...], increments: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _upsert(make_insert, table: Table, keys: tuple[str, ...], increments: tuple[str, ...]):
     """INSERT ... ON CONFLICT DO UPDATE that adds `increments`, built once per table and
     dialect: building it (`excluded` copies every column of the table) cost more than running
     it."""
@@ -74,7 +74,7 @@ def add_response(
     cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": staff_group_id}
     _increment(
         session,
-        CellRollup.__table__,
+        CellRollup.__table__,  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
         list(cell),
         ("responses", "comments"),
         [{**cell, "responses": 1, "comments": 1 if has_comment else 0}],
@@ -85,11 +85,11 @@ def add_response(
         value = answers[item]
         column = "n_na" if value is None else VALUE_COLUMNS[value]
         item_rows.append({**cell, "item_id": item.id, **{c: int(c == column) for c in counted}})
-    _increment(session, ItemRollup.__table__, [*cell, "item_id"], counted, item_rows)
+    _increment(session, ItemRollup.__table__, [*cell, "item_id"], counted, item_rows)  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
     scores = respondent_scores(answers.items())
     _increment(
         session,
-        ScoreRollup.__table__,
+        ScoreRollup.__table__,  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
         [*cell, "measure"],
         ("n", "total", "total_sq"),
         [
@@ -100,7 +100,7 @@ def add_response(
     relationships = _relationship_counts(answers)
     _increment(
         session,
-        RelationshipRollup.__table__,
+        RelationshipRollup.__table__,  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
         [*cell, "target"],
         ("favourable", "applicable"),
         [
@@ -133,7 +133,7 @@ def _scored_sql() -> str:
 def rebuild(*, session: Session, cycle_id: int) -> None:
     """Recompute one cycle's rollups from its raw answers (same results as add_response)."""
     for table in (CellRollup, ItemRollup, ScoreRollup, RelationshipRollup):
-        session.execute(delete(table).where(table.cycle_id == cycle_id))
+        session.execute(delete(table).where(col(table.cycle_id) == cycle_id))
     params = {"cycle": cycle_id, "nps": NPS_SCALE, "index": INDEX}
     session.execute(
         text(

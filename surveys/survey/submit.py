@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from surveys.invitations.links import hash_token
 from surveys.models import Answer, Comment, Invitation, Response, SubmissionReceipt
@@ -229,7 +229,7 @@ def _stored_values(
 # --- Submission ---------------------------------------------------------------------------------
 
 
-def _insert_ignoring_duplicates(session: Session, table, **values: object) -> bool:  # type: ignore[no-untyped-def]
+def _insert_ignoring_duplicates(session: Session, table, **values: object) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when the row was new.
 
     RETURNING tells, where a row count would not: drivers report -1 for inserts.
@@ -258,10 +258,10 @@ def _blur_transaction_ids(
     session.execute(
         update(Invitation)
         .where(
-            Invitation.cycle_id == cycle_id,
-            Invitation.department_id == department_id,
-            Invitation.staff_group_id == group_id,
-            Invitation.used == True,  # noqa: E712 - SQL expression
+            col(Invitation.cycle_id) == cycle_id,
+            col(Invitation.department_id) == department_id,
+            col(Invitation.staff_group_id) == group_id,
+            col(Invitation.used) == True,  # noqa: E712 - SQL expression
         )
         .values(used=True)
         .execution_options(synchronize_session=False)
@@ -269,9 +269,9 @@ def _blur_transaction_ids(
     session.execute(
         update(Comment)
         .where(
-            Comment.cycle_id == cycle_id,
-            Comment.department_id == department_id,
-            Comment.staff_group_id == group_id,
+            col(Comment.cycle_id) == cycle_id,
+            col(Comment.department_id) == department_id,
+            col(Comment.staff_group_id) == group_id,
         )
         .values(cycle_id=cycle_id)
         .execution_options(synchronize_session=False)
@@ -330,7 +330,7 @@ def submit_survey(
             # Anything refused below rolls the receipt back with everything else.
             new_form = _insert_ignoring_duplicates(
                 session,
-                SubmissionReceipt.__table__,
+                SubmissionReceipt.__table__,  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
                 key_hash=submission_key_hash(submission_key),
                 cycle_id=invitation.cycle_id,
             )
@@ -351,8 +351,8 @@ def submit_survey(
                 marked = session.execute(
                     update(Invitation)
                     .where(
-                        Invitation.token_hash == hash_token(token),
-                        Invitation.used == False,  # noqa: E712 - SQL expression
+                        col(Invitation.token_hash) == hash_token(token),
+                        col(Invitation.used) == False,  # noqa: E712 - SQL expression
                     )
                     .values(used=True)
                     .execution_options(synchronize_session=False)
