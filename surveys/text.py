@@ -22,6 +22,9 @@ _MARKUP_IN_PROSE = re.compile(_INLINE_MARKUP + r"|^\s*[-+]\s", re.MULTILINE)
 
 # Control, format (bidirectional overrides, zero-width spaces) and unpaired surrogate
 # characters: they disguise what a name or an address says.
+# The longest email address there can be: RFC 5321 limits a path to 254 characters.
+EMAIL_MAX_LENGTH = 254
+
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 # Every "other" category: those, private use and unassigned too.
 CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
@@ -54,6 +57,13 @@ def hidden_characters(text: str, *, categories: Iterable[str] = HIDDEN_CATEGORIE
         for character in dict.fromkeys(text)
         if unicodedata.category(character) in wanted
     ]
+
+
+def without_hidden_characters(text: str) -> str:
+    """`text` without the characters `hidden_characters` names (HIDDEN_CATEGORIES)."""
+    return "".join(
+        character for character in text if unicodedata.category(character) not in HIDDEN_CATEGORIES
+    )
 
 
 def without_control_characters(text: str, *, keep: str = "") -> str:

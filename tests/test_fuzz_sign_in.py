@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from surveys.access import passwords
-from surveys.access.accounts import create_account, hidden_characters, set_password, unlock
+from surveys.access.accounts import create_account, set_password, unlock
 from surveys.access.passwords import PASSWORD_MAX_LENGTH, AccountError
 from surveys.access.sign_in import SignInOutcome, sign_in
 from surveys.access.sso import RoleMap, sso_sign_in
+from surveys.text import hidden_characters
 from tests.support.accounts import NOW, PASSWORD
 from tests.support.backends import backends
 from tests.support.hostile import (

@@ -102,8 +102,16 @@ COOKIE_SECRET = re.compile(r"""["']?cookie_secret["']?\s*[=:]\s*(["'])(.*?)\1"""
         ("é" * 16, False),
         (secrets.token_urlsafe(32), False),
     ],
-    ids=["none", "empty", "a number", "31 bytes", "31 bytes in 16 characters", "32 bytes",
-         "32 bytes in 16 characters", "a random secret"],  # fmt: skip
+    ids=[
+        "none",
+        "empty",
+        "a number",
+        "31 bytes",
+        "31 bytes in 16 characters",
+        "32 bytes",
+        "32 bytes in 16 characters",
+        "a random secret",
+    ],  # fmt: skip
 )
 def test_a_cookie_secret_under_32_bytes_is_refused(cookie_secret: object, refused: bool) -> None:
     problem = cookie_secret_problem(cookie_secret)

@@ -8,7 +8,6 @@ enforced in the queries that take `department_scope(account)`, never by hiding w
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,11 +31,10 @@ from surveys.config import get_settings
 from surveys.models import Account, AccountDepartment, AccountRole, Department, LoginThrottle
 from surveys.organisation.structure import OrganisationError, department_ids_by_name
 from surveys.storage import read_session, write_session
+from surveys.text import EMAIL_MAX_LENGTH, hidden_characters
 
 # An email address is at most 254 characters (RFC 5321's path limit); the column holds 320.
-EMAIL_MAX_LENGTH = 254
 # Unicode categories of control, format and unpaired surrogate characters.
-_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 DEMO_ADMIN = "admin"
 DEMO_MANAGER = "ed.manager"
@@ -90,18 +88,7 @@ class DemoAccounts:
     refused: tuple[tuple[str, str], ...] = ()  # (username, why) for each not created
 
 
-# --- Plain text (the same rules as elsewhere; to become surveys/text.py) ------------------------
-
-
-def hidden_characters(text: str) -> list[str]:
-    """The control, format (bidirectional overrides, zero-width spaces) and unpaired surrogate
-    characters in `text`, as U+XXXX: they disguise what a name says, and PostgreSQL cannot
-    store NUL at all."""
-    return [
-        f"U+{ord(character):04X}"
-        for character in dict.fromkeys(text)
-        if unicodedata.category(character) in _HIDDEN_CATEGORIES
-    ]
+# --- Plain text ----------------------------------------------------------------------------
 
 
 def _check_plain(text: str, what: str) -> None:
@@ -111,12 +98,6 @@ def _check_plain(text: str, what: str) -> None:
             f"the {what} contains invisible or control characters ({', '.join(hidden[:3])}); "
             "type it again"
         )
-
-
-def without_hidden_characters(text: str) -> str:
-    return "".join(
-        character for character in text if unicodedata.category(character) not in _HIDDEN_CATEGORIES
-    )
 
 
 # --- Helpers that work inside the caller's transaction -----------------------------------------

@@ -7,8 +7,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Engine, delete, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from surveys import audit
@@ -24,7 +22,7 @@ from surveys.access.passwords import (
 from surveys.audit import as_utc
 from surveys.clock import utc_now
 from surveys.models import Account, LoginThrottle
-from surveys.storage import read_session, write_session
+from surveys.storage import dialect_insert, read_session, write_session
 
 # Failed sign-ins: this many within the window lock the username for the lock time.
 MAX_FAILURES = 5
@@ -48,10 +46,8 @@ class SignInResult:
 
 def _throttle_row(session: Session, username: str, now: datetime) -> LoginThrottle:
     """The throttle row for `username`, created if missing, locked for this transaction."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
-        insert(LoginThrottle)
+        dialect_insert(session)(LoginThrottle)
         .values(username=username, failures=0, window_started=now, locked_until=None)
         .on_conflict_do_nothing(index_elements=["username"])
     )

@@ -16,18 +16,16 @@ from sqlmodel import col
 
 from surveys import audit
 from surveys.access.accounts import (
-    EMAIL_MAX_LENGTH,
     AccountInfo,
     _load_account,
     _set_departments,
-    hidden_characters,
-    without_hidden_characters,
 )
 from surveys.access.passwords import USERNAME_PATTERN
 from surveys.clock import utc_now
 from surveys.config import get_settings
 from surveys.models import Account, AccountRole, Department
 from surveys.storage import write_session
+from surveys.text import EMAIL_MAX_LENGTH, hidden_characters, without_hidden_characters
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -45,6 +45,19 @@ def _read_password(from_stdin: bool) -> str:
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+def _new_password(from_stdin: bool, *, username: str) -> str:
+    """A password read as `_read_password` does, refused before anything is written if the
+    policy does not allow it."""
+    from surveys.access.passwords import AccountError, check_password
+
+    password = _read_password(from_stdin)
+    try:
+        check_password(password, username=username)
+    except AccountError as error:
+        raise fail(str(error)) from None
+    return password
+
+
 def _engine() -> Engine:
     from surveys.storage import schema_is_current
 
@@ -75,7 +88,7 @@ def user_add(
 ) -> None:
     """Add an account; the password is asked for twice (hidden) or read from stdin."""
     from surveys.access.accounts import create_account
-    from surveys.access.passwords import AccountError, check_password, check_username
+    from surveys.access.passwords import AccountError, check_username
 
     names = _departments(departments)
     if role not in ("admin", "manager"):
@@ -88,11 +101,7 @@ def user_add(
         check_username(username)
     except AccountError as error:
         raise fail(str(error)) from None
-    password = _read_password(password_stdin)
-    try:
-        check_password(password, username=username)
-    except AccountError as error:
-        raise fail(str(error)) from None
+    password = _new_password(password_stdin, username=username)
     _change(
         lambda engine: create_account(
             engine=engine,
@@ -155,13 +164,8 @@ def user_enable(username: str) -> None:
 def user_set_password(username: str, password_stdin: PasswordStdinOption = False) -> None:
     """Give an account a new password (also lifts a sign-in lock)."""
     from surveys.access.accounts import set_password
-    from surveys.access.passwords import AccountError, check_password
 
-    password = _read_password(password_stdin)
-    try:
-        check_password(password, username=username)
-    except AccountError as error:
-        raise fail(str(error)) from None
+    password = _new_password(password_stdin, username=username)
     _change(
         lambda engine: set_password(
             engine=engine, username=username, password=password, actor=_actor()

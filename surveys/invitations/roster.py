@@ -27,14 +27,13 @@ from surveys.models import SurveyCycle
 from surveys.organisation.structure import NAME_MAX_LENGTH
 from surveys.records import CycleState
 from surveys.storage import read_session, write_session
-from surveys.text import CONTROL_CATEGORIES, hidden_characters, shown
+from surveys.text import CONTROL_CATEGORIES, EMAIL_MAX_LENGTH, hidden_characters, shown
 
 MAX_ROSTER_BYTES = 1_048_576  # 1 MB; .streamlit/config.toml lets uploads reach 2 MB
 MAX_ROSTER_ROWS = 20_000
 MAX_HEADCOUNT = 5_000  # one row; a bigger department is more than one row, by staff group
 MAX_LINKS = links.MAX_INVITATIONS_PER_CALL
 MAX_PROBLEMS_SHOWN = 50
-EMAIL_MAX_LENGTH = 254
 
 # Header spellings people use, after lower-casing and turning spaces and dashes into "_".
 COLUMN_ALIASES = {
