@@ -36,6 +36,8 @@ class _WriterLine:
         self._guard = threading.Lock()
         self._busy = False
         self._waiting: deque[threading.Event] = deque()
+        # A checkpoint found the write-ahead log in use: the next read or write tries again.
+        self.log_pending = False
 
     def enter(self) -> bool:
         with self._guard:
@@ -55,6 +57,10 @@ class _WriterLine:
     def has_waiting(self) -> bool:
         with self._guard:
             return bool(self._waiting)
+
+    def is_free(self) -> bool:
+        with self._guard:
+            return not self._busy
 
     def leave(self) -> None:
         with self._guard:
@@ -132,8 +138,15 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
     """A session for queries; nothing it does is committed."""
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        # A reader that kept the last write's checkpoint from emptying the log empties it
+        # when it is done, unless a writer (which empties it itself) has the turn.
+        line = _writer_lines.get(str(engine.url)) if is_sqlite(engine) else None
+        if line is not None and line.log_pending and line.is_free():
+            forget_log(engine)
 
 
 @contextmanager
@@ -190,10 +203,11 @@ def forget_log(engine: Engine) -> bool:
     link with its response and comment. The database file alone holds only the latest
     state. This closes that window; it is best effort: a reader still reading from the log
     keeps its frames (SQLite then checkpoints what it can without waiting), and the next
-    write, or the next call, tries again. True when the log was emptied.
+    read or write to end, or the next call, tries again. True when the log was emptied.
     """
     if not is_sqlite(engine):
         return False
+    line = _writer_lines.get(str(engine.url))
     settings = get_settings()
     try:
         connection = engine.raw_connection()
@@ -212,9 +226,12 @@ def forget_log(engine: Engine) -> bool:
             connection.close()
     except (sqlite3.Error, SQLAlchemyError) as error:
         logger.debug("write-ahead log not checkpointed: %s", error)
-        return False
-    if busy:
-        logger.debug("write-ahead log not emptied: a reader or another writer is using it")
+        busy = True
+    else:
+        if busy:
+            logger.debug("write-ahead log not emptied: a reader or another writer is using it")
+    if line is not None:
+        line.log_pending = bool(busy)
     return not busy
 
 

@@ -205,11 +205,24 @@ def test_a_reader_delays_the_checkpoint_but_never_fails_the_submission(
     finally:
         reader.execute("COMMIT")
         reader.close()
-    # The next write (here, the next submission) empties the log once nobody reads from it.
-    submit_survey(engine=engine, token=second, submission_key="b", answers=full_answers(form))
     wal = database_path(engine).with_name(f"{database_path(engine).name}-wal")
+    assert wal.stat().st_size > 0
+    # The app's next read, once nobody else reads from the log, empties it.
+    with read_session(engine) as session:
+        session.execute(select(Response.id)).all()
     assert wal.stat().st_size == 0
     assert len(replayed_states(copy_files(engine, tmp_path / "copy"))) == 1
+    # Or the next write, when the reader was in another process.
+    reader = sqlite3.connect(database_path(engine), isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM response").fetchone()
+    submit_survey(engine=engine, token=second, submission_key="b", answers=full_answers(form))
+    assert wal.stat().st_size > 0
+    reader.execute("COMMIT")
+    reader.close()
+    with write_session(engine) as session:
+        session.execute(select(Response.id)).all()
+    assert wal.stat().st_size == 0
 
 
 def test_the_app_zeroes_deleted_bytes(engine: Engine) -> None:
