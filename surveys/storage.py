@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 import sqlite3
 import threading
@@ -16,13 +17,14 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from surveys.config import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _WRITE_OPTION = "attune_write"
+logger = logging.getLogger(__name__)
 
 
 class _WriterLine:
@@ -34,6 +36,8 @@ class _WriterLine:
         self._guard = threading.Lock()
         self._busy = False
         self._waiting: deque[threading.Event] = deque()
+        # A checkpoint found the write-ahead log in use: the next read or write tries again.
+        self.log_pending = False
 
     def enter(self) -> bool:
         with self._guard:
@@ -49,6 +53,14 @@ class _WriterLine:
                 return True
             self._waiting.remove(called)
             return False
+
+    def has_waiting(self) -> bool:
+        with self._guard:
+            return bool(self._waiting)
+
+    def is_free(self) -> bool:
+        with self._guard:
+            return not self._busy
 
     def leave(self) -> None:
         with self._guard:
@@ -108,6 +120,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         # FULL keeps a committed survey through a power cut, not only a crash.
         cursor.execute("PRAGMA synchronous=FULL")
+        # Deleted and overwritten row bytes (an updated rollup's old cell, a page freed by a
+        # delete) are zeroed rather than left in the file's free space.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -123,12 +138,19 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
     """A session for queries; nothing it does is committed."""
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        # A reader that kept the last write's checkpoint from emptying the log empties it
+        # when it is done, unless a writer (which empties it itself) has the turn.
+        line = _writer_lines.get(str(engine.url)) if is_sqlite(engine) else None
+        if line is not None and line.log_pending and line.is_free():
+            forget_log(engine)
 
 
 @contextmanager
-def _writer_turn(engine: Engine) -> Iterator[None]:
+def _writer_turn(engine: Engine) -> Iterator[_WriterLine | None]:
     """On SQLite, wait in line behind this process's other writers before BEGIN IMMEDIATE.
 
     SQLite lets one writer in at a time, and a writer that finds the database locked sleeps
@@ -139,7 +161,7 @@ def _writer_turn(engine: Engine) -> Iterator[None]:
     """
     line = _writer_lines.get(str(engine.url)) if is_sqlite(engine) else None
     if line is None:  # PostgreSQL, or an engine make_engine did not build
-        yield
+        yield None
         return
     if not line.enter():
         # What SQLite itself raises when the busy timeout runs out.
@@ -147,7 +169,7 @@ def _writer_turn(engine: Engine) -> Iterator[None]:
             "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
         )
     try:
-        yield
+        yield line
     finally:
         line.leave()
 
@@ -156,11 +178,61 @@ def _writer_turn(engine: Engine) -> Iterator[None]:
 def write_session(engine: Engine) -> Iterator[Session]:
     """One write transaction: committed when the block ends, rolled back if it raises."""
     # The turn comes before the connection, so that waiting writers hold no pooled connection.
-    with _writer_turn(engine), engine.connect() as connection:
-        connection.execution_options(**{_WRITE_OPTION: True})
-        with connection.begin(), Session(bind=connection, expire_on_commit=False) as session:
-            yield session
-            session.flush()
+    with _writer_turn(engine) as line:
+        try:
+            with engine.connect() as connection:
+                connection.execution_options(**{_WRITE_OPTION: True})
+                with (
+                    connection.begin(),
+                    Session(bind=connection, expire_on_commit=False) as session,
+                ):
+                    yield session
+                    session.flush()
+        finally:
+            # The next writer in line checkpoints after its own commit (or rollback), so
+            # the last writer of a burst empties the log of every write before it.
+            if line is not None and not line.has_waiting():
+                forget_log(engine)
+
+
+def forget_log(engine: Engine) -> bool:
+    """On SQLite, copy the write-ahead log into the database file and cut it to nothing.
+
+    A submission's transaction writes the link's `used` flag and the response's pages
+    together, so a copy of the `-wal` file, replayed commit by commit, would pair each used
+    link with its response and comment. The database file alone holds only the latest
+    state. This closes that window; it is best effort: a reader still reading from the log
+    keeps its frames (SQLite then checkpoints what it can without waiting), and the next
+    read or write to end, or the next call, tries again. True when the log was emptied.
+    """
+    if not is_sqlite(engine):
+        return False
+    line = _writer_lines.get(str(engine.url))
+    settings = get_settings()
+    try:
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            # Never wait on a reader: a submission must not stall behind a results page.
+            cursor.execute("PRAGMA busy_timeout=0")
+            try:
+                busy, _log_frames, _checkpointed = cursor.execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).fetchone()
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+                cursor.close()
+        finally:
+            connection.close()
+    except (sqlite3.Error, SQLAlchemyError) as error:
+        logger.debug("write-ahead log not checkpointed: %s", error)
+        busy = True
+    else:
+        if busy:
+            logger.debug("write-ahead log not emptied: a reader or another writer is using it")
+    if line is not None:
+        line.log_pending = bool(busy)
+    return not busy
 
 
 def dialect_insert(session: Session):
