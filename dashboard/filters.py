@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import auth, resources
 from surveys import reporting
 from surveys.access.accounts import AccountInfo, department_scope
+from surveys.records import CycleState
 from surveys.reporting import FilterOptions
 
 
@@ -117,6 +118,10 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
                 ]
             )
         )
+    ids = list(cycles)  # newest first
+    shown = ids[ids.index(last) : ids.index(first) + 1]
+    if any(cycle.state == CycleState.open for cycle in options.cycles if cycle.id in shown):
+        st.caption(reporting.open_cycle_notice())
     return Selection(
         scope=scope,
         cycle_id=cycle_id,

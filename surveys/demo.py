@@ -37,7 +37,7 @@ from surveys.organisation.structure import add_department, add_division, staff_g
 from surveys.records import CycleState, ItemInfo
 from surveys.scoring import GROUPS_SECTION
 from surveys.storage import write_session
-from surveys.survey import rollups
+from surveys.survey import rollups, steps
 
 if TYPE_CHECKING:
     import psycopg
@@ -227,9 +227,10 @@ def _load(session: Session, scale: Scale, rng: np.random.Generator, today: date)
 
     quarter_start = date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
     cycle_defs = quarterly_cycles(SCALE_CYCLES[scale], quarter_start)
-    cycle_ids = []
+    cycle_ids, cycle_states = [], []
     for name, opens, closes in cycle_defs:
         state = CycleState.open if opens <= today <= closes else CycleState.closed
+        cycle_states.append(state)
         cycle_ids.append(
             add_cycle(
                 session=session,
@@ -261,6 +262,12 @@ def _load(session: Session, scale: Scale, rng: np.random.Generator, today: date)
         for key, value in counts.items():
             totals[key] += value
         rollups.rebuild(session=session, cycle_id=cycle_id)
+    for cycle_id, state in zip(cycle_ids, cycle_states, strict=True):
+        if state is CycleState.open:
+            # As if its answers had arrived one by one: the steps they would have reached.
+            steps.advance(session=session, cycle_id=cycle_id)
+        else:
+            steps.release_all(session=session, cycle_id=cycle_id)
     return DemoSummary(
         len(departments),
         staff,

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -22,8 +23,10 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -174,6 +177,11 @@ class Comment(SQLModel, table=True):
     department_id: int = Field(foreign_key="department.id")
     staff_group_id: int = Field(foreign_key="staff_group.id")
     text: str = Field(sa_column=Column(Text, nullable=False))
+    # While its cycle is open, a comment is shown only once released, in a batch of at least
+    # the comment minimum (surveys/survey/steps.py); closing the cycle releases every comment.
+    released: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class CellRollup(SQLModel, table=True):
@@ -245,6 +253,41 @@ class RelationshipRollup(SQLModel, table=True):
     target: str = Field(sa_column=Column(String(40), primary_key=True))
     favourable: int = 0
     applicable: int = 0
+
+
+def _released_copy(rollup: type[SQLModel]) -> Table:
+    """The released snapshot of a rollup: the same columns and key, read by every report
+    while a cycle is open, and moved forward only in steps (surveys/survey/steps.py)."""
+    live: Table = rollup.__table__  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
+    return Table(
+        f"released_{live.name}",
+        SQLModel.metadata,
+        *(
+            Column(
+                column.name,
+                column.type,
+                *(ForeignKey(key.target_fullname) for key in column.foreign_keys),
+                primary_key=column.primary_key,
+                nullable=column.nullable,
+                autoincrement=False,
+            )
+            for column in live.columns
+        ),
+        sqlite_with_rowid=False,
+    )
+
+
+ReleasedCell = _released_copy(CellRollup)
+ReleasedItem = _released_copy(ItemRollup)
+ReleasedScore = _released_copy(ScoreRollup)
+ReleasedRelationship = _released_copy(RelationshipRollup)
+RELEASED = {
+    "cell_rollup": ReleasedCell,
+    "item_rollup": ReleasedItem,
+    "score_rollup": ReleasedScore,
+    "relationship_rollup": ReleasedRelationship,
+}
+"""Each rollup's released snapshot, by the live table's name."""
 
 
 class SubmissionReceipt(SQLModel, table=True):

@@ -352,6 +352,8 @@ def test_response_rates_band_small_counts_and_pool_them_as_the_results_do(
     answer(engine, cycle, org["emergency"], physicians, 3)
     answer(engine, cycle, org["pharmacy"], nursing, 5)
     answer(engine, cycle, org["pharmacy"], physicians, 8)
+    # Closed, everything is released; pooling is the same in the steps of an open cycle.
+    cycles.change_cycle_state(engine=engine, cycle_id=cycle, action="close", actor="boss")
     with read_session(engine) as session:
         rates = response_rates(engine, cycle_id=cycle)
         emergency_only = response_rates(
@@ -393,6 +395,7 @@ def test_response_rates_show_only_whole_atoms_across_departments(engine: Engine,
     answer(engine, cycle, org["emergency"], nursing, 6)
     answer(engine, cycle, org["emergency"], physicians, 10)
     answer(engine, cycle, oncology, physicians, 2)
+    cycles.change_cycle_state(engine=engine, cycle_id=cycle, action="close", actor="boss")
     with read_session(engine) as session:
         rates = response_rates(engine, cycle_id=cycle)
     # Oncology's 2 are pooled with Emergency's 6 nurses, across the two departments.

@@ -98,9 +98,15 @@ def test_an_organisation_below_the_minimum_is_one_atom_that_is_never_shown() -> 
     assert part.covered({(1, 1), (3, 2)}) == frozenset()
 
 
-def test_cells_without_responses_belong_to_no_atom_and_negative_counts_are_refused() -> None:
-    part = partition({(1, 1): 0, (1, 2): 8}, division_of=DIVISION_OF, minimum=K)
-    assert atoms_of(part) == {frozenset({(1, 2)})}
+def test_an_invited_cell_nobody_answered_is_pooled_like_a_small_one() -> None:
+    # Whether the small group answered at all must not show: 0 and 1 give the same atoms.
+    for count in (0, 1):
+        part = partition({(1, 1): count, (1, 2): 8}, division_of=DIVISION_OF, minimum=K)
+        assert atoms_of(part) == {frozenset({(1, 1), (1, 2)})}
+        assert part.covered({(1, 2)}) == frozenset()
+
+
+def test_negative_counts_are_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         partition({(1, 1): -1}, division_of=DIVISION_OF, minimum=K)
 
@@ -129,7 +135,8 @@ def test_atoms_partition_the_cells_and_each_reaches_the_minimum(
 ) -> None:
     part = partition(counts, division_of=DIVISION_OF, minimum=minimum)
     cells = [cell for atom in part.atoms for cell in atom]
-    assert sorted(cells) == sorted(cell for cell, count in counts.items() if count)
+    # Every cell given belongs to an atom, a cell nobody answered too (pooled like a small one).
+    assert sorted(cells) == sorted(counts)
     total = sum(counts.values())
     for index, atom in enumerate(part.atoms):
         assert part.sizes[index] == sum(counts[cell] for cell in atom)
@@ -146,7 +153,7 @@ def test_a_small_cell_never_stands_alone_in_an_atom_that_is_shown(
 ) -> None:
     part = partition(counts, division_of=DIVISION_OF, minimum=minimum)
     for cell, count in counts.items():
-        if 0 < count < minimum:
+        if count < minimum:
             atom = part.atom_of[cell]
             assert len(part.atoms[atom]) >= 2 or not part.releasable(atom)
 
@@ -161,7 +168,7 @@ def test_atoms_cross_a_department_or_division_only_when_it_is_too_small(
     for atom in part.atoms:
         departments = {department for department, _ in atom}
         if len(departments) > 1:
-            assert any(0 < department_total[d] < minimum for d in departments)
+            assert any(department_total[d] < minimum for d in departments)
 
 
 def grouping(table: AtomTable) -> set[frozenset[tuple[int, int, int]]]:

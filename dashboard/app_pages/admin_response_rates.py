@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import auth, resources
 from surveys.organisation.cycles import list_cycles
 from surveys.records import CycleState
-from surveys.reporting import response_rates
+from surveys.reporting import open_cycle_notice, response_rates
 
 auth.require_admin()
 
@@ -39,6 +39,8 @@ st.caption(
     "and some department totals only “at least”. Responses through an open link count toward "
     "their department and group, so a rate is capped at 100%."
 )
+if rates.state == CycleState.open:
+    st.caption(open_cycle_notice())
 
 if not rates.cells:
     st.info("No invitations or responses for this cycle yet.", icon=":material/info:")

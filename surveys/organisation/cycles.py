@@ -19,6 +19,7 @@ from surveys.organisation.catalogue import register_instrument
 from surveys.organisation.structure import OrganisationError, _get, _refuse_duplicate, clean_name
 from surveys.records import CycleInfo, CycleState
 from surveys.storage import read_session, write_session
+from surveys.survey import steps
 
 # Which state each action moves a cycle to, and from which states it may do so.
 CYCLE_TRANSITIONS: dict[str, tuple[CycleState, frozenset[CycleState]]] = {
@@ -102,6 +103,10 @@ def change_cycle_state(*, engine: Engine, cycle_id: int, action: str, actor: str
         cycle.state = target.value
         session.add(cycle)
         session.flush()
+        if target is CycleState.open:
+            steps.start(session=session, cycle_id=cycle_id)
+        else:
+            steps.release_all(session=session, cycle_id=cycle_id)
         audit.record(session=session, actor=actor, action=f"cycle.{action}", detail=cycle.name)
     return target
 

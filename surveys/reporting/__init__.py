@@ -30,7 +30,12 @@ from surveys.reporting.relationships import (
     relationship_trends,
     relationships,
 )
-from surveys.reporting.scope import ALL_SELECTED, FilterOptions, filter_options
+from surveys.reporting.scope import (
+    ALL_SELECTED,
+    FilterOptions,
+    filter_options,
+    open_cycle_notice,
+)
 from surveys.reporting.source import ReportSource, RollupSource, data_version
 from surveys.reporting.trends import trends
 
@@ -57,6 +62,7 @@ __all__ = [
     "cycle_summaries",
     "data_version",
     "filter_options",
+    "open_cycle_notice",
     "heatmap",
     "item_distributions",
     "overview",

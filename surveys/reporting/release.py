@@ -123,8 +123,10 @@ def partition(
 ) -> Partition:
     """Split one cycle's cells (responses per department × staff group) into atoms.
 
-    Cells with no responses belong to no atom. Every atom has at least `minimum` responses,
-    except when the whole organisation has fewer: then everything is one atom, never shown.
+    A cell given with no responses (invited, nobody answered) is pooled like any small cell,
+    so that "nobody answered" and "a few answered" look the same. Every atom has at least
+    `minimum` responses, except when the whole organisation has fewer: then everything is one
+    atom, never shown.
     """
     if minimum < 1:
         raise ValueError("the minimum group size must be at least 1")
@@ -132,8 +134,7 @@ def partition(
     for cell, count in counts.items():
         if count < 0:
             raise ValueError(f"cell {cell} has a negative count")
-        if count:
-            by_department[cell[0]].append(cell)
+        by_department[cell[0]].append(cell)
     departments_by_division: dict[int, list[int]] = defaultdict(list)
     for department in sorted(by_department):
         departments_by_division[division_of[department]].append(department)
@@ -261,7 +262,7 @@ def label_atoms(
     by one of its cells' positions) and whether the atom may be shown.
 
     Gives exactly the atoms `partition` gives (a test checks); `partition` stays the plain
-    statement of the rule. Cells must have responses and be sorted by cycle, department, group.
+    statement of the rule. Cells must be sorted by cycle, department, group.
     """
     if minimum < 1:
         raise ValueError("the minimum group size must be at least 1")
@@ -322,12 +323,12 @@ class AtomTable:
         division_of: Mapping[int, int],
         minimum: int,
     ) -> AtomTable:
-        """Cells with their responses (any order; cells without responses are left out)."""
+        """Cells with their responses (any order; a cell with none is pooled like a small one)."""
         cycle_ids, department_ids, staff_group_ids, counts = (
             np.asarray(values, dtype=np.int64)
             for values in (cycle_ids, department_ids, staff_group_ids, counts)
         )
-        keep = counts > 0
+        keep = np.ones(len(counts), dtype=bool)
         if (counts < 0).any():
             raise ValueError("a cell has a negative count")
         order = np.lexsort((staff_group_ids[keep], department_ids[keep], cycle_ids[keep]))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from surveys.config import get_settings
 from surveys.records import CycleInfo, DepartmentInfo, DivisionInfo, StaffGroupInfo
 from surveys.reporting.reference import DimensionInfo, Reference, sorted_departments
 from surveys.reporting.source import ReportSource, open_source
@@ -74,4 +75,13 @@ def filter_options(
         departments=tuple(visible),
         staff_groups=reference.shown_groups,
         dimensions=reference.dimensions,
+    )
+
+
+def open_cycle_notice() -> str:
+    """Said on every results page that shows an open cycle (surveys/survey/steps.py)."""
+    step = get_settings().min_group_size
+    return (
+        f"Results of an open cycle update in steps of at least {step} responses, so that "
+        "nobody's answers can be worked out by watching."
     )

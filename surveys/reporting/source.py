@@ -21,7 +21,14 @@ from sqlalchemy import Connection, Engine, func, select, text
 from surveys.config import get_settings
 from surveys.instruments import InstrumentError, builtin_instrument, discover_instruments
 from surveys.models import CellRollup
-from surveys.records import CycleInfo, DepartmentInfo, DivisionInfo, ItemInfo, StaffGroupInfo
+from surveys.records import (
+    CycleInfo,
+    CycleState,
+    DepartmentInfo,
+    DivisionInfo,
+    ItemInfo,
+    StaffGroupInfo,
+)
 from surveys.reporting.reference import DimensionInfo, Reference
 from surveys.scoring import NPS_SCALE
 from surveys.storage import read_session
@@ -212,7 +219,8 @@ class ReportSource(Protocol):
     def reference(self) -> Reference: ...
 
     def cells(self, cycle_ids: Collection[int]) -> pd.DataFrame:
-        """cycle_id, department_id, staff_group_id, responses (cells with responses only)."""
+        """cycle_id, department_id, staff_group_id, responses: cells with responses, and a
+        finished cycle's personally invited cells where nobody answered (responses 0)."""
         ...
 
     def scores(self, cycle_ids: Collection[int], measures: Sequence[str]) -> pd.DataFrame:
@@ -255,12 +263,50 @@ class RollupSource:
             self._reference = load_reference(self.connection)
         return self._reference
 
+    def _read(
+        self, sql: str, table: str, cycle_ids: Collection[int], params: Sequence[Any] = ()
+    ) -> list[tuple]:
+        """Rows of `sql` (with `{table}` and `{cycles}` to fill in) for these cycles: an open
+        cycle's from the released snapshot of `table`, any other's from `table` itself.
+
+        The one place a report picks its rollups, so no report can read an open cycle live.
+        """
+        wanted = {int(cycle_id) for cycle_id in cycle_ids}
+        is_open = {cycle.id for cycle in self.reference().cycles if cycle.state == CycleState.open}
+        rows: list[tuple] = []
+        for name, ids in ((table, wanted - is_open), (f"released_{table}", wanted & is_open)):
+            if ids:
+                filled = sql.format(table=name, cycles=_int_list(ids))
+                rows += _rows(self.connection, filled, params)
+        return rows
+
     def cells(self, cycle_ids: Collection[int]) -> pd.DataFrame:
-        rows = _rows(
-            self.connection,
-            "SELECT cycle_id, department_id, staff_group_id, responses FROM cell_rollup"
-            f" WHERE cycle_id IN ({_int_list(cycle_ids)}) AND responses > 0",
+        rows = self._read(
+            "SELECT cycle_id, department_id, staff_group_id, responses FROM {table}"
+            " WHERE cycle_id IN ({cycles}) AND responses > 0",
+            "cell_rollup",
+            cycle_ids,
         )
+        # A finished cycle's personally invited cells where nobody answered are cells too,
+        # pooled like any small one: otherwise whether a small group answered at all would
+        # show (in the figures its pooling hides, and in the "invited" count). In an open
+        # cycle a cell's released count stays 0 until at least k have answered, which says
+        # nothing, so there they stay out of the atoms.
+        finished = {
+            cycle.id
+            for cycle in self.reference().cycles
+            if cycle.id in set(cycle_ids) and cycle.state != CycleState.open
+        }
+        if finished:
+            rows += _rows(
+                self.connection,
+                "SELECT DISTINCT i.cycle_id, i.department_id, i.staff_group_id, 0"
+                f" FROM invitation i WHERE i.cycle_id IN ({_int_list(finished)})"
+                " AND i.is_open = ? AND NOT EXISTS (SELECT 1 FROM cell_rollup c"
+                " WHERE c.cycle_id = i.cycle_id AND c.department_id = i.department_id"
+                " AND c.staff_group_id = i.staff_group_id AND c.responses > 0)",
+                (False,),
+            )
         return _frame(rows, ["cycle_id", *CELL, "responses"], ["int64"] * 4)
 
     def scores(self, cycle_ids: Collection[int], measures: Sequence[str]) -> pd.DataFrame:
@@ -270,12 +316,13 @@ class RollupSource:
         # The measure comes back as its position, so no string crosses into the frame.
         positions = " ".join(f"WHEN ? THEN {position}" for position in range(len(measures)))
         placeholders = ", ".join("?" for _ in measures)
-        rows = _rows(
-            self.connection,
+        rows = self._read(
             f"SELECT cycle_id, department_id, staff_group_id, CASE measure {positions} END,"
             " n, total, total_sq"
-            f" FROM score_rollup WHERE cycle_id IN ({_int_list(cycle_ids)})"
+            " FROM {table} WHERE cycle_id IN ({cycles})"
             f" AND measure IN ({placeholders}) AND n > 0",
+            "score_rollup",
+            cycle_ids,
             [*measures, *measures],
         )
         return _frame(rows, SCORE_COLUMNS, SCORE_DTYPES)
@@ -284,12 +331,13 @@ class RollupSource:
         self, cycle_ids: Collection[int], item_ids: Collection[int], values: Sequence[int]
     ) -> pd.DataFrame:
         value_columns = [f"v{int(value)}" for value in values]
-        rows = _rows(
-            self.connection,
+        rows = self._read(
             "SELECT cycle_id, department_id, staff_group_id, item_id, n_na, "
             + ", ".join(value_columns)
-            + f" FROM item_rollup WHERE cycle_id IN ({_int_list(cycle_ids)})"
+            + " FROM {table} WHERE cycle_id IN ({cycles})"
             f" AND {_id_condition('item_id', item_ids)}",
+            "item_rollup",
+            cycle_ids,
         )
         columns = ["cycle_id", *CELL, "item_id", "n_na", *value_columns]
         return _frame(rows, columns, ["int64"] * len(columns))
@@ -302,12 +350,13 @@ class RollupSource:
             return _frame([], FAVOURABLE_COLUMNS, ["int64"] * len(FAVOURABLE_COLUMNS))
         positions = " ".join(f"WHEN ? THEN {position}" for position in range(len(keys)))
         placeholders = ", ".join("?" for _ in keys)
-        rows = _rows(
-            self.connection,
+        rows = self._read(
             f"SELECT cycle_id, department_id, staff_group_id, CASE target {positions} END,"
             " favourable, applicable"
-            f" FROM relationship_rollup WHERE cycle_id IN ({_int_list(cycle_ids)})"
+            " FROM {table} WHERE cycle_id IN ({cycles})"
             f" AND target IN ({placeholders})",
+            "relationship_rollup",
+            cycle_ids,
             [*keys, *keys],
         )
         return _frame(rows, FAVOURABLE_COLUMNS, ["int64"] * len(FAVOURABLE_COLUMNS))
@@ -326,11 +375,14 @@ class RollupSource:
         if not wanted:
             return []
         departments = {department for department, _ in wanted}
+        # An open cycle's comments show once released, in batches (surveys/survey/steps.py).
+        is_open = self.reference().cycle(cycle_id).state == CycleState.open
         rows = _rows(
             self.connection,
             "SELECT department_id, staff_group_id, text FROM comment WHERE cycle_id = ?"
-            f" AND department_id IN ({_int_list(departments)})",
-            (int(cycle_id),),
+            f" AND department_id IN ({_int_list(departments)})"
+            + (" AND released = ?" if is_open else ""),
+            (int(cycle_id), True) if is_open else (int(cycle_id),),
         )
         return [row[2] for row in rows if (row[0], row[1]) in wanted]
 

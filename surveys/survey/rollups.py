@@ -204,11 +204,17 @@ def _plus(values: Iterable[int]) -> str:
     return "(" + " + ".join(f"r.v{value}" for value in values) + ")"
 
 
-def relationships_from_item_rollup(condition: str = "1 = 1") -> str:
-    """INSERT … SELECT of relationship_rollup rows from the item_rollup rows matching
-    `condition` (a trusted SQL expression over item_rollup `r`)."""
+def relationships_from_item_rollup(
+    condition: str = "1 = 1",
+    *,
+    source: str = "item_rollup",
+    target: str = "relationship_rollup",
+) -> str:
+    """INSERT … SELECT of relationship rows into `target` from the item rows of `source`
+    matching `condition` (a trusted SQL expression over the item rows `r`); the released
+    snapshot (surveys/survey/steps.py) uses its own two tables."""
     likert = range(1, LIKERT_POINTS + 1)
-    target = (
+    about = (
         f"CASE WHEN i.section = '{GROUPS_SECTION}' AND i.about_group_id IS NOT NULL"
         " THEN 'group:' || CAST(i.about_group_id AS VARCHAR(20))"
         f" WHEN i.section = '{PATIENTS}' THEN '{PATIENTS}' END"
@@ -216,14 +222,14 @@ def relationships_from_item_rollup(condition: str = "1 = 1") -> str:
     favourable = _plus(v for v in likert if v >= FAVOURABLE_MIN)
     favourable_reversed = _plus(v for v in likert if LIKERT_POINTS + 1 - v >= FAVOURABLE_MIN)
     return (
-        "INSERT INTO relationship_rollup"
+        f"INSERT INTO {target}"
         " (cycle_id, department_id, staff_group_id, target, favourable, applicable)"
         " SELECT cycle_id, department_id, staff_group_id, target, SUM(favourable),"
         " SUM(applicable)"
-        f" FROM (SELECT r.cycle_id, r.department_id, r.staff_group_id, {target} AS target,"
+        f" FROM (SELECT r.cycle_id, r.department_id, r.staff_group_id, {about} AS target,"
         f" CASE WHEN i.reverse THEN {favourable_reversed} ELSE {favourable} END AS favourable,"
         f" {_plus(likert)} AS applicable"
-        " FROM item_rollup r JOIN item i ON i.id = r.item_id"
+        f" FROM {source} r JOIN item i ON i.id = r.item_id"
         f" WHERE i.scale <> '{NPS_SCALE}' AND {condition}) per_item"
         " WHERE target IS NOT NULL"
         " GROUP BY cycle_id, department_id, staff_group_id, target"

@@ -22,7 +22,7 @@ from surveys.organisation.catalogue import instrument_items
 from surveys.records import ItemInfo
 from surveys.scoring import LIKERT_POINTS, NPS_SCALE
 from surveys.storage import dialect_insert, new_random_id, write_session
-from surveys.survey import rollups
+from surveys.survey import rollups, steps
 from surveys.survey.form import (
     _USED_MESSAGE,
     NOT_APPLICABLE,
@@ -370,6 +370,8 @@ def submit_survey(
                 answers=values,
                 comment=text,
             )
+            # Only open cycles take answers: their released snapshot moves, in steps.
+            steps.advance(session=session, cycle_id=context.cycle.id or 0, cell=cell)
             _blur_transaction_ids(session, context.cycle.id or 0, *cell)
             # Everything is written; only the COMMIT is left.
             committing = True

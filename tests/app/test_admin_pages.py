@@ -30,6 +30,7 @@ from surveys.models import (
 from surveys.organisation import catalogue, structure
 from surveys.organisation import cycles as cycle_actions
 from surveys.storage import read_session, write_session
+from surveys.survey import steps
 from surveys.survey.submit import store_response
 from tests.support.accounts import use_fast_hashing
 from tests.support.app import PAGES, account_id, build_hospital, new_app, signed_in
@@ -115,6 +116,8 @@ def cycles(hospital: Engine) -> dict[str, int]:
                     },
                     comment=None,
                 )
+                # As a submission does: the open cycle's released snapshot moves in steps.
+                steps.advance(session=session, cycle_id=open_cycle, cell=(emergency_id, group.id))
     return {"open": open_cycle, "draft": draft, "emergency": emergency_id}
 
 
@@ -350,7 +353,21 @@ def test_response_rates_band_small_groups(hospital: Engine, cycles) -> None:
     at = admin_on(hospital, "admin_response_rates.py")
     assert at.selectbox(key="rates_cycle").value == cycles["open"]
     departments, cells = (frame.value for frame in at.dataframe)
-    # 7 nurses and 2 physicians form one atom, as in the results: only their sum is shown.
+    # The cycle is open: of 7 nurses, the first 5 are released (a step of 5); the 2
+    # physicians wait for 3 more or for the close.
+    assert departments["Responses"].tolist() == ["5"]
+    assert departments["Response rate"].tolist() == [36]
+    assert cells["Responses"].tolist() == ["5", "fewer than 5"]
+    assert cells["Response rate"].isna().tolist()[1]
+
+    # Closed, 7 nurses and 2 physicians form one atom, as in the results: only their sum shows.
+    cycle_actions.change_cycle_state(
+        engine=hospital, cycle_id=cycles["open"], action="close", actor="boss"
+    )
+    at = admin_on(hospital, "admin_response_rates.py")
+    at.selectbox(key="rates_cycle").set_value(cycles["open"]).run()
+    assert not at.exception
+    departments, cells = (frame.value for frame in at.dataframe)
     assert departments["Responses"].tolist() == ["9"]
     assert departments["Response rate"].tolist() == [64]
     assert cells["Responses"].tolist() == ["not shown", "fewer than 5"]

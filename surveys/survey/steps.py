@@ -1,0 +1,225 @@
+"""Release in steps: what an open cycle shows moves only when at least k respondents moved it.
+
+Every report reads an open cycle from its *released snapshot* (the `released_*` copies of the
+rollups, `surveys.models.RELEASED`), never from the live rollups. Subtracting two looks at the
+results, one before and one after a colleague answers, then finds nothing of theirs: the
+snapshot has not moved, or it moved by at least k respondents at once.
+
+What advances, and when:
+- A rollup row (one cell's response count, one item's answer counts, one measure's score sums)
+  is copied from the live rollups once its own count has grown by at least k
+  (`ATTUNE_MIN_GROUP_SIZE`) since it was last copied. An item counts answers other than "does
+  not apply", so every released change of an item's counts rests on at least k answers to it.
+  A cell's relationship rows are recomputed from its released item rows.
+- A cell's comments are released together once at least `ATTUNE_MIN_COMMENT_GROUP_SIZE` of
+  them wait, and are then shuffled into the rest on every read (`surveys.reporting.comments`).
+- Closing a cycle releases everything; opening (or reopening) one starts its snapshot at
+  what the live rollups hold, which was all public at close or is empty for a new cycle.
+
+Steps are taken per cell, not per atom: atoms are redrawn as counts grow, so a step "per atom"
+would have no fixed unit. Per cell, every released count of an open cycle is 0 or at least k,
+and every change of it is at least k, whatever filter or report adds cells up.
+
+The step is taken inside the submission's own transaction (`advance`), so the snapshot is in
+the database: two viewers at the same moment, on any replica, read the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Table, delete, insert, select, text, update
+from sqlmodel import Session, col
+
+from surveys.config import get_settings
+from surveys.models import (
+    RELEASED,
+    VALUE_COLUMNS,
+    CellRollup,
+    Comment,
+    ItemRollup,
+    ScoreRollup,
+)
+from surveys.survey.rollups import relationships_from_item_rollup
+
+CELL_COLUMNS = ("cycle_id", "department_id", "staff_group_id")
+
+
+@dataclass(frozen=True)
+class _Stepped:
+    """One rollup whose rows advance by their own count: the row's extra key and its count."""
+
+    live: Table
+    key: str | None
+    count: str
+
+    @property
+    def released(self) -> Table:
+        return RELEASED[self.live.name]
+
+
+def _table(model: type) -> Table:
+    return model.__table__  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
+
+
+_STEPPED = (
+    _Stepped(_table(CellRollup), None, "responses"),
+    _Stepped(_table(ItemRollup), "item_id", "+".join(VALUE_COLUMNS)),
+    _Stepped(_table(ScoreRollup), "measure", "n"),
+)
+_RELATIONSHIPS = RELEASED["relationship_rollup"]
+
+
+def _cell_condition(alias: str, cell: tuple[int, int] | None) -> str:
+    condition = f"{alias}.cycle_id = :cycle"
+    if cell is not None:
+        condition += f" AND {alias}.department_id = :department AND {alias}.staff_group_id = :group"
+    return condition
+
+
+def advance(*, session: Session, cycle_id: int, cell: tuple[int, int] | None = None) -> bool:
+    """Move one cell's released snapshot (`cell` = (department_id, staff_group_id)), or every
+    cell's of the cycle, as far as the steps allow; inside the caller's transaction.
+
+    Returns whether any released figure moved.
+    """
+    settings = get_settings()
+    params: dict[str, object] = {"cycle": cycle_id, "step": settings.min_group_size}
+    if cell is not None:
+        params.update(department=cell[0], group=cell[1])
+    moved_items: set[tuple[int, int]] = set()
+    moved = False
+    for stepped in _STEPPED:
+        live, released = stepped.live.name, stepped.released.name
+        keys = [*CELL_COLUMNS, *([stepped.key] if stepped.key else [])]
+        join = " AND ".join(f"r.{key} = l.{key}" for key in keys)
+        count = stepped.count
+        rows = session.execute(
+            text(
+                f"SELECT {', '.join(f'l.{key}' for key in keys)}"
+                f" FROM {live} l LEFT JOIN {released} r ON {join}"
+                f" WHERE {_cell_condition('l', cell)}"
+                f" AND ({_prefixed(count, 'l')}) - COALESCE(({_prefixed(count, 'r')}), 0) >= :step"
+            ),
+            params,
+        ).all()
+        if not rows:
+            continue
+        moved = True
+        _copy(session, stepped, keys, [tuple(row) for row in rows])
+        if stepped.key == "item_id":
+            moved_items.update((row[1], row[2]) for row in rows)
+    for department_id, group_id in sorted(moved_items):
+        _recount_relationships(session, cycle_id, department_id, group_id)
+    return _release_comments(session, cycle_id, cell, settings.min_comment_group_size) or moved
+
+
+def _prefixed(expression: str, alias: str) -> str:
+    """`v1+v2` over table alias `alias`: `l.v1+l.v2`."""
+    return "+".join(f"{alias}.{column}" for column in expression.split("+"))
+
+
+def _copy(session: Session, stepped: _Stepped, keys: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Replace these rows of the released snapshot with the live rows."""
+    live, released = stepped.live, stepped.released
+    names = [column.name for column in live.columns]
+    for row in rows:
+        match = dict(zip(keys, row, strict=True))
+        session.execute(
+            delete(released).where(*(released.c[key] == value for key, value in match.items()))
+        )
+        session.execute(
+            insert(released).from_select(
+                names,
+                select(*(live.c[name] for name in names)).where(
+                    *(live.c[key] == value for key, value in match.items())
+                ),
+            )
+        )
+
+
+def _recount_relationships(
+    session: Session, cycle_id: int, department_id: int, group_id: int
+) -> None:
+    """A cell's released relationship rows, from its released item rows."""
+    session.execute(
+        delete(_RELATIONSHIPS).where(
+            _RELATIONSHIPS.c.cycle_id == cycle_id,
+            _RELATIONSHIPS.c.department_id == department_id,
+            _RELATIONSHIPS.c.staff_group_id == group_id,
+        )
+    )
+    session.execute(
+        text(
+            relationships_from_item_rollup(
+                "r.cycle_id = :cycle AND r.department_id = :department"
+                " AND r.staff_group_id = :group",
+                source=RELEASED["item_rollup"].name,
+                target=_RELATIONSHIPS.name,
+            )
+        ),
+        {"cycle": cycle_id, "department": department_id, "group": group_id},
+    )
+
+
+def _release_comments(
+    session: Session, cycle_id: int, cell: tuple[int, int] | None, minimum: int
+) -> bool:
+    """Release the waiting comments of each cell where at least `minimum` of them wait."""
+    conditions = [col(Comment.cycle_id) == cycle_id, col(Comment.released) == False]  # noqa: E712 - SQL expression
+    if cell is not None:
+        conditions += [
+            col(Comment.department_id) == cell[0],
+            col(Comment.staff_group_id) == cell[1],
+        ]
+    waiting = session.execute(
+        select(col(Comment.department_id), col(Comment.staff_group_id))
+        .where(*conditions)
+        .group_by(col(Comment.department_id), col(Comment.staff_group_id))
+        .having(text("COUNT(*) >= :minimum").bindparams(minimum=minimum))
+    ).all()
+    for department_id, group_id in waiting:
+        session.execute(
+            update(Comment)
+            .where(
+                *conditions,
+                col(Comment.department_id) == department_id,
+                col(Comment.staff_group_id) == group_id,
+            )
+            .values(released=True)
+            .execution_options(synchronize_session=False)
+        )
+    return bool(waiting)
+
+
+def release_all(*, session: Session, cycle_id: int) -> None:
+    """At close: everything of the cycle is shown, so its snapshot is no longer needed."""
+    clear(session=session, cycle_id=cycle_id)
+    session.execute(
+        update(Comment)
+        .where(col(Comment.cycle_id) == cycle_id)
+        .values(released=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def clear(*, session: Session, cycle_id: int) -> None:
+    """Remove a cycle's released snapshot."""
+    for table in RELEASED.values():
+        session.execute(delete(table).where(table.c.cycle_id == cycle_id))
+
+
+def start(*, session: Session, cycle_id: int) -> None:
+    """When a cycle opens: its snapshot is what the live rollups hold (empty for a new cycle,
+    everything released at close for a reopened one)."""
+    clear(session=session, cycle_id=cycle_id)
+    for live_name, released in RELEASED.items():
+        live = released.metadata.tables[live_name]
+        names = [column.name for column in live.columns]
+        session.execute(
+            insert(released).from_select(
+                names,
+                select(*(live.c[name] for name in names)).where(live.c.cycle_id == cycle_id),
+            )
+        )
