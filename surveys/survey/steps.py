@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 from sqlmodel import Session, col
 
 from surveys.config import get_settings
@@ -124,19 +124,23 @@ def _copy(session: Session, stepped: _Stepped, keys: Sequence[str], rows: Sequen
     """Replace these rows of the released snapshot with the live rows."""
     live, released = stepped.live, stepped.released
     names = [column.name for column in live.columns]
-    for row in rows:
-        match = dict(zip(keys, row, strict=True))
-        session.execute(
-            delete(released).where(*(released.c[key] == value for key, value in match.items()))
-        )
-        session.execute(
-            insert(released).from_select(
-                names,
-                select(*(live.c[name] for name in names)).where(
-                    *(live.c[key] == value for key, value in match.items())
-                ),
-            )
-        )
+    # One statement each, run for every row (a whole cycle at once for the demo).
+    parameters = [
+        {f"key_{key}": value for key, value in zip(keys, row, strict=True)} for row in rows
+    ]
+    session.execute(
+        delete(released).where(*(released.c[key] == bindparam(f"key_{key}") for key in keys)),
+        parameters,
+    )
+    session.execute(
+        insert(released).from_select(
+            names,
+            select(*(live.c[name] for name in names)).where(
+                *(live.c[key] == bindparam(f"key_{key}") for key in keys)
+            ),
+        ),
+        parameters,
+    )
 
 
 def _recount_relationships(
