@@ -7,17 +7,23 @@ Respondents' own text (the comment) is only ever shown with `st.text`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
 from surveys.survey.form import AnswerValue, Question, Step, SurveyForm
-from surveys.survey.submit import InvalidSubmission
+from surveys.survey.submit import InvalidSubmission, over_limit
 from surveys.text import escape_markdown
 
 COMMENT_KEY = "survey_comment"
 DEPARTMENT_KEY = "survey_department"
 GROUP_KEY = "survey_group"
+# The app's one script, vetted and constant (tests/test_security_config.py holds its text):
+# Streamlit keeps the scroll position across reruns, so a new step would open where the
+# last one ended, its heading off-screen.
+SCROLL_TO_TOP = (
+    "<script>document.querySelector('[data-testid=\"stMain\"]')?.scrollTo({top: 0});</script>"
+)
 
 
 def quiet(text: str) -> None:
@@ -55,16 +61,41 @@ def question(item: Question) -> None:
     )
 
 
-def comment_box(form: SurveyForm) -> None:
+def comment_box(form: SurveyForm, over_the_limit: str | None = None) -> None:
+    """The comment, with no `max_chars`: the browser drops a paste that would go over it,
+    leaving the box empty. The limit is checked on Next and at Submit instead."""
     st.text_area(
         f"**{escape_markdown(form.comment_prompt, block=False)}**",
         key=COMMENT_KEY,
-        max_chars=form.comment_max_length,
         height=140,
         persist_state="page",
     )
-    if form.comment_help:
-        quiet(form.comment_help)
+    quiet(f"{form.comment_help} Up to {form.comment_max_length:,} characters.".strip())
+    if over_the_limit:
+        st.error(
+            f"Your comment is {over_the_limit}. Please shorten it. "
+            "Your text is still in the box; nothing is saved until you submit.",
+            icon=":material/error:",
+        )
+
+
+def unanswered_notice(questions: Sequence[Question]) -> None:
+    """Which questions of this step have no answer, by the number shown before each."""
+    numbers = [str(question.number) for question in questions]
+    listed = numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
+    st.warning(
+        f"**Not answered yet: question{'s' if len(numbers) > 1 else ''} {listed}.**  \n"
+        "You can answer now and press Next, or continue without answering. "
+        "Before you submit, the last page lists anything still unanswered.",
+        icon=":material/help:",
+    )
+
+
+def scroll_to_top(step: int) -> None:
+    """Open `step` at its heading. The container's key changes with the step, so the browser
+    runs the script once per step shown, not again on each rerun of the same step."""
+    with st.container(key=f"survey-top-{step}"):
+        st.html(SCROLL_TO_TOP, unsafe_allow_javascript=True)
 
 
 def workplace_pickers(form: SurveyForm) -> None:
@@ -206,9 +237,9 @@ def submission_problems(problem: InvalidSubmission, form: SurveyForm) -> None:
         for (number, title), questions in by_step.items():
             lines.append(f"- **Step {number}, {escape_markdown(title)}**")
             lines.extend(f"    - {text}" for text in questions)
-    if problem.comment_too_long:
+    if problem.comment_length is not None and problem.comment_limit is not None:
         lines.append(
-            f"Your comment is {problem.comment_length:,} characters long; the limit is "
-            f"{problem.comment_limit:,}. Please shorten it. Your text is still in the box."
+            f"Your comment is {over_limit(problem.comment_length, problem.comment_limit)}. "
+            "Your text is kept: press Back to shorten it."
         )
     st.error("\n".join(lines), icon=":material/error:")

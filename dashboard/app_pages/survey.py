@@ -13,11 +13,12 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard import survey_form as ui
-from surveys.survey.form import AnswerValue, SurveyForm, SurveyUnavailable, load_survey
+from surveys.survey.form import AnswerValue, Step, SurveyForm, SurveyUnavailable, load_survey
 from surveys.survey.submit import (
     InvalidAnswer,
     InvalidSubmission,
     SubmissionFailed,
+    comment_over_limit,
     submit_survey,
 )
 from surveys.text import escape_markdown
@@ -32,6 +33,8 @@ PROBLEM = "survey_problem"
 FAILURE = "survey_failure"
 UNAVAILABLE = "survey_unavailable"
 DONE = "survey_done"
+# The step whose Next found something to say: unanswered questions, a comment too long.
+CHECKED = "survey_checked_step"
 
 token = st.query_params.get("token", "")
 if st.session_state.get(LINK_KEY) != token:
@@ -78,9 +81,26 @@ def current_answers() -> dict[str, AnswerValue | None]:
 
 
 def go_to(step: int) -> None:
+    st.session_state.pop(CHECKED, None)
     st.session_state.pop(PROBLEM, None)
     st.session_state.pop(FAILURE, None)
     st.session_state[STEP] = step
+
+
+def comment_problem(step: Step) -> str | None:
+    return (
+        comment_over_limit(form, st.session_state.get(ui.COMMENT_KEY)) if step.has_comment else None
+    )
+
+
+def next_from(number: int, anyway: bool) -> None:
+    """Move on, unless the step has unanswered questions (and the respondent has not chosen
+    to continue anyway) or a comment over the limit, which can never be sent."""
+    current = form.steps[number - 1]
+    if comment_problem(current) or (not anyway and current.unanswered(current_answers())):
+        st.session_state[CHECKED] = number
+        return
+    go_to(number + 1)
 
 
 def start() -> None:
@@ -167,18 +187,27 @@ elif step <= last_step:
     ui.progress(step, review_step)
     ui.step_heading(current)
     with st.form(f"survey-step-{step}", border=False, enter_to_submit=False):
+        checked = st.session_state.get(CHECKED) == step
         for item in current.questions:
             ui.question(item)
         if current.has_comment:
-            ui.comment_box(form)
+            ui.comment_box(form, comment_problem(current) if checked else None)
+        unanswered = current.unanswered(current_answers()) if checked else ()
+        if unanswered:
+            ui.unanswered_notice(unanswered)
         with st.container(horizontal=True, horizontal_alignment="distribute"):
             st.form_submit_button(
                 "Back", key=f"back-{step}", on_click=go_to, args=(step - 1,),
                 icon=":material/arrow_back:",
             )  # fmt: skip
+            if unanswered:
+                st.form_submit_button(
+                    "Continue anyway", key=f"continue-{step}", on_click=next_from,
+                    args=(step, True),
+                )  # fmt: skip
             st.form_submit_button(
-                "Next", type="primary", key=f"next-{step}", on_click=go_to, args=(step + 1,),
-                icon=":material/arrow_forward:", icon_position="right",
+                "Next", type="primary", key=f"next-{step}", on_click=next_from,
+                args=(step, False), icon=":material/arrow_forward:", icon_position="right",
             )  # fmt: skip
 
 else:
@@ -197,3 +226,5 @@ else:
                   icon=":material/arrow_back:")  # fmt: skip
         st.button("Submit my answers", type="primary", key="submit", on_click=submit,
                   icon=":material/send:")  # fmt: skip
+
+ui.scroll_to_top(step)

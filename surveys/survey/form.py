@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -78,6 +78,10 @@ class Step:
     intro: str
     questions: tuple[Question, ...]
     has_comment: bool
+
+    def unanswered(self, answers: Mapping[str, AnswerValue | None]) -> tuple[Question, ...]:
+        """This step's questions without an answer ("does not apply" counts as one)."""
+        return tuple(question for question in self.questions if answers.get(question.code) is None)
 
 
 @dataclass(frozen=True)

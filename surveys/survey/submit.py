@@ -171,9 +171,21 @@ def missing_answers(
     """Required questions without an answer ("does not apply" counts as an answer)."""
     return [
         MissingAnswer(step.number, step.title, question.number, question.text)
-        for step, question in form.questions()
-        if question.required and answers.get(question.code) is None
+        for step in form.steps
+        for question in step.unanswered(answers)
+        if question.required
     ]
+
+
+def over_limit(length: int, limit: int) -> str:
+    """A comment's length against its limit: "1,234 characters: 234 over the limit of 1,000"."""
+    return f"{length:,} characters: {length - limit:,} over the limit of {limit:,}"
+
+
+def comment_over_limit(form: SurveyForm, comment: str | None) -> str | None:
+    """`over_limit` for a comment counted as it would be stored, or None when it fits."""
+    length = len(clean_comment(comment))
+    return over_limit(length, form.comment_max_length) if length > form.comment_max_length else None
 
 
 def _check_submission(

@@ -119,6 +119,8 @@ def to_review(at: AppTest, *, skip: tuple[str, ...] = (), comment: str | None = 
         if comment is not None and step == REVIEW - 1:
             at.text_area(key="survey_comment").input(comment)
         press(at, f"next-{step}")
+        if at.header[0].value == STEP_TITLES[step - 1]:  # Next named what is unanswered
+            press(at, f"continue-{step}")
     return at
 
 
@@ -186,11 +188,18 @@ def test_each_step_asks_one_group_of_questions_with_nothing_chosen(engine: Engin
             assert recommend.proto.horizontal
             assert "0 = Not at all likely, 10 = Extremely likely" in recommend.label
             comment = at.text_area(key="survey_comment")
-            assert comment.proto.max_chars == 1000
+            assert comment.proto.max_chars == 0  # the browser would drop a longer paste
+            assert "Up to 1,000 characters." in texts(at)
             assert comment.value == ""
         else:
             assert not at.text_area
         press(at, f"next-{step}")
+        # Nothing answered: Next stays, names every question by its number, and lets go on.
+        assert at.header[0].value == title
+        numbers = [radio.label.split(".")[0].strip("*") for radio in at.radio]
+        listed = f"{', '.join(numbers[:-1])} and {numbers[-1]}"
+        assert f"**Not answered yet: questions {listed}.**" in at.warning[0].value
+        press(at, f"continue-{step}")
     assert at.header[0].value == "Check your answers"
 
 
@@ -198,7 +207,7 @@ def test_back_and_next_keep_every_answer(engine: Engine) -> None:
     at = press(visit(personal_link(engine)), "start")
     at.radio(key="answer:frequency.nursing").set_value(2)
     at.radio(key="answer:accuracy.nursing").set_value(NOT_APPLICABLE)
-    press(at, "next-1")
+    press(press(at, "next-1"), "continue-1")
     at.radio(key="answer:respect.physicians").set_value(5)
     press(at, "back-2")
     assert at.header[0].value == STEP_TITLES[0]
@@ -208,7 +217,7 @@ def test_back_and_next_keep_every_answer(engine: Engine) -> None:
     press(at, "back-1")
     assert at.title[0].value == "Relationship health"
     press(at, "start")
-    press(at, "next-1")
+    press(press(at, "next-1"), "continue-1")
     assert at.radio(key="answer:respect.physicians").value == 5
 
 
@@ -312,7 +321,10 @@ def test_a_comment_over_the_limit_is_refused_and_kept(engine: Engine) -> None:
     at.run()
     press(at, "submit")
     (error,) = at.error
-    assert f"Your comment is {len(too_long):,} characters long; the limit is 1,000" in (error.value)
+    over = len(too_long) - 1000
+    assert f"Your comment is {len(too_long):,} characters: {over} over the limit of 1,000" in (
+        error.value
+    )
     assert "Please answer" not in error.value
     assert at.session_state["survey_comment"] == too_long
     assert at.text[0].value == too_long
@@ -382,3 +394,25 @@ def test_an_open_link_asks_where_you_work_first(engine: Engine) -> None:
     assert (response.department_id, response.staff_group_id) == (known["ICU"], known["physicians"])
     again = visit(token)  # an open link keeps working for the next person
     assert again.title[0].value == "Relationship health" and len(again.selectbox) == 2
+
+
+def test_next_keeps_a_comment_over_the_limit_until_it_is_shortened(engine: Engine) -> None:
+    at = press(visit(personal_link(engine)), "start")
+    for step in range(1, REVIEW - 1):
+        press(press(at, f"next-{step}"), f"continue-{step}")
+    answer_step(at)
+    too_long = "Short staffed at night. " * 50  # 1,200 characters, 1,199 once trimmed
+    at.text_area(key="survey_comment").input(too_long)
+    press(at, f"next-{REVIEW - 1}")
+    assert at.header[0].value == STEP_TITLES[-1]
+    (error,) = at.error
+    assert "Your comment is 1,199 characters: 199 over the limit of 1,000." in error.value
+    assert not at.warning  # every question of this step is answered
+    assert at.text_area(key="survey_comment").value == too_long
+    press(at, f"next-{REVIEW - 1}")  # pressing again does not let it through
+    assert at.header[0].value == STEP_TITLES[-1]
+    at.text_area(key="survey_comment").input(too_long[:1000])
+    press(at, f"next-{REVIEW - 1}")
+    assert at.header[0].value == "Check your answers"
+    assert [text.value for text in at.text] == [too_long[:1000]]
+    assert counts(engine)["Response"] == 0

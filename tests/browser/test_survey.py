@@ -89,13 +89,13 @@ def cell_counts(database_url: str) -> dict:
     return counts
 
 
-def show_step(page: Page, title: str, *, timeout: float = 5_000) -> None:
+def show_step(page: Page, title: str, *, timeout: float = 15_000) -> None:
     """Wait until the step titled `title` is fully drawn and the app is idle: Streamlit shows
     a step while its run is still going, with the previous step's elements faded."""
     expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=timeout)
     if title in STEP_TITLES:
         questions = QUESTIONS_PER_STEP[STEP_TITLES.index(title)]
-        expect(page.get_by_role("radiogroup")).to_have_count(questions)
+        expect(page.get_by_role("radiogroup")).to_have_count(questions, timeout=timeout)
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
     expect(page.locator("[data-stale='true']")).to_have_count(0)
 
@@ -186,7 +186,7 @@ def test_a_phone_user_answers_by_touch_and_the_link_then_stops_working(
         if number == len(STEP_TITLES):
             full_screenshot(page, "last-step-phone")
             page.get_by_label("Is there anything else").fill(COMMENT)
-            expect(page.get_by_text(f"{len(COMMENT)}/1000")).to_be_visible()
+            expect(page.get_by_text("Up to 1,000 characters.")).to_be_visible()
         if number == 3:
             # Back twice, then forward again: every answer is still there.
             page.get_by_role("button", name="Back").click()
@@ -311,3 +311,121 @@ def test_the_survey_can_be_completed_with_the_keyboard_alone(
     page.keyboard.press("Enter")
     show_step(page, "Thank you")
     assert cell_counts(demo_database_url)["responses"] == before["responses"] + 1
+
+
+def start_survey(page: Page, link: str) -> None:
+    page.goto(link)
+    show_step(page, "Relationship health", timeout=FIRST_RENDER_MS)
+    page.get_by_role("button", name="Start the survey").click()
+    # A fresh browser fetches the code for radio buttons only now.
+    show_step(page, STEP_TITLES[0], timeout=FIRST_RENDER_MS)
+
+
+def main_scroll_top(page: Page) -> float:
+    return page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollTop")
+
+
+def expect_heading_in_view(page: Page, title: str) -> None:
+    expect(page.get_by_role("heading", name=title)).to_be_in_viewport(ratio=1)
+
+
+def test_each_step_opens_at_its_heading_on_a_phone(
+    new_context: Callable[..., BrowserContext], demo_database_url: str
+) -> None:
+    page = new_context(viewport=PHONE).new_page()
+    start_survey(page, new_link(demo_database_url))
+    for title in STEP_TITLES[:3]:
+        show_step(page, title)
+        expect_heading_in_view(page, title)
+        answer_by_touch(page, likert_choice)
+        next_button = page.get_by_role("button", name="Next")
+        next_button.scroll_into_view_if_needed()
+        assert main_scroll_top(page) > 400  # a step is far longer than a phone's screen
+        next_button.click()
+    show_step(page, STEP_TITLES[3])
+    expect_heading_in_view(page, STEP_TITLES[3])
+    page.get_by_role("button", name="Back").click()
+    show_step(page, STEP_TITLES[2])
+    expect_heading_in_view(page, STEP_TITLES[2])
+
+
+WIDE = {"width": 1366, "height": 900}
+
+
+def screenshots_at_both_widths(page: Page, name: str) -> None:
+    full_screenshot(page, f"{name}-phone")
+    page.set_viewport_size(WIDE)
+    full_screenshot(page, f"{name}-wide")
+    page.set_viewport_size(PHONE)
+
+
+def test_next_names_the_unanswered_questions_and_offers_to_continue(
+    new_context: Callable[..., BrowserContext], demo_database_url: str
+) -> None:
+    page = new_context(viewport=PHONE).new_page()
+    start_survey(page, new_link(demo_database_url))
+    groups = page.get_by_role("radiogroup")
+    for index in (0, 1, 3, 5, 6):  # questions 3 and 5 left out
+        groups.nth(index).get_by_text("Agree", exact=True).click()
+    page.get_by_role("button", name="Next").click()
+
+    notice = page.get_by_role("alert").filter(has_text="Not answered yet")
+    expect(notice).to_contain_text("Not answered yet: questions 3 and 5.")
+    expect(notice).to_be_in_viewport()
+    expect(page.get_by_role("heading", name=STEP_TITLES[0])).to_be_attached()  # still step 1
+    expect(page.get_by_text("Step 1 of 8")).to_be_attached()
+    assert "1. 1." not in notice.inner_text()
+    screenshots_at_both_widths(page, "unanswered")
+
+    # Answering one of them and pressing Next again names only the other.
+    groups.nth(2).get_by_text("Disagree", exact=True).click()
+    page.get_by_role("button", name="Next").click()
+    expect(notice).to_contain_text("Not answered yet: question 5.")
+    page.get_by_role("button", name="Continue anyway").click()
+    show_step(page, STEP_TITLES[1])
+    expect_heading_in_view(page, STEP_TITLES[1])
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+    for title in STEP_TITLES[1:]:
+        show_step(page, title)
+        answer_by_touch(page, likert_choice)
+        page.get_by_role("button", name="Next").click()
+    show_step(page, "Check your answers")
+    first = page.get_by_test_id("stExpander").first
+    expect(first.locator("summary")).to_contain_text("6 of 7 answered")
+    first.locator("summary").click()
+    expect(first.get_by_text("Not answered")).to_have_count(1)
+
+
+def test_a_pasted_comment_over_the_limit_is_kept_to_be_shortened(
+    new_context: Callable[..., BrowserContext], demo_database_url: str
+) -> None:
+    page = new_context(viewport=PHONE).new_page()
+    start_survey(page, new_link(demo_database_url))
+    for title in STEP_TITLES[:-1]:
+        show_step(page, title)
+        page.get_by_role("button", name="Next").click()
+        page.get_by_role("button", name="Continue anyway").click()
+    show_step(page, STEP_TITLES[-1])
+    answer_by_touch(page, likert_choice)
+    pasted = ("The night rota changes too often and handover suffers. " * 30)[:1234]
+    box = page.get_by_label("Is there anything else")
+    box.click()
+    page.keyboard.insert_text(pasted)  # one input event, as a paste makes
+    expect(box).to_have_value(pasted)
+    page.get_by_role("button", name="Next").click()
+
+    problem = page.get_by_role("alert").filter(has_text="over the limit")
+    expect(problem).to_contain_text(
+        "Your comment is 1,234 characters: 234 over the limit of 1,000."
+    )
+    expect(problem).to_be_in_viewport()
+    expect(box).to_have_value(pasted)  # nothing lost
+    expect(page.get_by_text("Step 7 of 8")).to_be_attached()
+    screenshots_at_both_widths(page, "comment-over-limit")
+
+    shortened = pasted[:990]
+    box.fill(shortened)
+    page.get_by_role("button", name="Next").click()
+    show_step(page, "Check your answers")
+    expect(page.get_by_test_id("stText")).to_have_text(shortened.strip())
