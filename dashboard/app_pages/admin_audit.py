@@ -20,7 +20,8 @@ st.caption(
     "It never holds survey answers, links or email addresses."
 )
 
-actions = audit.list_actions(engine=resources.engine())
+# In the order of the words shown, not of the codes behind them.
+actions = sorted(audit.list_actions(engine=resources.engine()), key=audit.describe)
 with st.container(horizontal=True):
     action = st.selectbox(
         "Action",
