@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import auth
+from dashboard import PAGE_ICON, auth
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
 # (file, title, icon, url path) of the administration pages, in sidebar order.
@@ -25,7 +25,7 @@ ADMIN_PAGES = (
     ("admin_audit.py", "Audit log", ":material/history:", "audit-log"),
 )
 
-st.set_page_config(page_title="Attune", page_icon=":material/diversity_3:", layout="wide")
+st.set_page_config(page_title="Attune", page_icon=PAGE_ICON, layout="wide")
 
 if "token" in st.query_params:
     survey = st.Page(PAGES / "survey.py", title="Staff survey", url_path="survey")

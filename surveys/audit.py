@@ -18,6 +18,44 @@ from surveys.storage import read_session
 
 DETAIL_MAX_LENGTH = 2_000
 
+# What each action code means, in the words the Audit log page shows. Every code the code base
+# records has its words here (tests/test_audit.py reads every audit.record call to check).
+ACTION_WORDS: dict[str, str] = {
+    "sign_in": "Signed in",
+    "sign_in.locked": "Locked out after failed sign-ins",
+    "sign_out": "Signed out",
+    "account.create": "Added an account",
+    "account.set_password": "Set a password",
+    "account.set_departments": "Set a manager's departments",
+    "account.enable": "Enabled an account",
+    "account.disable": "Disabled an account",
+    "account.unlock": "Lifted a sign-in lock",
+    "cycle.create": "Created a cycle",
+    "cycle.open": "Opened a cycle",
+    "cycle.close": "Closed a cycle",
+    "division.create": "Added a division",
+    "division.rename": "Renamed a division",
+    "division.archive": "Archived a division",
+    "division.restore": "Restored a division",
+    "department.create": "Added a department",
+    "department.rename": "Renamed a department",
+    "department.move": "Moved a department to another division",
+    "department.archive": "Archived a department",
+    "department.restore": "Restored a department",
+    "staff_group.create": "Added a staff group",
+    "staff_group.rename": "Renamed a staff group",
+    "staff_group.move": "Reordered the staff groups",
+    "staff_group.archive": "Archived a staff group",
+    "staff_group.restore": "Restored a staff group",
+    "invitations.create": "Made one-time links",
+    "invitations.roster": "Made links from a roster",
+    "invitations.open_link": "Made an open link",
+    "demo.load": "Loaded the demo",
+    "database.create": "Created the database",
+    "database.upgrade": "Upgraded the database",
+    "database.restore": "Restored a backup",
+}
+
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -75,6 +113,11 @@ def list_actions(*, engine: Engine) -> list[str]:
     query = select(col(AuditEvent.action)).distinct().order_by(AuditEvent.action)
     with read_session(engine) as session:
         return list(session.scalars(query))
+
+
+def describe(action: str) -> str:
+    """The action in words; a code with no words (from an older release, say) as it is."""
+    return ACTION_WORDS.get(action, action)
 
 
 def as_utc(moment: datetime) -> datetime:

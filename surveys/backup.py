@@ -12,8 +12,10 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import URL
 
+from surveys import audit
+from surveys.models import AuditEvent
 from surveys.organisation.cycles import has_survey_data
-from surveys.storage import read_session
+from surveys.storage import read_session, write_session
 
 
 class BackupError(RuntimeError):
@@ -83,8 +85,27 @@ def backup(engine: Engine, destination: Path) -> Path:
     return destination
 
 
-def restore(engine: Engine, source: Path, *, replace: bool = False) -> None:
-    """Bring a backup back into `engine`'s database, which must be empty unless `replace`."""
+def restore(
+    engine: Engine, source: Path, *, replace: bool = False, actor: str = "attune restore"
+) -> None:
+    """Bring a backup back into `engine`'s database, which must be empty unless `replace`,
+    and record in the restored audit log that `actor` restored it."""
+    _restore(engine, source, replace=replace)
+    with engine.connect() as connection:
+        # A backup from before the audit log (schema 0001) has nowhere to record it until
+        # `attune db upgrade`; the restore itself is still complete.
+        if AuditEvent.__tablename__ not in inspect(connection).get_table_names():
+            return
+    with write_session(engine) as session:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="database.restore",
+            detail=f"{source.name}{' over existing data' if replace else ''}",
+        )
+
+
+def _restore(engine: Engine, source: Path, *, replace: bool) -> None:
     source = source.resolve()
     if not source.is_file():
         raise BackupError(f"{source} is not a backup file")

@@ -26,6 +26,7 @@ import numpy as np
 from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
+from surveys import audit
 from surveys.access.accounts import DemoAccounts, create_demo_accounts
 from surveys.instruments import builtin_instrument
 from surveys.models import Comment, Invitation
@@ -177,9 +178,14 @@ COMMENTS = {
 
 
 def load_demo(
-    engine: Engine, *, scale: Scale = Scale.hospital, today: date | None = None
+    engine: Engine,
+    *,
+    scale: Scale = Scale.hospital,
+    today: date | None = None,
+    actor: str = "attune demo",
 ) -> DemoSummary:
-    """Fill an empty database with the demo organisation and its survey history, all at once."""
+    """Fill an empty database with the demo organisation and its survey history, all at once,
+    audited as `actor` (the command line passes who ran it)."""
     started = time.perf_counter()
     rng = np.random.default_rng(SEED)
     today = today or date(2026, 11, 22)
@@ -190,7 +196,17 @@ def load_demo(
                 "the demo only loads into an empty database."
             )
         summary = _load(session, scale, rng, today)
-        accounts = create_demo_accounts(session=session)  # an admin and a manager to sign in with
+        # An admin and a manager to sign in with.
+        accounts = create_demo_accounts(session=session, actor=actor)
+        audit.record(
+            session=session,
+            actor=actor,
+            action="demo.load",
+            detail=(
+                f"{scale.value} demo: {summary.departments} departments, {summary.cycles} cycles, "
+                f"{summary.responses:,} responses"
+            ),
+        )
     # A bulk load leaves the planner without statistics until autovacuum gets to it (on
     # PostgreSQL) or forever (SQLite); the dashboard's first queries should not pay for that.
     with engine.begin() as connection:

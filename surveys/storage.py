@@ -274,13 +274,17 @@ def migration_heads() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
-def schema_is_current(engine: Engine) -> bool:
-    """True when the database has been migrated to the newest revision."""
+def schema_revisions(engine: Engine) -> frozenset[str]:
+    """The revisions the database has been migrated to; empty for a database with no schema."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_heads()
-    return set(current) == migration_heads()
+        return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when the database has been migrated to the newest revision."""
+    return schema_revisions(engine) == migration_heads()
 
 
 def check_connection(engine: Engine) -> None:

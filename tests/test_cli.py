@@ -8,11 +8,13 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from surveys.cli import app
+from surveys import audit
+from surveys.cli import actor, app
 from surveys.config import get_settings
 from surveys.instruments import BUILTIN_DIR
 from surveys.models import Response
-from surveys.storage import make_engine, read_session
+from surveys.storage import make_engine, migrate, read_session
+from tests.support.accounts import PASSWORD
 
 runner = CliRunner()
 
@@ -25,7 +27,7 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
 def test_upgrade_then_demo_then_demo_if_empty() -> None:
     result = invoke("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert "Schema is up to date" in result.output
+    assert "Created the database" in result.output
     result = invoke("demo")
     assert result.exit_code == 0, result.output
     assert "Loaded the hospital demo: 14 departments" in result.output
@@ -41,6 +43,66 @@ def test_upgrade_then_demo_then_demo_if_empty() -> None:
     refused = invoke("demo")
     assert refused.exit_code == 1
     assert "only loads into an empty database" in refused.output
+
+
+def test_upgrade_says_whether_it_created_upgraded_or_found_the_schema_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "new.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    created = invoke("db", "upgrade")
+    assert created.exit_code == 0, created.output
+    assert created.output == f"Created the database at sqlite:///{path} (schema 0004).\n"
+    again = invoke("db", "upgrade")
+    assert again.output == f"Schema is up to date at sqlite:///{path} (schema 0004).\n"
+    older = tmp_path / "older.db"
+    migrate(make_engine(f"sqlite:///{older}"), "0003")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{older}")
+    upgraded = invoke("db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert upgraded.output == (
+        f"Upgraded the database at sqlite:///{older} from schema 0003 to 0004.\n"
+    )
+
+
+INVITE = ("invite", "--cycle", "2026 Q4", "--department", "Emergency", "--group", "nursing",
+          "--count", "2")  # fmt: skip
+ADD_ADMIN = ("user", "add", "chief", "--role", "admin")
+
+
+def test_every_change_made_on_the_command_line_is_audited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner_says = [
+        invoke("db", "upgrade"),
+        invoke("demo"),
+        invoke(*INVITE, "--out", str(tmp_path / "links.csv")),
+        invoke("invite", "--open", "--cycle", "2026 Q4"),
+        runner.invoke(app, [*ADD_ADMIN, "--password-stdin"], input=f"{PASSWORD}\n"),
+        invoke("user", "disable", "chief"),
+        invoke("backup", str(tmp_path / "attune.backup")),
+    ]
+    assert all(result.exit_code == 0 for result in runner_says), [r.output for r in runner_says]
+    # Restored into a new database, the log is the backup's with the restore on top.
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'restored.db'}")
+    restored = invoke("restore", str(tmp_path / "attune.backup"))
+    assert restored.exit_code == 0, restored.output
+    events = audit.list_events(engine=make_engine(get_settings().database_url))
+    assert [event.action for event in reversed(events)] == [
+        "database.create",
+        "account.create",
+        "account.create",
+        "demo.load",
+        "invitations.create",
+        "invitations.open_link",
+        "account.create",
+        "account.disable",
+        "database.restore",
+    ]
+    assert {event.actor for event in events} == {actor()}
+    assert actor().startswith("cli:")
+    assert events[0].detail == "attune.backup"
+    assert events[-1].detail == "schema 0004"
 
 
 def test_demo_before_upgrade_says_what_to_run() -> None:

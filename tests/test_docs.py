@@ -64,3 +64,12 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert first_commands == ["make run", "make test"]
     for target in ("run", "test", "lint", "bench"):
         assert re.search(rf"^{target}:", MAKEFILE, flags=re.MULTILINE)
+
+
+def test_using_attune_comes_straight_after_the_two_commands() -> None:
+    headings = re.findall(r"^#{1,2} .+$", README, flags=re.MULTILINE)
+    two_commands = headings.index("## Two commands")
+    assert headings[two_commands + 1] == "# Using Attune"
+    # What a person does with Attune before how it is configured and built.
+    for internals in ("## Configuration", "## Architecture", "## Benchmarks"):
+        assert headings.index(internals) > headings.index("# Using Attune")

@@ -20,10 +20,16 @@ st.caption(
     "It never holds survey answers, links or email addresses."
 )
 
-actions = audit.list_actions(engine=resources.engine())
+# In the order of the words shown, not of the codes behind them.
+actions = sorted(audit.list_actions(engine=resources.engine()), key=audit.describe)
 with st.container(horizontal=True):
     action = st.selectbox(
-        "Action", options=actions, index=None, placeholder="All actions", key="audit_action"
+        "Action",
+        options=actions,
+        index=None,
+        format_func=audit.describe,
+        placeholder="All actions",
+        key="audit_action",
     )
     actor = st.text_input("Who", key="audit_actor", placeholder="Any username")
 events = audit.list_events(
@@ -43,7 +49,7 @@ st.dataframe(
         {
             "When": [event.at.astimezone(zone).replace(tzinfo=None) for event in events],
             "Who": [event.actor for event in events],
-            "Action": [event.action for event in events],
+            "Action": [audit.describe(event.action) for event in events],
             "Detail": [event.detail for event in events],
         }
     ),

@@ -11,7 +11,7 @@ import secrets
 
 import streamlit as st
 
-from dashboard import resources
+from dashboard import PAGE_ICON, resources
 from dashboard import survey_form as ui
 from surveys.survey.form import AnswerValue, Step, SurveyForm, SurveyUnavailable, load_survey
 from surveys.survey.submit import (
@@ -23,7 +23,7 @@ from surveys.survey.submit import (
 )
 from surveys.text import escape_markdown
 
-st.set_page_config(page_title="Staff survey · Attune", layout="centered")
+st.set_page_config(page_title="Staff survey · Attune", page_icon=PAGE_ICON, layout="centered")
 
 LINK_KEY = "survey_link"
 FORM = "survey_form"

@@ -369,7 +369,7 @@ def department_scope(account: AccountInfo) -> frozenset[int] | None:
 # --- The demo ----------------------------------------------------------------------------------
 
 
-def create_demo_accounts(*, session: Session) -> DemoAccounts:
+def create_demo_accounts(*, session: Session, actor: str = "attune demo") -> DemoAccounts:
     """Give the demo an administrator and an Emergency manager; say what was made.
 
     Takes the caller's session, unlike the functions above: the demo loads everything in one
@@ -400,7 +400,7 @@ def create_demo_accounts(*, session: Session) -> DemoAccounts:
                 departments=departments,
                 display_name="Demo administrator" if role == "admin" else "Demo Emergency manager",
                 email=None,
-                actor="attune demo",
+                actor=actor,
             )
         except AccountError as error:
             refused.append((username, str(error)))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from surveys.cli import app, fail, open_engine
+from surveys.cli import actor, app, fail, open_engine
 
 
 @app.command("backup")
@@ -35,7 +35,7 @@ def restore_command(
     from surveys.backup import BackupError, restore
 
     try:
-        restore(open_engine(), source, replace=replace)
+        restore(open_engine(), source, replace=replace, actor=actor())
     except BackupError as error:
         raise fail(str(error)) from None
     typer.echo(f"Restored {source.name}.")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from surveys.cli import app, fail, open_engine
+from surveys.cli import actor, app, fail, open_engine
 
 
 @app.command("demo")
@@ -30,7 +30,7 @@ def demo(
     if not schema_is_current(engine):
         raise fail("the schema is not up to date; run `attune db upgrade` first")
     try:
-        summary = load_demo(engine, scale=chosen)
+        summary = load_demo(engine, scale=chosen, actor=actor())
     except DatabaseNotEmpty as error:
         if if_empty:
             typer.echo("Demo data not loaded: the database already holds data.")

@@ -107,7 +107,12 @@ def change_cycle_state(*, engine: Engine, cycle_id: int, action: str, actor: str
             steps.start(session=session, cycle_id=cycle_id)
         else:
             steps.release_all(session=session, cycle_id=cycle_id)
-        audit.record(session=session, actor=actor, action=f"cycle.{action}", detail=cycle.name)
+        audit.record(
+            session=session,
+            actor=actor,
+            action="cycle.open" if target is CycleState.open else "cycle.close",
+            detail=cycle.name,
+        )
     return target
 
 

@@ -505,10 +505,10 @@ def test_audit_log_shows_who_did_what(hospital: Engine, cycles) -> None:
     assert not at.exception
     log = at.dataframe[0].value
     assert log["Who"].tolist()[0] == "boss"
-    assert log["Action"].tolist()[0] == "cycle.close"
+    assert log["Action"].tolist()[0] == "Closed a cycle"
     assert log["Detail"].tolist()[0] == "2026 Q4"
     at.selectbox(key="audit_action").set_value("account.create").run()
-    assert set(at.dataframe[0].value["Action"]) == {"account.create"}
+    assert set(at.dataframe[0].value["Action"]) == {"Added an account"}
     at.text_input(key="audit_actor").set_value("nobody").run()
     assert "Nothing recorded yet." in at.info[0].value
 
