@@ -74,6 +74,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
     with bar:
         if cycle_range:
             ordered = list(reversed(cycles))
+            _forget_unknown_range("filter_cycle_range", ordered)
             first, last = st.select_slider(
                 "Cycles",
                 options=ordered,
@@ -85,6 +86,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
             )
             cycle_id = last
         else:
+            _forget_unknown_choice("filter_cycle", list(cycles))
             cycle_id = st.selectbox(
                 "Cycle",
                 options=list(cycles),
@@ -139,6 +141,7 @@ def _pick(
     label: str, names: dict[int, str], key: str, width: int | Literal["stretch"]
 ) -> list[int]:
     """A multiselect of ids shown by name; none chosen means all of them."""
+    _forget_unknown_choices(f"filter_{key}", list(names))
     return st.multiselect(
         label,
         options=list(names),
@@ -148,6 +151,44 @@ def _pick(
         persist_state="session",
         width=width,
     )
+
+
+# A value the browser sends that is not an option (rewritten by hand, or left from a scope the
+# viewer no longer has) is dropped before the widget is drawn, and the rest of the page is
+# drawn as if it had never been chosen. Streamlit drops unknown options itself, but a value
+# of the wrong shape (one id where a list belongs) ended in its error page.
+
+
+def _forget_unknown_choice(key: str, options: list[int]) -> None:
+    if key in st.session_state and not _known(st.session_state[key], options):
+        del st.session_state[key]
+
+
+def _forget_unknown_choices(key: str, options: list[int]) -> None:
+    if key not in st.session_state:
+        return
+    value = st.session_state[key]
+    values = value if isinstance(value, list | tuple) else [value]
+    known = [v for v in values if _known(v, options)]
+    if known != value:
+        st.session_state[key] = known
+
+
+def _forget_unknown_range(key: str, options: list[int]) -> None:
+    if key not in st.session_state:
+        return
+    value = st.session_state[key]
+    if not (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(_known(v, options) for v in value)
+    ):
+        del st.session_state[key]
+
+
+def _known(value: object, options: list[int]) -> bool:
+    # Exact ints only: True and 8.0 equal an id too, but no widget of ours sends them.
+    return type(value) is int and value in options
 
 
 def _chosen(chosen: list[int], names: dict[int, str], everything: str) -> str:

@@ -14,6 +14,7 @@ from surveys.access.tickets import issue_ticket
 from surveys.config import get_settings
 from surveys.demo import load_demo
 from surveys.models import Account, Department, Division
+from surveys.organisation.cycles import list_cycles
 from surveys.storage import make_engine, migrate, read_session
 from tests.support.accounts import use_fast_hashing
 from tests.support.app import PAGES
@@ -241,3 +242,51 @@ def test_the_heatmap_can_show_a_row_per_division(demo: Engine) -> None:
     at.run()
     assert not at.get("button_group")
     assert "Emergency" in charts_of(at)[0]
+
+
+def chosen_cycles(engine: Engine, at: AppTest, page: str) -> list[str]:
+    """The cycle (or range of cycles) a page shows, by name."""
+    names = {cycle.id: cycle.name for cycle in list_cycles(engine=engine)}
+    if page == "trends.py":
+        return [names[cycle] for cycle in at.select_slider(key="filter_cycle_range").value]
+    return [names[at.selectbox(key="filter_cycle").value]]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("filter_cycle", 999),
+        ("filter_cycle", "2031 Q1"),
+        ("filter_departments", 9999),  # one id where a list belongs
+        ("filter_departments", "Nowhere"),  # a name, not an id
+        ("filter_departments", [9999, "Nowhere", None]),
+        ("filter_departments", None),
+        ("filter_groups", 77),
+        ("filter_groups", [1.5]),
+        ("filter_divisions", 55),
+        ("filter_divisions", {"a": 1}),
+        ("filter_cycle_range", 8),
+        ("filter_cycle_range", (8,)),
+        ("filter_cycle_range", None),
+    ],
+)
+@pytest.mark.parametrize("page", ["overview.py", "trends.py"])
+def test_a_tampered_filter_value_is_dropped_and_the_page_still_draws(
+    demo: Engine, page: str, key: str, value: object
+) -> None:
+    at = page_as(demo, "admin", page)
+    at.session_state[key] = value
+    at.run()
+    assert not at.exception
+    assert charts_of(at), "the page draws as if the value had never been chosen"
+    assert chosen_cycles(demo, at, page)[-1] == "2026 Q4"
+
+
+def test_a_tampered_list_keeps_the_departments_it_knows(demo: Engine) -> None:
+    emergency = department_id(demo, "Emergency")
+    at = page_as(demo, "admin", "heatmap.py")
+    at.session_state["filter_departments"] = [9999, emergency, "Oncology"]
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="filter_departments").value == [emergency]
+    assert "Emergency" in charts_of(at)[0] and "Oncology" not in charts_of(at)[0]
