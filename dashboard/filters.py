@@ -57,6 +57,9 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
         st.info("No survey cycles yet.", icon=":material/info:")
         st.stop()
     cycles = {cycle.id: cycle.name for cycle in options.cycles}  # newest first
+    labels = {cycle.id: reporting.cycle_label(cycle) for cycle in options.cycles}
+    default = options.default_cycle
+    assert default is not None  # there are cycles
     division_names = {division.id: division.name for division in options.divisions}
     group_names = {group.id: group.name for group in options.staff_groups}
     phone = on_a_phone()
@@ -78,11 +81,11 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
             first, last = st.select_slider(
                 "Cycles",
                 options=ordered,
-                value=(ordered[0], ordered[-1]),
-                format_func=cycles.get,
+                value=(ordered[0], default.id),
+                format_func=labels.__getitem__,
                 key="filter_cycle_range",
                 persist_state="session",
-                width=width(320),
+                width=width(360),
             )
             cycle_id = last
         else:
@@ -90,10 +93,11 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
             cycle_id = st.selectbox(
                 "Cycle",
                 options=list(cycles),
-                format_func=cycles.__getitem__,
+                index=list(cycles).index(default.id),
+                format_func=labels.__getitem__,
                 key="filter_cycle",
                 persist_state="session",
-                width=width(130),
+                width=width(210),
             )
             first = last = cycle_id
         chosen_divisions: list[int] = []

@@ -33,6 +33,7 @@ from surveys.reporting.relationships import (
 from surveys.reporting.scope import (
     ALL_SELECTED,
     FilterOptions,
+    cycle_label,
     filter_options,
     open_cycle_notice,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "UnknownCycle",
     "UnknownDimension",
     "comments",
+    "cycle_label",
     "cycle_summaries",
     "data_version",
     "filter_options",

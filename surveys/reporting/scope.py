@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from surveys.config import get_settings
-from surveys.records import CycleInfo, DepartmentInfo, DivisionInfo, StaffGroupInfo
+from surveys.records import CycleInfo, CycleState, DepartmentInfo, DivisionInfo, StaffGroupInfo
 from surveys.reporting.reference import DimensionInfo, Reference, sorted_departments
+from surveys.reporting.release import atoms_of, covered_cells
 from surveys.reporting.source import ReportSource, open_source
 
 ALL_SELECTED = "All selected departments"
@@ -55,6 +56,28 @@ class FilterOptions:
     departments: tuple[DepartmentInfo, ...]
     staff_groups: tuple[StaffGroupInfo, ...]
     dimensions: tuple[DimensionInfo, ...]
+    # Cycles in which the viewer's departments have at least one released figure.
+    with_results: frozenset[int] = frozenset()
+
+    @property
+    def default_cycle(self) -> CycleInfo | None:
+        """The cycle results pages open on: the newest with results, an open or closed one
+        before a draft (a draft just created must not blank every page); without results
+        anywhere, the newest cycle that is not a draft."""
+        if not self.cycles:
+            return None
+
+        def rank(cycle: CycleInfo) -> tuple[bool, bool]:
+            return cycle.id in self.with_results, cycle.state != CycleState.draft
+
+        best = max(rank(cycle) for cycle in self.cycles)
+        return next(cycle for cycle in self.cycles if rank(cycle) == best)  # newest first
+
+
+def cycle_label(cycle: CycleInfo) -> str:
+    """A cycle as a picker names it, with its state in words a ward manager uses."""
+    state = {CycleState.draft: "not open yet"}.get(CycleState(cycle.state), cycle.state)
+    return f"{cycle.name} ({state})"
 
 
 def filter_options(
@@ -62,7 +85,12 @@ def filter_options(
 ) -> FilterOptions:
     with open_source(data) as source:
         reference = source.reference()
-    allowed = Filters(departments).within(reference).departments
+        cycle_ids = [cycle.id for cycle in reference.cycles]
+        cells = source.cells(cycle_ids)
+    scope = Filters(departments).within(reference)
+    atoms = atoms_of(cells, reference, cycle_ids, get_settings().min_group_size)
+    with_results = frozenset(c for c in cycle_ids if covered_cells(atoms, scope, c))
+    allowed = scope.departments
     visible = sorted_departments(reference, allowed)
     division_ids = {department.division_id for department in visible}
     return FilterOptions(
@@ -75,6 +103,7 @@ def filter_options(
         departments=tuple(visible),
         staff_groups=reference.shown_groups,
         dimensions=reference.dimensions,
+        with_results=with_results,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from surveys.access.tickets import issue_ticket
 from surveys.config import get_settings
 from surveys.demo import load_demo
 from surveys.models import Account, Department, Division
-from surveys.organisation.cycles import list_cycles
+from surveys.organisation.cycles import create_cycle, list_cycles
 from surveys.storage import make_engine, migrate, read_session
 from tests.support.accounts import use_fast_hashing
 from tests.support.app import PAGES
@@ -54,6 +56,24 @@ def demo(demo_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{demo_file}")
     get_settings.cache_clear()
     engine = make_engine(get_settings().database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def with_a_draft(
+    demo_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
+    """The demo hospital after an administrator created next cycle, "2027 Q2", as a draft."""
+    path = tmp_path / "draft.db"
+    shutil.copy(demo_file, path)
+    use_fast_hashing(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    engine = make_engine(get_settings().database_url)
+    create_cycle(
+        engine=engine, name="2027 Q2", opens=date(2027, 4, 1), closes=date(2027, 5, 20), actor="t"
+    )
     yield engine
     engine.dispose()
 
@@ -250,6 +270,21 @@ def chosen_cycles(engine: Engine, at: AppTest, page: str) -> list[str]:
     if page == "trends.py":
         return [names[cycle] for cycle in at.select_slider(key="filter_cycle_range").value]
     return [names[at.selectbox(key="filter_cycle").value]]
+
+
+@pytest.mark.parametrize("page", RESULTS_PAGES)
+def test_results_open_on_the_newest_cycle_with_results_not_on_a_new_draft(
+    with_a_draft: Engine, page: str
+) -> None:
+    at = page_as(with_a_draft, "admin", page).run()
+    assert not at.exception
+    assert chosen_cycles(with_a_draft, at, page)[-1] == "2026 Q4"
+    assert not at.info, "the view has results to show"
+    if page != "trends.py":
+        options = at.selectbox(key="filter_cycle").options
+        assert options[:3] == ["2027 Q2 (not open yet)", "2026 Q4 (open)", "2026 Q3 (closed)"]
+    if page in CHART_PAGES:
+        assert charts_of(at)
 
 
 @pytest.mark.parametrize(
