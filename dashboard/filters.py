@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 import streamlit as st
 
@@ -26,6 +26,21 @@ class Selection:
     staff_groups: frozenset[int] | None
     options: FilterOptions
     phone: bool  # the browser says it is a phone: wide charts are drawn compact
+
+    @property
+    def cycle_ids(self) -> list[int]:
+        """The cycles shown: the one chosen, or every cycle of the range chosen."""
+        first, last = self.cycle_range
+        ids = [cycle.id for cycle in self.options.cycles]  # newest first
+        return ids[ids.index(last) : ids.index(first) + 1]
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether the viewer chose departments, divisions or staff groups."""
+        return any(
+            chosen is not None
+            for chosen in (self.divisions, self.selected_departments, self.staff_groups)
+        )
 
     def arguments(self, *, cycle: bool = True, groups: bool = True) -> dict[str, object]:
         """The selection as a reporting function's keyword arguments (the scope included)."""
@@ -124,11 +139,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
                 ]
             )
         )
-    ids = list(cycles)  # newest first
-    shown = ids[ids.index(last) : ids.index(first) + 1]
-    if any(cycle.state == CycleState.open for cycle in options.cycles if cycle.id in shown):
-        st.caption(reporting.open_cycle_notice())
-    return Selection(
+    selection = Selection(
         scope=scope,
         cycle_id=cycle_id,
         cycle_name=cycles[cycle_id],
@@ -139,6 +150,27 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
         options=options,
         phone=phone,
     )
+    shown = selection.cycle_ids
+    if any(cycle.state == CycleState.open for cycle in options.cycles if cycle.id in shown):
+        st.caption(reporting.open_cycle_notice())
+    return selection
+
+
+def explain_nothing_to_show(selection: Selection, *, comments: bool = False) -> None:
+    """Say in one sentence why this view is empty and what would change that, in place of
+    an empty axis or a chart of hidden cells."""
+    st.info(
+        reporting.nothing_to_show(
+            selection.options, selection.cycle_ids, narrowed=selection.narrowed, comments=comments
+        ),
+        icon=":material/info:",
+    )
+
+
+def nothing_to_show(selection: Selection, *, comments: bool = False) -> NoReturn:
+    """`explain_nothing_to_show`, and the page ends there."""
+    explain_nothing_to_show(selection, comments=comments)
+    st.stop()
 
 
 def _pick(

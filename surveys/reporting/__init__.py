@@ -35,6 +35,7 @@ from surveys.reporting.scope import (
     FilterOptions,
     cycle_label,
     filter_options,
+    nothing_to_show,
     open_cycle_notice,
 )
 from surveys.reporting.source import ReportSource, RollupSource, data_version
@@ -64,6 +65,7 @@ __all__ = [
     "cycle_summaries",
     "data_version",
     "filter_options",
+    "nothing_to_show",
     "open_cycle_notice",
     "heatmap",
     "item_distributions",

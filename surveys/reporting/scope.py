@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -113,4 +114,43 @@ def open_cycle_notice() -> str:
     return (
         f"Results of an open cycle update in steps of at least {step} responses, so that "
         "nobody's answers can be worked out by watching."
+    )
+
+
+def nothing_to_show(
+    options: FilterOptions,
+    cycle_ids: Sequence[int],
+    *,
+    narrowed: bool,
+    comments: bool = False,
+) -> str:
+    """One sentence for a view with nothing to show: why, and what would change that.
+
+    Says "no results", never "no responses": a group of fewer than the minimum and a group
+    nobody answered must look the same. `narrowed`: the viewer chose departments, divisions
+    or staff groups, so choosing more could help.
+    """
+    settings = get_settings()
+    minimum = settings.min_comment_group_size if comments else settings.min_group_size
+    what = "comments" if comments else "results"
+    cycles = [cycle for cycle in reversed(options.cycles) if cycle.id in cycle_ids]
+    names = cycles[0].name if len(cycles) == 1 else f"{cycles[0].name} to {cycles[-1].name}"
+    states = {CycleState(cycle.state) for cycle in cycles}
+    enough = f"at least {minimum} people in a group"
+    if states == {CycleState.draft}:
+        opened = "has not opened yet" if len(cycles) == 1 else "have not opened yet"
+        return (
+            f"{names} {opened}, so nobody has answered; {what} appear once it is open and "
+            f"{enough} have answered."
+        )
+    if narrowed and any(cycle.id in options.with_results for cycle in cycles):
+        return (
+            f"Too few people in this selection answered in {names} to show {what} without "
+            f"identifying anyone ({enough} are needed): choose more departments or staff groups."
+        )
+    if CycleState.open in states:
+        return f"No {what} yet in {names}: they appear once {enough} have answered."
+    return (
+        f"No {what} in {names}: fewer than {minimum} people in each group answered, too few "
+        "to show without identifying anyone."
     )

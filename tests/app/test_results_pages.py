@@ -287,6 +287,46 @@ def test_results_open_on_the_newest_cycle_with_results_not_on_a_new_draft(
         assert charts_of(at)
 
 
+@pytest.mark.parametrize("page", RESULTS_PAGES)
+def test_a_draft_cycle_says_why_it_has_no_results_instead_of_drawing_empty_charts(
+    with_a_draft: Engine, page: str
+) -> None:
+    at = page_as(with_a_draft, "admin", page).run()
+    if page == "trends.py":
+        draft = next(c.id for c in list_cycles(engine=with_a_draft) if c.name == "2027 Q2")
+        at.select_slider(key="filter_cycle_range").set_range(draft, draft).run()
+    else:
+        at.selectbox(key="filter_cycle").select("2027 Q2 (not open yet)").run()
+    assert not at.exception
+    minimum = 8 if page == "comments.py" else 5
+    what = "comments" if page == "comments.py" else "results"
+    assert [info.value for info in at.info][:1] == [
+        f"2027 Q2 has not opened yet, so nobody has answered; {what} appear once it is open "
+        f"and at least {minimum} people in a group have answered."
+    ]
+    if page == "relationships.py":  # other cycles still show below
+        assert len(charts_of(at)) <= 1
+    else:
+        assert not charts_of(at), "no empty axis"
+        assert not at.metric and not at.text
+
+
+# Relationships has no staff group filter: Pharmacy as a whole is large enough for it.
+@pytest.mark.parametrize("page", [page for page in RESULTS_PAGES if page != "relationships.py"])
+def test_a_fully_suppressed_selection_says_why_and_what_to_change(demo: Engine, page: str) -> None:
+    at = page_as(demo, "admin", page)
+    at.session_state["filter_departments"] = [department_id(demo, "Pharmacy")]
+    at.session_state["filter_groups"] = [1]  # nursing: Pharmacy has only four nurses
+    at.run()
+    assert not at.exception
+    assert any(
+        info.value.startswith("Too few people in this selection answered in")
+        and info.value.endswith("choose more departments or staff groups.")
+        for info in at.info
+    ), [info.value for info in at.info]
+    assert not charts_of(at), "no chart of hidden cells"
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
     [
