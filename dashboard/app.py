@@ -76,7 +76,10 @@ else:
                         st.Page(PAGES / file, title=title, icon=icon, url_path=url)
                         for file, title, icon, url in ADMIN_PAGES
                     ],
-                }
+                },
+                # Streamlit folds more than ten links behind "View N more", which hid half of
+                # the administration pages; every page stays one click away.
+                expanded=True,
             )
         else:
             navigation = st.navigation({"Results": results})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 import streamlit as st
 
@@ -26,6 +26,21 @@ class Selection:
     staff_groups: frozenset[int] | None
     options: FilterOptions
     phone: bool  # the browser says it is a phone: wide charts are drawn compact
+
+    @property
+    def cycle_ids(self) -> list[int]:
+        """The cycles shown: the one chosen, or every cycle of the range chosen."""
+        first, last = self.cycle_range
+        ids = [cycle.id for cycle in self.options.cycles]  # newest first
+        return ids[ids.index(last) : ids.index(first) + 1]
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether the viewer chose departments, divisions or staff groups."""
+        return any(
+            chosen is not None
+            for chosen in (self.divisions, self.selected_departments, self.staff_groups)
+        )
 
     def arguments(self, *, cycle: bool = True, groups: bool = True) -> dict[str, object]:
         """The selection as a reporting function's keyword arguments (the scope included)."""
@@ -57,6 +72,9 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
         st.info("No survey cycles yet.", icon=":material/info:")
         st.stop()
     cycles = {cycle.id: cycle.name for cycle in options.cycles}  # newest first
+    labels = {cycle.id: reporting.cycle_label(cycle) for cycle in options.cycles}
+    default = options.default_cycle
+    assert default is not None  # there are cycles
     division_names = {division.id: division.name for division in options.divisions}
     group_names = {group.id: group.name for group in options.staff_groups}
     phone = on_a_phone()
@@ -74,24 +92,27 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
     with bar:
         if cycle_range:
             ordered = list(reversed(cycles))
+            _forget_unknown_range("filter_cycle_range", ordered)
             first, last = st.select_slider(
                 "Cycles",
                 options=ordered,
-                value=(ordered[0], ordered[-1]),
-                format_func=cycles.get,
+                value=(ordered[0], default.id),
+                format_func=labels.__getitem__,
                 key="filter_cycle_range",
                 persist_state="session",
-                width=width(320),
+                width=width(360),
             )
             cycle_id = last
         else:
+            _forget_unknown_choice("filter_cycle", list(cycles))
             cycle_id = st.selectbox(
                 "Cycle",
                 options=list(cycles),
-                format_func=cycles.__getitem__,
+                index=list(cycles).index(default.id),
+                format_func=labels.__getitem__,
                 key="filter_cycle",
                 persist_state="session",
-                width=width(130),
+                width=width(210),
             )
             first = last = cycle_id
         chosen_divisions: list[int] = []
@@ -118,11 +139,7 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
                 ]
             )
         )
-    ids = list(cycles)  # newest first
-    shown = ids[ids.index(last) : ids.index(first) + 1]
-    if any(cycle.state == CycleState.open for cycle in options.cycles if cycle.id in shown):
-        st.caption(reporting.open_cycle_notice())
-    return Selection(
+    selection = Selection(
         scope=scope,
         cycle_id=cycle_id,
         cycle_name=cycles[cycle_id],
@@ -133,12 +150,34 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
         options=options,
         phone=phone,
     )
+    shown = selection.cycle_ids
+    if any(cycle.state == CycleState.open for cycle in options.cycles if cycle.id in shown):
+        st.caption(reporting.open_cycle_notice())
+    return selection
+
+
+def explain_nothing_to_show(selection: Selection, *, comments: bool = False) -> None:
+    """Say in one sentence why this view is empty and what would change that, in place of
+    an empty axis or a chart of hidden cells."""
+    st.info(
+        reporting.nothing_to_show(
+            selection.options, selection.cycle_ids, narrowed=selection.narrowed, comments=comments
+        ),
+        icon=":material/info:",
+    )
+
+
+def nothing_to_show(selection: Selection, *, comments: bool = False) -> NoReturn:
+    """`explain_nothing_to_show`, and the page ends there."""
+    explain_nothing_to_show(selection, comments=comments)
+    st.stop()
 
 
 def _pick(
     label: str, names: dict[int, str], key: str, width: int | Literal["stretch"]
 ) -> list[int]:
     """A multiselect of ids shown by name; none chosen means all of them."""
+    _forget_unknown_choices(f"filter_{key}", list(names))
     return st.multiselect(
         label,
         options=list(names),
@@ -148,6 +187,44 @@ def _pick(
         persist_state="session",
         width=width,
     )
+
+
+# A value the browser sends that is not an option (rewritten by hand, or left from a scope the
+# viewer no longer has) is dropped before the widget is drawn, and the rest of the page is
+# drawn as if it had never been chosen. Streamlit drops unknown options itself, but a value
+# of the wrong shape (one id where a list belongs) ended in its error page.
+
+
+def _forget_unknown_choice(key: str, options: list[int]) -> None:
+    if key in st.session_state and not _known(st.session_state[key], options):
+        del st.session_state[key]
+
+
+def _forget_unknown_choices(key: str, options: list[int]) -> None:
+    if key not in st.session_state:
+        return
+    value = st.session_state[key]
+    values = value if isinstance(value, list | tuple) else [value]
+    known = [v for v in values if _known(v, options)]
+    if known != value:
+        st.session_state[key] = known
+
+
+def _forget_unknown_range(key: str, options: list[int]) -> None:
+    if key not in st.session_state:
+        return
+    value = st.session_state[key]
+    if not (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(_known(v, options) for v in value)
+    ):
+        del st.session_state[key]
+
+
+def _known(value: object, options: list[int]) -> bool:
+    # Exact ints only: True and 8.0 equal an id too, but no widget of ours sends them.
+    return type(value) is int and value in options
 
 
 def _chosen(chosen: list[int], names: dict[int, str], everything: str) -> str:

@@ -13,14 +13,12 @@ st.title("Comments")
 selection = filters.filter_bar()
 result = resources.comments(selection)
 if result.suppressed:
-    st.info(
-        result.note
-        or f"Comments are shown only for groups of at least {result.minimum} responses.",
-        icon=":material/lock:",
-    )
-    st.stop()
+    filters.nothing_to_show(selection, comments=True)
 if not result.texts:
-    st.info("No comments for this selection.", icon=":material/info:")
+    st.info(
+        f"Nobody in this selection wrote a comment in {selection.cycle_name}.",
+        icon=":material/info:",
+    )
     st.stop()
 
 # In the random order surveys.reporting gave them; "Show more" pages through that order, and

@@ -34,6 +34,8 @@ if len({department.division_id for department in in_view}) > 1:
         or "department"
     )
 heatmap = resources.heatmap(selection, by=by)
+if heatmap.shows_nothing:
+    filters.nothing_to_show(selection)
 resources.chart(
     charts.heatmap_chart,
     resources.heatmap_asked(selection, by=by),

@@ -19,9 +19,8 @@ dimension = st.selectbox(
     width=320,
 )
 frame = resources.item_distributions(selection, dimension=dimension)
-if frame.empty:
-    st.info("Nothing to show for this selection.", icon=":material/info:")
-    st.stop()
+if frame["suppressed"].all():
+    filters.nothing_to_show(selection)
 resources.chart(
     charts.item_distribution_chart,
     resources.item_distributions_asked(selection, dimension=dimension),

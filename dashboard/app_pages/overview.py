@@ -12,6 +12,8 @@ from surveys.reporting import Figure
 st.title("Overview")
 selection = filters.filter_bar()
 overview = resources.overview(selection)
+if overview.shows_nothing:
+    filters.nothing_to_show(selection)
 hidden = charts.suppressed_label(overview.minimum)
 
 

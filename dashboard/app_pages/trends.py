@@ -21,9 +21,8 @@ measure = st.selectbox(
     width=320,
 )
 frame = resources.trends(selection, measure=measure)
-if frame.empty:
-    st.info("Nothing to show for this selection.", icon=":material/info:")
-    st.stop()
+if frame["suppressed"].all():
+    filters.nothing_to_show(selection)
 story = selection.selected_departments is None
 if story:
     st.caption(

@@ -33,7 +33,9 @@ from surveys.reporting.relationships import (
 from surveys.reporting.scope import (
     ALL_SELECTED,
     FilterOptions,
+    cycle_label,
     filter_options,
+    nothing_to_show,
     open_cycle_notice,
 )
 from surveys.reporting.source import ReportSource, RollupSource, data_version
@@ -59,9 +61,11 @@ __all__ = [
     "UnknownCycle",
     "UnknownDimension",
     "comments",
+    "cycle_label",
     "cycle_summaries",
     "data_version",
     "filter_options",
+    "nothing_to_show",
     "open_cycle_notice",
     "heatmap",
     "item_distributions",

@@ -107,6 +107,11 @@ class Heatmap:
     minimum: int
     by: HeatmapRows = "department"
 
+    @property
+    def shows_nothing(self) -> bool:
+        """Every cell suppressed (or none at all)."""
+        return all(cell.figure.suppressed for cell in self.cells)
+
     def table(self) -> pd.DataFrame:
         frame = pd.DataFrame(
             [

@@ -62,6 +62,13 @@ class Overview:
     improvements: tuple[DepartmentFigure, ...]  # largest rise first
     minimum: int
 
+    @property
+    def shows_nothing(self) -> bool:
+        """Nothing released: every figure would read "fewer than N"."""
+        return self.responses is None or (
+            self.index.suppressed and all(d.figure.suppressed for d in self.dimensions)
+        )
+
     def table(self) -> pd.DataFrame:
         rows = [
             figure_row("responses", "Responses", count_figure(self.responses, self.minimum)),

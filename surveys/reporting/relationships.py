@@ -58,6 +58,11 @@ class Relationships:
     asymmetries: tuple[Asymmetry, ...]
     minimum: int
 
+    @property
+    def shows_nothing(self) -> bool:
+        """Every cell suppressed (or none at all)."""
+        return all(cell.figure.suppressed for cell in self.cells)
+
     def cell(self, rater_id: int, rated_id: int | None) -> RelationshipCell:
         return next(c for c in self.cells if (c.rater_id, c.rated_id) == (rater_id, rated_id))
 

@@ -29,13 +29,15 @@ import itertools
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from surveys.reporting.reference import Reference
-from surveys.reporting.scope import Selection
+
+if TYPE_CHECKING:  # scope asks release which cycles have results, so only for annotations
+    from surveys.reporting.scope import Selection
 
 Cell = tuple[int, int]
 """(department_id, staff_group_id)."""

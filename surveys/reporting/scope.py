@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from surveys.config import get_settings
-from surveys.records import CycleInfo, DepartmentInfo, DivisionInfo, StaffGroupInfo
+from surveys.records import CycleInfo, CycleState, DepartmentInfo, DivisionInfo, StaffGroupInfo
 from surveys.reporting.reference import DimensionInfo, Reference, sorted_departments
+from surveys.reporting.release import atoms_of, covered_cells
 from surveys.reporting.source import ReportSource, open_source
 
 ALL_SELECTED = "All selected departments"
@@ -55,6 +57,28 @@ class FilterOptions:
     departments: tuple[DepartmentInfo, ...]
     staff_groups: tuple[StaffGroupInfo, ...]
     dimensions: tuple[DimensionInfo, ...]
+    # Cycles in which the viewer's departments have at least one released figure.
+    with_results: frozenset[int] = frozenset()
+
+    @property
+    def default_cycle(self) -> CycleInfo | None:
+        """The cycle results pages open on: the newest with results, an open or closed one
+        before a draft (a draft just created must not blank every page); without results
+        anywhere, the newest cycle that is not a draft."""
+        if not self.cycles:
+            return None
+
+        def rank(cycle: CycleInfo) -> tuple[bool, bool]:
+            return cycle.id in self.with_results, cycle.state != CycleState.draft
+
+        best = max(rank(cycle) for cycle in self.cycles)
+        return next(cycle for cycle in self.cycles if rank(cycle) == best)  # newest first
+
+
+def cycle_label(cycle: CycleInfo) -> str:
+    """A cycle as a picker names it, with its state in words a ward manager uses."""
+    state = {CycleState.draft: "not open yet"}.get(CycleState(cycle.state), cycle.state)
+    return f"{cycle.name} ({state})"
 
 
 def filter_options(
@@ -62,7 +86,12 @@ def filter_options(
 ) -> FilterOptions:
     with open_source(data) as source:
         reference = source.reference()
-    allowed = Filters(departments).within(reference).departments
+        cycle_ids = [cycle.id for cycle in reference.cycles]
+        cells = source.cells(cycle_ids)
+    scope = Filters(departments).within(reference)
+    atoms = atoms_of(cells, reference, cycle_ids, get_settings().min_group_size)
+    with_results = frozenset(c for c in cycle_ids if covered_cells(atoms, scope, c))
+    allowed = scope.departments
     visible = sorted_departments(reference, allowed)
     division_ids = {department.division_id for department in visible}
     return FilterOptions(
@@ -75,6 +104,7 @@ def filter_options(
         departments=tuple(visible),
         staff_groups=reference.shown_groups,
         dimensions=reference.dimensions,
+        with_results=with_results,
     )
 
 
@@ -84,4 +114,43 @@ def open_cycle_notice() -> str:
     return (
         f"Results of an open cycle update in steps of at least {step} responses, so that "
         "nobody's answers can be worked out by watching."
+    )
+
+
+def nothing_to_show(
+    options: FilterOptions,
+    cycle_ids: Sequence[int],
+    *,
+    narrowed: bool,
+    comments: bool = False,
+) -> str:
+    """One sentence for a view with nothing to show: why, and what would change that.
+
+    Says "no results", never "no responses": a group of fewer than the minimum and a group
+    nobody answered must look the same. `narrowed`: the viewer chose departments, divisions
+    or staff groups, so choosing more could help.
+    """
+    settings = get_settings()
+    minimum = settings.min_comment_group_size if comments else settings.min_group_size
+    what = "comments" if comments else "results"
+    cycles = [cycle for cycle in reversed(options.cycles) if cycle.id in cycle_ids]
+    names = cycles[0].name if len(cycles) == 1 else f"{cycles[0].name} to {cycles[-1].name}"
+    states = {CycleState(cycle.state) for cycle in cycles}
+    enough = f"at least {minimum} people in a group"
+    if states == {CycleState.draft}:
+        opened = "has not opened yet" if len(cycles) == 1 else "have not opened yet"
+        return (
+            f"{names} {opened}, so nobody has answered; {what} appear once it is open and "
+            f"{enough} have answered."
+        )
+    if narrowed and any(cycle.id in options.with_results for cycle in cycles):
+        return (
+            f"Too few people in this selection answered in {names} to show {what} without "
+            f"identifying anyone ({enough} are needed): choose more departments or staff groups."
+        )
+    if CycleState.open in states:
+        return f"No {what} yet in {names}: they appear once {enough} have answered."
+    return (
+        f"No {what} in {names}: fewer than {minimum} people in each group answered, too few "
+        "to show without identifying anyone."
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from surveys.access.tickets import issue_ticket
 from surveys.config import get_settings
 from surveys.demo import load_demo
 from surveys.models import Account, Department, Division
+from surveys.organisation.cycles import create_cycle, list_cycles
 from surveys.storage import make_engine, migrate, read_session
 from tests.support.accounts import use_fast_hashing
 from tests.support.app import PAGES
@@ -53,6 +56,24 @@ def demo(demo_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{demo_file}")
     get_settings.cache_clear()
     engine = make_engine(get_settings().database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def with_a_draft(
+    demo_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
+    """The demo hospital after an administrator created next cycle, "2027 Q2", as a draft."""
+    path = tmp_path / "draft.db"
+    shutil.copy(demo_file, path)
+    use_fast_hashing(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    engine = make_engine(get_settings().database_url)
+    create_cycle(
+        engine=engine, name="2027 Q2", opens=date(2027, 4, 1), closes=date(2027, 5, 20), actor="t"
+    )
     yield engine
     engine.dispose()
 
@@ -241,3 +262,106 @@ def test_the_heatmap_can_show_a_row_per_division(demo: Engine) -> None:
     at.run()
     assert not at.get("button_group")
     assert "Emergency" in charts_of(at)[0]
+
+
+def chosen_cycles(engine: Engine, at: AppTest, page: str) -> list[str]:
+    """The cycle (or range of cycles) a page shows, by name."""
+    names = {cycle.id: cycle.name for cycle in list_cycles(engine=engine)}
+    if page == "trends.py":
+        return [names[cycle] for cycle in at.select_slider(key="filter_cycle_range").value]
+    return [names[at.selectbox(key="filter_cycle").value]]
+
+
+@pytest.mark.parametrize("page", RESULTS_PAGES)
+def test_results_open_on_the_newest_cycle_with_results_not_on_a_new_draft(
+    with_a_draft: Engine, page: str
+) -> None:
+    at = page_as(with_a_draft, "admin", page).run()
+    assert not at.exception
+    assert chosen_cycles(with_a_draft, at, page)[-1] == "2026 Q4"
+    assert not at.info, "the view has results to show"
+    if page != "trends.py":
+        options = at.selectbox(key="filter_cycle").options
+        assert options[:3] == ["2027 Q2 (not open yet)", "2026 Q4 (open)", "2026 Q3 (closed)"]
+    if page in CHART_PAGES:
+        assert charts_of(at)
+
+
+@pytest.mark.parametrize("page", RESULTS_PAGES)
+def test_a_draft_cycle_says_why_it_has_no_results_instead_of_drawing_empty_charts(
+    with_a_draft: Engine, page: str
+) -> None:
+    at = page_as(with_a_draft, "admin", page).run()
+    if page == "trends.py":
+        draft = next(c.id for c in list_cycles(engine=with_a_draft) if c.name == "2027 Q2")
+        at.select_slider(key="filter_cycle_range").set_range(draft, draft).run()
+    else:
+        at.selectbox(key="filter_cycle").select("2027 Q2 (not open yet)").run()
+    assert not at.exception
+    minimum = 8 if page == "comments.py" else 5
+    what = "comments" if page == "comments.py" else "results"
+    assert [info.value for info in at.info][:1] == [
+        f"2027 Q2 has not opened yet, so nobody has answered; {what} appear once it is open "
+        f"and at least {minimum} people in a group have answered."
+    ]
+    if page == "relationships.py":  # other cycles still show below
+        assert len(charts_of(at)) <= 1
+    else:
+        assert not charts_of(at), "no empty axis"
+        assert not at.metric and not at.text
+
+
+# Relationships has no staff group filter: Pharmacy as a whole is large enough for it.
+@pytest.mark.parametrize("page", [page for page in RESULTS_PAGES if page != "relationships.py"])
+def test_a_fully_suppressed_selection_says_why_and_what_to_change(demo: Engine, page: str) -> None:
+    at = page_as(demo, "admin", page)
+    at.session_state["filter_departments"] = [department_id(demo, "Pharmacy")]
+    at.session_state["filter_groups"] = [1]  # nursing: Pharmacy has only four nurses
+    at.run()
+    assert not at.exception
+    assert any(
+        info.value.startswith("Too few people in this selection answered in")
+        and info.value.endswith("choose more departments or staff groups.")
+        for info in at.info
+    ), [info.value for info in at.info]
+    assert not charts_of(at), "no chart of hidden cells"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("filter_cycle", 999),
+        ("filter_cycle", "2031 Q1"),
+        ("filter_departments", 9999),  # one id where a list belongs
+        ("filter_departments", "Nowhere"),  # a name, not an id
+        ("filter_departments", [9999, "Nowhere", None]),
+        ("filter_departments", None),
+        ("filter_groups", 77),
+        ("filter_groups", [1.5]),
+        ("filter_divisions", 55),
+        ("filter_divisions", {"a": 1}),
+        ("filter_cycle_range", 8),
+        ("filter_cycle_range", (8,)),
+        ("filter_cycle_range", None),
+    ],
+)
+@pytest.mark.parametrize("page", ["overview.py", "trends.py"])
+def test_a_tampered_filter_value_is_dropped_and_the_page_still_draws(
+    demo: Engine, page: str, key: str, value: object
+) -> None:
+    at = page_as(demo, "admin", page)
+    at.session_state[key] = value
+    at.run()
+    assert not at.exception
+    assert charts_of(at), "the page draws as if the value had never been chosen"
+    assert chosen_cycles(demo, at, page)[-1] == "2026 Q4"
+
+
+def test_a_tampered_list_keeps_the_departments_it_knows(demo: Engine) -> None:
+    emergency = department_id(demo, "Emergency")
+    at = page_as(demo, "admin", "heatmap.py")
+    at.session_state["filter_departments"] = [9999, emergency, "Oncology"]
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="filter_departments").value == [emergency]
+    assert "Emergency" in charts_of(at)[0] and "Oncology" not in charts_of(at)[0]

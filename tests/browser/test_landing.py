@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,15 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 FIRST_RENDER_MS = 30_000
 DEMO_CYCLES = 8
 VIEWER, PASSWORD = "landing.viewer", "a landing page passphrase"
+ADMINISTRATION = [
+    "Manage cycles",
+    "Invitations",
+    "Response rates",
+    "Departments",
+    "Staff groups",
+    "Accounts",
+    "Audit log",
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +70,20 @@ def test_landing_shows_the_cycles(
 
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"landing-{form_factor}.png", full_page=True)
+
+
+def test_every_page_is_one_click_away_in_the_sidebar(
+    new_context: Callable[..., BrowserContext], viewer: str
+) -> None:
+    page = new_context(viewport={"width": 1366, "height": 768}).new_page()
+    page.goto("/")
+    page.get_by_label("Username").fill(viewer, timeout=FIRST_RENDER_MS)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Survey cycles")).to_be_visible(timeout=FIRST_RENDER_MS)
+    navigation = page.get_by_test_id("stSidebarNav")
+    for title in ("Overview", "Comments", *ADMINISTRATION):
+        expect(navigation.get_by_role("link", name=title)).to_be_visible()
+    expect(navigation.get_by_text(re.compile(r"^View \d+ more$"))).to_have_count(0)
+    navigation.get_by_role("link", name="Audit log").click()
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()

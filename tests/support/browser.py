@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -126,12 +125,7 @@ def go_to(page: Page, title: str) -> None:
     if expand.is_visible():
         expand.click()
     navigation = page.get_by_test_id("stSidebarNav")
-    link = navigation.get_by_role("link", name=title)
-    # With many pages Streamlit folds the list behind "View N more", as a person would see it.
-    more = navigation.get_by_text(re.compile(r"^View \d+ more$"))
-    if not link.is_visible() and more.is_visible():
-        more.click()
-    link.click()
+    navigation.get_by_role("link", name=title).click()
     expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
     collapse = page.get_by_test_id("stSidebarCollapseButton")
     if page.viewport_size and page.viewport_size["width"] < 640 and collapse.is_visible():
