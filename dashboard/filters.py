@@ -112,21 +112,21 @@ def filter_bar(*, groups: bool = True, cycle_range: bool = False) -> Selection:
                 format_func=labels.__getitem__,
                 key="filter_cycle",
                 persist_state="session",
-                width=width(210),
+                width=width(200),
             )
             first = last = cycle_id
         chosen_divisions: list[int] = []
         if len(division_names) > 1:
-            chosen_divisions = _pick("Divisions", division_names, "divisions", width(200))
+            chosen_divisions = _pick("Divisions", division_names, "divisions", width(180))
         departments = {
             department.id: department.name
             for department in options.departments
             if not chosen_divisions or department.division_id in chosen_divisions
         }
-        chosen_departments = _pick("Departments", departments, "departments", width(250))
+        chosen_departments = _pick("Departments", departments, "departments", width(230))
         chosen_groups: list[int] = []
         if groups:
-            chosen_groups = _pick("Staff groups", group_names, "groups", width(200))
+            chosen_groups = _pick("Staff groups", group_names, "groups", width(180))
     if phone:
         st.caption(
             " · ".join(
