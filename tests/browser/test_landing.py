@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 # The first visit starts a script run that imports the data stack; later visits are quick.
-FIRST_RENDER_MS = 30_000
+FIRST_RENDER_MS = 90_000  # a cold server on two shared cores can take half a minute
 DEMO_CYCLES = 8
 VIEWER, PASSWORD = "landing.viewer", "a landing page passphrase"
 ADMINISTRATION = [
