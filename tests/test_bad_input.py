@@ -70,7 +70,9 @@ def test_instrument_paths_that_are_not_instrument_files_give_a_message(name: str
         load_instrument(Path(name))
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=hostile_text(max_size=200))
 def test_any_item_text_loads_or_is_refused_cleanly(tmp_path: Path, text: str) -> None:
     try:
