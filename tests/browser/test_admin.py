@@ -14,7 +14,7 @@ from surveys.access.accounts import create_account
 from surveys.organisation.structure import add_department, add_division
 from surveys.storage import make_engine, migrate, write_session
 from tests.support import ROOT
-from tests.support.browser import go_to, streamlit_server
+from tests.support.browser import ADMINISTRATION_PAGES, go_to, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -23,15 +23,7 @@ FIRST_RENDER_MS = 90_000  # a cold server on two shared cores can take half a mi
 USERNAME = "browser.admin"
 PASSWORD = "a browser test passphrase"
 CYCLE = "Browser test cycle"
-ADMIN_PAGES = [
-    "Manage cycles",
-    "Invitations",
-    "Response rates",
-    "Departments",
-    "Staff groups",
-    "Accounts",
-    "Audit log",
-]
+ADMIN_PAGES = ADMINISTRATION_PAGES
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from playwright.sync_api import BrowserContext, expect
 
 from surveys.access.accounts import create_account
 from surveys.storage import make_engine
+from tests.support.browser import ADMINISTRATION_PAGES
 
 pytestmark = pytest.mark.browser
 
@@ -19,15 +20,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 FIRST_RENDER_MS = 90_000  # a cold server on two shared cores can take half a minute
 DEMO_CYCLES = 8
 VIEWER, PASSWORD = "landing.viewer", "a landing page passphrase"
-ADMINISTRATION = [
-    "Manage cycles",
-    "Invitations",
-    "Response rates",
-    "Departments",
-    "Staff groups",
-    "Accounts",
-    "Audit log",
-]
+ADMINISTRATION = ADMINISTRATION_PAGES
 
 
 @pytest.fixture(scope="module")

@@ -132,3 +132,15 @@ def go_to(page: Page, title: str) -> None:
         page.get_by_test_id("stSidebar").hover()
         collapse.get_by_role("button").click()
         expect(page.get_by_test_id("stSidebar")).not_to_be_in_viewport()
+
+
+ADMINISTRATION_PAGES = [
+    "Manage cycles",
+    "Invitations",
+    "Response rates",
+    "Departments",
+    "Staff groups",
+    "Accounts",
+    "Audit log",
+]
+"""The administration pages of the sidebar, in its order."""
