@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "screenshots"
 FIRST_RENDER_MS = 90_000  # a cold server on two shared cores can take half a minute
 USERNAME, PASSWORD = "results.admin", "a results page passphrase"
+DRAFT_USERNAME = "draft.admin"  # its own account: the copy may already hold results.admin
 CHART_PAGES = ["Overview", "Trends", "Heatmap", "Relationships", "Item detail"]
 PHONE_AGENT = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -97,7 +98,9 @@ def app_with_a_draft(
     shutil.copy(demo_database_url.removeprefix("sqlite:///"), copy)
     url = f"sqlite:///{copy}"
     engine = make_engine(url)
-    create_account(engine=engine, username=USERNAME, role="admin", password=PASSWORD, actor="test")
+    create_account(
+        engine=engine, username=DRAFT_USERNAME, role="admin", password=PASSWORD, actor="test"
+    )
     create_cycle(
         engine=engine, name="2027 Q2", opens=date(2027, 4, 1), closes=date(2027, 5, 20), actor="t"
     )
@@ -123,7 +126,7 @@ def test_a_new_draft_cycle_leaves_the_results_on_the_last_cycle_and_says_why_it_
         viewport={"width": width, "height": height}, user_agent=PHONE_AGENT if phone else None
     ).new_page()
     page.goto(app_with_a_draft)
-    page.get_by_label("Username").fill(USERNAME, timeout=FIRST_RENDER_MS)
+    page.get_by_label("Username").fill(DRAFT_USERNAME, timeout=FIRST_RENDER_MS)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Survey cycles")).to_be_visible(timeout=FIRST_RENDER_MS)
