@@ -30,10 +30,15 @@ db: setup
 run: db
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
 
+# Everything but the browser tests on two workers, then the browser tests in one process, so
+# that they share one server and one Chromium (pytest 9 ignores xdist's groups). Both parts
+# always run; exit status 5 is "nothing selected", e.g. PYTEST_ARGS naming one test file.
 test: setup browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -m "not browser" -n 2 $(PYTEST_ARGS); rest=$$?; \
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS); browser=$$?; \
+	for status in $$rest $$browser; do \
+		[ $$status -eq 0 ] || [ $$status -eq 5 ] || exit $$status; done
 
-# The inner loop: everything but the browser tests and the slow load, fault and bench tests.
 # The quick loop: no browser, load, fault or bench tests, spread over every core.
 test-fast: setup
 	$(BIN)/python -m pytest -m "not browser and not slow" -n auto $(PYTEST_ARGS)
