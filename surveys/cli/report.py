@@ -82,10 +82,10 @@ def check_out(out: Path, *, force: bool) -> None:
 
 def write_out(out: Path, data: str | bytes, *, force: bool) -> None:
     if out == STDOUT:
-        if isinstance(data, bytes):
-            typer.get_binary_stream("stdout").write(data)
-        else:
-            typer.echo(data, nl=False)
+        # Bytes as they are: a CSV's CRLF line ends and a PDF must reach a pipe unchanged.
+        stream = typer.get_binary_stream("stdout")
+        stream.write(data.encode("utf-8") if isinstance(data, str) else data)
+        stream.flush()
         return
     try:
         write_new_file(out, data, force=force)

@@ -40,7 +40,7 @@ def fewer_than(minimum: int) -> str:
 def plain(text: object) -> str:
     """User-supplied text as it reads: control characters (NUL, escapes) dropped, nothing
     interpreted (fpdf2 is given no markup option)."""
-    return without_control_characters(str(text))
+    return without_control_characters(str(text), keep="\n")
 
 
 def number(figure: Figure, minimum: int, *, signed: bool = False) -> str:
@@ -344,7 +344,7 @@ def _heatmap(pdf: BoardPdf) -> None:
         widths=(label_width, *([column] * len(dimensions))),
         fills=fills,
         size=7,
-        header_size=6,
+        header_size=5.5,
         align="CENTER",
         bold_first=True,
     )

@@ -76,7 +76,9 @@ def index_trend(frame: pd.DataFrame, *, width_mm: float, height_mm: float = 62) 
     high = pd.to_numeric(total["high"], errors="coerce").to_numpy(dtype=float)
     axes.fill_between(positions, low, high, color=FAVOURABLE, alpha=0.15, lw=0)
     axes.plot(positions, values, color=FAVOURABLE, lw=1.6, marker="o", markersize=3)
-    axes.set_xticks(positions, [str(name) for name in total["cycle"]], fontsize=7, family=FONT)
+    # The table under the chart names each cycle in full.
+    names = [_short(str(name), 14) for name in total["cycle"]]
+    axes.set_xticks(positions, names, fontsize=6.5, family=FONT)
     axes.set_ylim(0, 100)
     axes.set_ylabel("Index (0-100)", fontsize=7, color=TEXT, family=FONT)
     axes.yaxis.grid(True, color=GRID, lw=0.5)
