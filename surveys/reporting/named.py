@@ -174,3 +174,30 @@ def select_by_name(
         group_names=tuple(group_names),
         options=options,
     )
+
+
+def chosen_selection(
+    options: FilterOptions,
+    *,
+    scope: frozenset[int] | None,
+    cycle_id: int,
+    selected_departments: frozenset[int] | None = None,
+    divisions: frozenset[int] | None = None,
+) -> NamedSelection:
+    """What a page's filter bar chose (ids from `options`), named as the command line names it."""
+    cycle = next(c for c in options.cycles if c.id == cycle_id)
+    chosen_departments = tuple(
+        d.name for d in options.departments if d.id in (selected_departments or ())
+    )
+    chosen_divisions = tuple(d.name for d in options.divisions if d.id in (divisions or ()))
+    return NamedSelection(
+        scope=scope,
+        cycle=cycle,
+        selected_departments=selected_departments,
+        divisions=divisions,
+        staff_groups=None,
+        department_names=chosen_departments,
+        division_names=chosen_divisions,
+        group_names=(),
+        options=options,
+    )
