@@ -165,6 +165,9 @@ def _table(
                     style = FontFace(size_pt=header_size or size)
                 elif bold_first and body == 0 and fill is None:
                     style = FontFace(emphasis="BOLD")
+                elif value.startswith("fewer than"):
+                    # Hidden, not data: never coloured, and quieter than a figure.
+                    style = FontFace(color=rgb(MUTED_TEXT))
                 elif fill is not None:
                     light = sum(fill) / 3 > 150
                     style = FontFace(
@@ -344,10 +347,21 @@ def _heatmap(pdf: BoardPdf) -> None:
         widths=(label_width, *([column] * len(dimensions))),
         fills=fills,
         size=7,
-        header_size=5.5,
+        header_size=_fitting_size(pdf, [d.label for d in dimensions], column - 2.4),
         align="CENTER",
         bold_first=True,
     )
+
+
+def _fitting_size(pdf: BoardPdf, labels: Sequence[str], width: float, largest: float = 7) -> float:
+    """The largest bold size (down to 4.5 pt) at which no word of `labels` is wider than
+    `width`: a column heading may wrap between words, but a word cut in two reads badly."""
+    pdf.set_font(FONT, "B", largest)
+    widest = max((pdf.get_string_width(word) for label in labels for word in label.split()),
+                 default=0.0)  # fmt: skip
+    if widest <= width:
+        return largest
+    return max(4.5, largest * width / widest - 0.1)
 
 
 def _relationships(pdf: BoardPdf) -> None:
