@@ -281,3 +281,21 @@ def test_the_first_pages_render_to_png(demo: Engine, tmp_path: Path) -> None:
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout  # fmt: skip
     assert "Whole organisation" in words
+
+
+def test_many_departments_give_a_heatmap_row_per_division_and_stdout_gets_the_pdf(
+    demo: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setattr("surveys.reporting.board.HEATMAP_DEPARTMENT_ROWS", 5)
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["report", "pdf", "--out", "-"])
+    assert result.exit_code == 0
+    assert result.stdout_bytes.startswith(b"%PDF-")
+    texts = page_texts(PdfReader(io.BytesIO(result.stdout_bytes)))
+    heat_page = page_about(texts, "Heatmap")
+    assert "by division and dimension" in heat_page
+    divisions = reporting.filter_options(demo, departments=None).divisions
+    assert all(squeezed(d.name) in squeezed(heat_page) for d in divisions)
+    assert "Cardiology" not in heat_page
