@@ -299,3 +299,19 @@ def test_many_departments_give_a_heatmap_row_per_division_and_stdout_gets_the_pd
     divisions = reporting.filter_options(demo, departments=None).divisions
     assert all(squeezed(d.name) in squeezed(heat_page) for d in divisions)
     assert "Cardiology" not in heat_page
+
+
+def test_a_cycle_with_no_results_says_why_on_the_cover(
+    demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+
+    from surveys.organisation.cycles import create_cycle
+
+    url = use_copy(demo_path, tmp_path, monkeypatch)
+    create_cycle(
+        engine=make_engine(url), name="2027 Q2", opens=date(2027, 4, 1), closes=date(2027, 5, 20),
+        actor="t",
+    )  # fmt: skip
+    texts = page_texts(make_report(tmp_path / "draft.pdf", "--cycle", "2027 Q2"))
+    assert "2027 Q2 has not opened yet" in " ".join(texts[0].split())

@@ -212,6 +212,8 @@ def _cover(pdf: BoardPdf) -> None:
     ]
     _table(pdf, rows, widths=(40, pdf.epw - 40), size=10, header=False)
     pdf.ln(6)
+    if report.nothing_to_show:
+        pdf.paragraph(report.nothing_to_show, size=11)
     pdf.paragraph(
         "Anonymous staff survey of how well staff groups work with each other, with patients "
         "and families, and within their own team. No figure in this report rests on fewer "

@@ -25,7 +25,7 @@ from surveys.reporting.heatmap import Heatmap, HeatmapRows, heatmap
 from surveys.reporting.named import NamedSelection
 from surveys.reporting.overview import Overview, overview
 from surveys.reporting.relationships import ASYMMETRY_POINTS, Relationships, relationships
-from surveys.reporting.scope import open_cycle_notice
+from surveys.reporting.scope import nothing_to_show, open_cycle_notice
 from surveys.reporting.trends import trends
 from surveys.scoring import INDEX
 
@@ -52,6 +52,8 @@ class BoardReport:
     comment_minimum: int
     asymmetry_points: float
     open_cycle_notice: str | None
+    # Why the report holds no figure (a draft cycle, too few people), as the pages say it.
+    nothing_to_show: str | None = None
 
 
 def board_report(
@@ -70,13 +72,18 @@ def board_report(
     # Newest first: the report's cycle and up to TREND_CYCLES - 1 before it.
     ids = [cycle.id for cycle in selection.options.cycles]
     earlier = ids[ids.index(cycle_id) :][:TREND_CYCLES]
+    headline = overview(engine, cycle_id=cycle_id, **arguments)
+    empty = None
+    if headline.shows_nothing:
+        narrowed = selection.selected_departments is not None or selection.divisions is not None
+        empty = nothing_to_show(selection.options, [cycle_id], narrowed=narrowed)
     return BoardReport(
         organisation=settings.organisation_name.strip(),
         scope=selection.described,
         cycle=selection.cycle.name,
         cycle_state=selection.cycle.state,
         made_on=utc_now().date(),
-        overview=overview(engine, cycle_id=cycle_id, **arguments),
+        overview=headline,
         heatmap=heatmap(engine, cycle_id=cycle_id, by=by, **arguments),
         relationships=relationships(engine, cycle_id=cycle_id, **arguments),
         trend=trends(engine, measure=INDEX, cycle_range=(earlier[-1], cycle_id), **arguments),
@@ -85,6 +92,7 @@ def board_report(
         comment_minimum=settings.min_comment_group_size,
         asymmetry_points=ASYMMETRY_POINTS,
         open_cycle_notice=open_cycle_notice() if selection.cycle.state == CycleState.open else None,
+        nothing_to_show=empty,
     )
 
 
