@@ -325,7 +325,8 @@ def _heatmap(pdf: BoardPdf) -> None:
         muted=True,
     )
     dimensions = heat.dimensions
-    label_width = 40.0
+    # Division names at system scale carry their hospital ("Ashford: Acute & Critical Care").
+    label_width = 58.0 if heat.by == "division" else 40.0
     column = (pdf.epw - label_width) / max(len(dimensions), 1)
     rows: list[list[str]] = [[per.capitalize(), *(dimension.label for dimension in dimensions)]]
     fills: list[list[tuple[int, int, int] | None]] = []
