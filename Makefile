@@ -16,12 +16,18 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 # Browser tests drive Debian's Chromium; Playwright's own browser download cannot work here.
+# The PDF report's tests render its pages with Debian's poppler-utils (pdftoppm, pdftotext).
 browser:
 	@test -x /usr/bin/chromium || { \
 		echo "Installing Debian's chromium for the browser tests..."; \
 		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@test -x /usr/bin/pdftoppm || { \
+		echo "Installing Debian's poppler-utils for the PDF report tests..."; \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
 
 db: setup
 	$(BIN)/attune db upgrade

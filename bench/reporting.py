@@ -448,6 +448,20 @@ class Figures:
     pandas: Run | None  # (c), the group-bys
     cached_reruns: dict[str, float]  # page -> median seconds of a warm rerun
     disagreements: list[str]
+    board_report: float = float("nan")  # seconds for the organisation's PDF board report
+
+
+def board_report_seconds(engine: Engine) -> float:
+    """`attune report pdf` for the whole organisation on the cycle the pages open on: every
+    section's figures through surveys/reporting/ and the layout, without writing the file."""
+    from surveys.printing.board import render_board_report
+    from surveys.reporting.board import board_report
+    from surveys.reporting.named import select_by_name
+
+    started = time.perf_counter()
+    selection = select_by_name(engine, scope=None, cycle=None)
+    render_board_report(board_report(engine, selection=selection))
+    return time.perf_counter() - started
 
 
 def measure(
@@ -499,6 +513,7 @@ def measure(
         pandas=pandas_run,
         cached_reruns=rerun.page_reruns(engine.url.render_as_string(hide_password=False)),
         disagreements=disagreements,
+        board_report=board_report_seconds(engine),
     )
 
 
@@ -536,6 +551,8 @@ def table(scale: str, results: Sequence[Figures]) -> str:
         [_seconds(r.pandas.total if r.pandas else None) for r in results])  # fmt: skip
     row("slowest cached page rerun (AppTest, median of 5)",
         [_milliseconds(max(r.cached_reruns.values())) for r in results])  # fmt: skip
+    row("PDF board report, whole organisation (`attune report pdf`; target 30 s)",
+        [_seconds(r.board_report) for r in results])  # fmt: skip
     row("(a), (b) and (c) agree",
         ["yes" if not r.disagreements else "**no**" for r in results])  # fmt: skip
     lines.append("")

@@ -19,20 +19,21 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from surveys.palette import (
+    FAVOURABLE,
+    FAVOURABLE_LIGHT,
+    GRID,
+    MIDPOINT,
+    MUTED_TEXT,
+    NEUTRAL,
+    SERIES,
+    TEXT,
+    TOTAL_LINE,
+    UNFAVOURABLE,
+    UNFAVOURABLE_LIGHT,
+)
 from surveys.reporting import Figure, Heatmap, Overview, Relationships
 
-FAVOURABLE = "#0072B2"
-FAVOURABLE_LIGHT = "#80B9D8"  # "agree": blue mixed half with white
-NEUTRAL = "#BBBBBB"
-UNFAVOURABLE_LIGHT = "#EAAF80"  # "disagree": vermillion mixed half with white
-UNFAVOURABLE = "#D55E00"
-MIDPOINT = "#EEEEEE"
-TEXT = "#333333"
-MUTED_TEXT = "#666666"
-GRID = "#E5E5E5"
-TOTAL_LINE = "#000000"
-# Okabe-Ito, for lines that are simply different series (departments), not good or bad.
-SERIES = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 HEAT_SCALE = [[0.0, UNFAVOURABLE], [0.5, MIDPOINT], [1.0, FAVOURABLE]]
 ANSWER_COLOURS = {
     1: UNFAVOURABLE,

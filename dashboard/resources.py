@@ -215,6 +215,24 @@ def comments(selection: Selection) -> reporting.Comments:
     return cast(reporting.Comments, _cached(_asked("comments", selection.arguments())))
 
 
+def board_report_pdf(selection: Selection) -> bytes:
+    """The board report of the selection's cycle, departments and divisions (every staff
+    group), as PDF. Made only when asked for (a download button calls it on the click), never
+    on a page's rerun: it takes seconds, and the overview must not."""
+    from surveys.printing.board import render_board_report
+    from surveys.reporting.board import board_report
+    from surveys.reporting.named import chosen_selection
+
+    named = chosen_selection(
+        selection.options,
+        scope=selection.scope,
+        cycle_id=selection.cycle_id,
+        selected_departments=selection.selected_departments,
+        divisions=selection.divisions,
+    )
+    return render_board_report(board_report(engine(), selection=named))
+
+
 CHART_CONFIG = {"displayModeBar": False}
 
 

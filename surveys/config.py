@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -113,6 +114,26 @@ class Settings(BaseSettings):
         validation_alias="ATTUNE_DEMO_PASSWORD",
         description="Password of the demo accounts `attune demo` creates (else generated).",
     )
+
+    paper_size: Literal["A4", "Letter"] = Field(
+        default="A4",
+        validation_alias="ATTUNE_PAPER_SIZE",
+        description="Paper size of the PDF board report: A4 or Letter.",
+    )
+    organisation_name: str = Field(
+        default="",
+        max_length=200,
+        validation_alias="ATTUNE_ORGANISATION_NAME",
+        description="The organisation's name, printed on the cover of the PDF report.",
+    )
+
+    @field_validator("paper_size", mode="before")
+    @classmethod
+    def _paper_name(cls, value: object) -> object:
+        # "a4" and "letter" as people type them.
+        if isinstance(value, str):
+            return {"a4": "A4", "letter": "Letter"}.get(value.strip().lower(), value)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -43,4 +43,5 @@ def test_figures_from_rollups_agree_with_duckdb_and_pandas_on_raw_answers(
     assert "(b) ÷ (a)" in rendered and "| yes |" in rendered
     assert set(result.cached_reruns) >= {"overview", "heatmap, every department", "comments"}
     assert "| heatmap, every department |" in rendered
+    assert result.board_report > 0 and "PDF board report, whole organisation" in rendered
     assert (tmp_path / "raw-sqlite" / "answer.parquet").exists()

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
+from dashboard.filters import download
 from surveys.organisation.cycles import list_cycles
 from surveys.records import CycleState
 from surveys.reporting import open_cycle_notice, response_rates
@@ -99,3 +100,8 @@ with by_group:
             "Response rate": rate_column,
         },
     )
+download(
+    "Download the response rates (CSV)",
+    rates,
+    f"attune-response-rates-{by_id[cycle_id].name}.csv",
+)

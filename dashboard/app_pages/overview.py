@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import streamlit as st
@@ -89,8 +90,22 @@ with right:
         if not overview.declines and not overview.improvements:
             st.text("No department is large enough in both cycles to compare.")
 
-filters.download(
-    "Download these figures (CSV)",
-    overview,
-    f"attune-overview-{selection.cycle_name}.csv",
-)
+with st.container(horizontal=True):
+    filters.download(
+        "Download these figures (CSV)",
+        overview,
+        f"attune-overview-{selection.cycle_name}.csv",
+    )
+    st.download_button(
+        "Download PDF report",
+        # Made on the click, not on every rerun: the report takes seconds to lay out.
+        data=functools.partial(resources.board_report_pdf, selection),
+        file_name=f"attune-board-report-{selection.cycle_name}.pdf",
+        mime="application/pdf",
+        icon=":material/picture_as_pdf:",
+        type="tertiary",
+        on_click="ignore",
+        key="board_report_pdf",
+        help="The board report of this cycle for the departments chosen above, every staff "
+        "group: headline figures, dimensions, heatmap, relationships, trends and method.",
+    )

@@ -357,6 +357,20 @@ def has_accounts(*, engine: Engine) -> bool:
         return session.scalars(active).first() is not None
 
 
+def account_named(*, engine: Engine, username: str) -> AccountInfo:
+    """The active account called `username`, as the command line's `--as` acts for it.
+
+    Raises AccountError when there is no such account or it is disabled.
+    """
+    with read_session(engine) as session:
+        account = _require(session, username)
+        assert account.id is not None
+        info = _load_account(session, account.id)
+    if info is None:
+        raise AccountError(f"the account {account.username!r} is disabled")
+    return info
+
+
 def department_scope(account: AccountInfo) -> frozenset[int] | None:
     """The departments a query for `account` must be limited to; None means all of them.
 

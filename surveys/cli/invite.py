@@ -15,7 +15,7 @@ CSV_HEADER = ("cycle", "department", "staff_group", "link")
 STDOUT = Path("-")
 
 
-def write_new_file(path: Path, text: str, *, force: bool) -> None:
+def write_new_file(path: Path, text: str | bytes, *, force: bool) -> None:
     """Write `text` to `path` all at once: a reader sees the old file or the whole new one.
 
     The file holds live links, so it is created readable by its owner only. Without `force`
@@ -25,8 +25,9 @@ def write_new_file(path: Path, text: str, *, force: bool) -> None:
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if force:

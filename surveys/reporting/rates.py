@@ -33,6 +33,17 @@ from surveys.reporting.scope import Filters, Selection
 from surveys.reporting.source import ReportSource, open_source
 
 NOT_SHOWN = "not shown"
+ALL_GROUPS = "All staff groups"
+RATE_COLUMNS = [
+    "cycle",
+    "division",
+    "department",
+    "staff_group",
+    "invited",
+    "responses",
+    "responses_shown",
+    "response_rate",
+]
 
 
 def response_rate(responses: int | None, invited: int | None) -> float | None:
@@ -165,6 +176,40 @@ class ResponseRates:
     minimum: int
     departments: tuple[DepartmentRate, ...]
     cells: tuple[CellRate, ...]
+
+    def table(self) -> pd.DataFrame:
+        """A row per department (staff group "All staff groups"), then one per staff group."""
+        rows: list[dict[str, object]] = []
+        for total in self.departments:
+            rows.append(
+                {
+                    "cycle": self.cycle,
+                    "division": total.division,
+                    "department": total.department,
+                    "staff_group": ALL_GROUPS,
+                    "invited": total.invited,
+                    "responses": total.responses,
+                    "responses_shown": total.responses_label,
+                    "response_rate": total.rate,
+                }
+            )
+            rows += [
+                {
+                    "cycle": self.cycle,
+                    "division": cell.division,
+                    "department": cell.department,
+                    "staff_group": cell.staff_group,
+                    "invited": cell.invited,
+                    "responses": cell.responses,
+                    "responses_shown": cell.responses_label,
+                    "response_rate": cell.rate,
+                }
+                for cell in self.cells
+                if cell.department_id == total.department_id
+            ]
+        frame = pd.DataFrame(rows, columns=RATE_COLUMNS)
+        frame["responses"] = frame["responses"].astype("Int64")
+        return frame
 
 
 def response_rates(

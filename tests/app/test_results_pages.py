@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -365,3 +366,42 @@ def test_a_tampered_list_keeps_the_departments_it_knows(demo: Engine) -> None:
     assert not at.exception
     assert at.multiselect(key="filter_departments").value == [emergency]
     assert "Emergency" in charts_of(at)[0] and "Oncology" not in charts_of(at)[0]
+
+
+def test_the_overview_offers_the_pdf_report_and_makes_it_only_when_asked(
+    demo: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pypdf import PdfReader
+
+    from dashboard import resources
+    from dashboard.filters import Selection
+    from surveys import reporting
+    from surveys.printing import board
+
+    made: list[object] = []
+    render = board.render_board_report
+    monkeypatch.setattr(board, "render_board_report", lambda *a, **k: made.append(a) or b"")
+    at = page_as(demo, "ed.manager", "overview.py").run()
+    assert not at.exception
+    buttons = [b for b in at.get("download_button") if b.proto.label == "Download PDF report"]
+    assert len(buttons) == 1
+    assert made == []  # drawing the page made no report
+    # What the button hands over when clicked: the manager's scope, as on the page.
+    monkeypatch.setattr(board, "render_board_report", render)
+    scope = frozenset({department_id(demo, "Emergency")})
+    options = reporting.filter_options(demo, departments=scope)
+    assert options.default_cycle is not None
+    selection = Selection(
+        scope=scope,
+        cycle_id=options.default_cycle.id,
+        cycle_name=options.default_cycle.name,
+        cycle_range=(options.default_cycle.id, options.default_cycle.id),
+        divisions=None,
+        selected_departments=None,
+        staff_groups=None,
+        options=options,
+        phone=False,
+    )
+    pdf = resources.board_report_pdf(selection)
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Emergency" in text and "Oncology" not in text and "Cardiology" not in text
