@@ -5,14 +5,40 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from surveys.config import get_settings
+
 LINK_SECRET = "a-test-link-secret-of-at-least-32-characters"
+
+
+def addresses(count: int) -> list[str]:
+    return [f"person{number}@hospital.example" for number in range(count)]
+
+
+def roster(emails: list[str], departments: tuple[str, ...] = ("Oncology", "Emergency")) -> bytes:
+    """An email roster, the addresses spread over `departments` (nurses all)."""
+    rows = [
+        f"{departments[number % len(departments)]},nursing,{email}"
+        for number, email in enumerate(emails)
+    ]
+    return ("department,staff_group,email\n" + "\n".join(rows) + "\n").encode()
+
+
+def token_of(message: EmailMessage) -> str:
+    """The survey token in a received invitation's plain-text body."""
+    body = message.get_body(("plain",))
+    assert isinstance(body, EmailMessage)
+    link = next(line for line in body.get_content().splitlines() if "/survey?token=" in line)
+    return parse_qs(urlsplit(link.strip()).query)["token"][0]
 
 
 def free_port() -> int:
@@ -85,3 +111,22 @@ class MailServer:
         if self.running:
             self.controller.stop()
             self.running = False
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_settings(monkeypatch: pytest.MonkeyPatch, mail_server: MailServer) -> MailServer:
+    """Settings that send through `mail_server`: import both fixtures into a test module."""
+    monkeypatch.setenv("ATTUNE_SMTP_URL", mail_server.url)
+    monkeypatch.setenv("ATTUNE_MAIL_FROM", "Staff Survey Team <survey@hospital.example>")
+    monkeypatch.setenv("ATTUNE_MAIL_REPLY_TO", "survey-help@hospital.example")
+    monkeypatch.setenv("ATTUNE_LINK_SECRET", LINK_SECRET)
+    get_settings.cache_clear()
+    return mail_server
