@@ -27,8 +27,9 @@ db: setup
 	$(BIN)/attune db upgrade
 	$(BIN)/attune demo --if-empty
 
+# The app and, beside it, the job runner that opens, invites, reminds and closes on schedule.
 run: db
-	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
+	sh deploy/serve.sh $(BIN) $(PORT)
 
 test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
