@@ -16,6 +16,7 @@ import hmac
 import re
 import secrets
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from datetime import date
@@ -262,6 +263,10 @@ class SmtpMailer:
                         "ATTUNE_SMTP_URL requires",
                         connection_lost=True,
                     )
+            if connection.sock is not None:
+                # Commands and replies are small: without this, Nagle's algorithm and delayed
+                # ACKs add tens of milliseconds to each message.
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.user:
                 connection.login(self.user, self.password or "")
         except smtplib.SMTPAuthenticationError:
