@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -400,7 +399,8 @@ def test_run_due_loop_stops_cleanly_on_sigterm(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)  # let it start and finish its first round
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("Running what is due every minute")
     process.send_signal(signal.SIGTERM)
     out, error = process.communicate(timeout=20)
     assert process.returncode == 0, error

@@ -51,6 +51,7 @@ def run_due(
     if loop:
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+        typer.echo("Running what is due every minute; stop with SIGTERM or Ctrl-C.")
     while True:
         try:
             report = run_once(engine, moment, actor=actor())
