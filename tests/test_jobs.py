@@ -324,6 +324,7 @@ def test_many_runners_at_once_send_each_invitation_and_reminder_once(
 
 
 @pytest.mark.slow
+@backends()
 def test_a_runner_killed_mid_batch_loses_nothing_and_a_later_run_finishes(
     engine: Engine, database_url: str, scheduled: dict, mail_settings: MailServer
 ) -> None:
