@@ -15,26 +15,26 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-# Browser tests drive Debian's Chromium; Playwright's own browser download cannot work here.
-# The PDF report's tests render its pages with Debian's poppler-utils (pdftoppm, pdftotext).
+# Debian packages the tests need, each installed only when its program is missing: Chromium
+# for the browser tests (Playwright's own browser download cannot work here) and poppler-utils
+# (pdftoppm, pdftotext) for the PDF report's tests. One apt-get for whatever is missing.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm
 browser:
-	@test -x /usr/bin/chromium || { \
-		echo "Installing Debian's chromium for the browser tests..."; \
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+		test -x "$${entry#*:}" || missing="$$missing $${entry%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian's$$missing for the tests..."; \
 		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
-	@test -x /usr/bin/pdftoppm || { \
-		echo "Installing Debian's poppler-utils for the PDF report tests..."; \
-		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; fi
 
 db: setup
 	$(BIN)/attune db upgrade
 	$(BIN)/attune demo --if-empty
 
+# The app and, beside it, the job runner that opens, invites, reminds and closes on schedule.
 run: db
-	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
+	sh deploy/serve.sh $(BIN) $(PORT)
 
 # Everything but the browser tests on two workers, then the browser tests in one process, so
 # that they share one server and one Chromium (pytest 9 ignores xdist's groups). Both parts

@@ -3,8 +3,9 @@
 For each scale (hospital, system) and backend (SQLite, PostgreSQL) it loads the demo (timed)
 and then times every figure the dashboard shows (bench/reporting.py): from rollups, from raw
 answers with DuckDB, and with naive pandas; then 10,000 submissions from 32 writers
-(bench/load.py) and 20 browsers completing the survey at once (bench/browser_load.py). Each
-table goes into README.md between its markers.
+(bench/load.py), 20 browsers completing the survey at once (bench/browser_load.py) and
+10,000 invitations sent through a local SMTP server (bench/mail.py). Each table goes into
+README.md between its markers.
 
     python -m bench --scale hospital            # a smoke test in seconds
     python -m bench --scale system --reuse      # measure databases an earlier run loaded
@@ -100,6 +101,7 @@ def main() -> None:
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
     parser.add_argument("--no-load", action="store_true", help="skip the submission load")
     parser.add_argument("--no-browsers", action="store_true", help="skip the browser load")
+    parser.add_argument("--no-mail", action="store_true", help="skip sending invitations")
     args = parser.parse_args()
     backends = args.backends.split(",")
     load_rows, figure_tables, disagreements = [], [], []
@@ -173,6 +175,10 @@ def main() -> None:
         from bench import browser_load
 
         browser_load.main(readme)
+    if not args.no_mail:
+        from bench import mail
+
+        mail.main(["--backends", args.backends, *readme])
 
 
 if __name__ == "__main__":

@@ -135,6 +135,54 @@ class Settings(BaseSettings):
             return {"a4": "A4", "letter": "Letter"}.get(value.strip().lower(), value)
         return value
 
+    time_zone: str = Field(
+        default="UTC",
+        validation_alias="ATTUNE_TIME_ZONE",
+        description="IANA time zone in which cycles open, close and send their emails.",
+    )
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="ATTUNE_SMTP_URL",
+        description="SMTP server for invitations: smtp://[user:password@]host[:port]"
+        "[?starttls=true] or smtps://...; unset, nothing is sent.",
+    )
+    mail_from: str | None = Field(
+        default=None,
+        validation_alias="ATTUNE_MAIL_FROM",
+        description="Sender of invitation emails, e.g. 'Staff Survey <survey@example.org>'.",
+    )
+    mail_reply_to: str | None = Field(
+        default=None,
+        validation_alias="ATTUNE_MAIL_REPLY_TO",
+        description="Where replies to invitation emails go (optional).",
+    )
+    mail_hour: int = Field(
+        default=8,
+        ge=0,
+        le=23,
+        validation_alias="ATTUNE_MAIL_HOUR",
+        description="Local hour from which a day's invitations and reminders are sent.",
+    )
+    link_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        validation_alias="ATTUNE_LINK_SECRET",
+        description="Secret from which emailed links are rebuilt at each send (never stored).",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"ATTUNE_TIME_ZONE {value!r} is not a time zone name such as Europe/London"
+            ) from None
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:

@@ -363,3 +363,72 @@ class AuditEvent(SQLModel, table=True):
     actor: str = Field(max_length=120)
     action: str = Field(max_length=80)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class CycleSchedule(SQLModel, table=True):
+    """When a cycle's invitations and reminders go out, what they say, and what the job runner
+    (surveys/jobs.py) has done. Opening and closing follow the cycle's own dates."""
+
+    __tablename__ = "cycle_schedule"
+
+    cycle_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("survey_cycle.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    # None: the cycle's opening date.
+    invite_on: date | None = None
+    # Days after opening, comma-separated and ascending ("3,7"); empty for no reminders.
+    reminder_days: str = Field(default="", max_length=60)
+    # Plain text an administrator writes; never markup.
+    subject: str = Field(default="", max_length=200)
+    intro: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # What the runner did by itself, once each: it never reopens a cycle it opened and an
+    # administrator then closed, nor closes again a cycle reopened after its closing date.
+    opened_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    closed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    # Totals for the cycle's page: counts, never who.
+    invitations_sent: int = 0
+    reminders_sent: int = 0
+
+
+class InvitationDelivery(SQLModel, table=True):
+    """One address's one-time link, by email: enough to send the invitation and its reminders.
+
+    It records which step (0 the invitation, n the n-th reminder) has been dealt with, for every
+    address alike: a reminder step is marked done for an address whose link was already used,
+    without sending, so the table does not say who had answered by when. Nothing here is
+    written when a survey is submitted. The token is not stored: it is rebuilt from `nonce`
+    with ATTUNE_LINK_SECRET (surveys/invitations/delivery.py).
+    """
+
+    __tablename__ = "invitation_delivery"
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "address"),
+        Index("ix_invitation_delivery_due", "cycle_id", "step_done"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="survey_cycle.id")
+    invitation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("invitation.id"), nullable=False, unique=True)
+    )
+    address: str = Field(sa_column=Column(String(320), nullable=False))
+    nonce: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    # -1: nothing sent yet; 0: the invitation; n: up to the n-th reminder.
+    step_done: int = Field(default=-1, sa_column=Column(Integer, nullable=False, default=-1))
+    # A runner's claim: who holds the row and until when (a killed runner's claim lapses).
+    claimed_by: str | None = Field(default=None, max_length=40)
+    claimed_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    # Failures of the current step: retried with backoff, the last reason kept in words.
+    attempts: int = 0
+    next_try: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    last_error: str | None = Field(default=None, max_length=300)

@@ -26,6 +26,7 @@ from surveys.records import CycleState
 from surveys.storage import make_engine, migrate, write_session
 from tests.support.accounts import PASSWORD, use_fast_hashing
 from tests.support.backends import POSTGRES_SKIP_REASON, POSTGRES_URL_VARIABLE, postgres_url
+from tests.support.mail import mail_server, mail_settings  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture(autouse=True)

@@ -229,3 +229,60 @@ def test_postgresql_transaction_ids_do_not_join_a_token_or_comment_to_its_respon
     # Only the newest response shares the id, and it says no more than its cell does.
     assert sum(response in invitation_ids for response in response_ids) == 1
     assert invitation_ids == comment_ids
+
+
+# Tables of invitations by email: they may name a person (that is their job), so they must
+# never be written by a submission nor point at anything a submission writes.
+DELIVERY_TABLES = ("invitation_delivery", "cycle_schedule")
+DELIVERY_REFERENCES = {"survey_cycle", "invitation"}
+
+
+@backends()
+def test_delivery_tables_point_at_no_answer(engine: Engine) -> None:
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        for table_name in DELIVERY_TABLES:
+            references = {key["referred_table"] for key in inspector.get_foreign_keys(table_name)}
+            assert references <= DELIVERY_REFERENCES, (table_name, references)
+            # Times of sending only: nothing that could hold when a link was used.
+            times = {
+                column["name"]
+                for column in inspector.get_columns(table_name)
+                if isinstance(column["type"], TIME_TYPES)
+            }
+            assert times <= {"claimed_until", "next_try", "opened_at", "closed_at", "invite_on"}
+
+
+@backends()
+def test_a_submission_writes_nothing_to_the_delivery_tables(
+    engine: Engine, mail_settings: object
+) -> None:
+    from surveys.invitations.delivery import import_email_roster, token_for_invitation
+    from surveys.organisation.schedule import put_schedule
+
+    with write_session(engine) as session:
+        division_id = add_division(session=session, name="Acute care")
+        add_department(session=session, name="Emergency", division_id=division_id)
+        cycle_id = add_cycle(
+            session=session, name="2026 Q4", opens=date(2026, 10, 12),
+            closes=date(2026, 12, 3), state=CycleState.open,
+        )  # fmt: skip
+        put_schedule(session=session, cycle_id=cycle_id, actor="boss", reminder_days=(3,))
+    data = b"department,staff_group,email\nEmergency,nursing,a@x.example\n"
+    data += b"Emergency,nursing,b@x.example\n"
+    import_email_roster(engine=engine, data=data, cycle_id=cycle_id, actor="boss")
+
+    def delivery_rows() -> list:
+        columns = "*, xmin::text" if engine.dialect.name == "postgresql" else "*, rowid"
+        with engine.connect() as connection:
+            return [
+                connection.execute(text(f"SELECT {columns} FROM {table} ORDER BY 1")).all()
+                for table in DELIVERY_TABLES
+            ]
+
+    with read_session(engine) as session:
+        invitation_id = session.scalars(select(Invitation.id)).first()
+        token = token_for_invitation(session=session, invitation_id=invitation_id)
+    before = delivery_rows()
+    submit(engine, token, comment="A comment")
+    assert delivery_rows() == before

@@ -117,3 +117,60 @@ def test_sqlite_response_ids_are_the_rowids(engine: Engine, survey: dict) -> Non
     with engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT id, rowid FROM response").all()
     assert all(response_id == rowid for response_id, rowid in rows)
+
+
+@backends()
+def test_the_email_tables_do_not_say_who_answered_when(
+    engine: Engine, survey: dict, mail_settings
+) -> None:
+    """People invited by email answer in an unknown order, some before the reminder and some
+    after. The delivery rows, in every order the database offers and by every column, must not
+    tell those who answered before the reminder from those who did not, nor pair with
+    responses."""
+    from datetime import UTC, datetime, timedelta
+
+    from surveys.invitations.delivery import import_email_roster
+    from surveys.jobs import run_due
+    from surveys.organisation.schedule import put_schedule
+    from surveys.storage import write_session
+    from tests.support.mail import addresses, roster, token_of
+
+    cycle_id = survey["cycles"]["2026 Q4"]
+    with write_session(engine) as session:
+        put_schedule(session=session, cycle_id=cycle_id, actor="boss", reminder_days=(3,))
+    emails = addresses(PEOPLE)
+    import_email_roster(
+        engine=engine, data=roster(emails, ("Emergency",)), cycle_id=cycle_id, actor="boss"
+    )
+    opens = datetime(2026, 10, 12, 9, tzinfo=UTC)
+    run_due(engine, opens)
+    links = {str(m["To"]): token_of(m) for m in mail_settings.mailbox.messages}
+    order = random.Random(5).sample(emails, PEOPLE)
+    early, late = order[: PEOPLE // 2], order[PEOPLE // 2 :]
+
+    def answer(email: str, number: int) -> None:
+        form = load_survey(engine=engine, token=links[email])
+        submit_survey(engine=engine, token=links[email], submission_key=f"k{email}",
+                      answers=full_answers(form, likert=1 + number % 5), comment=None)  # fmt: skip
+
+    for number, email in enumerate(early):
+        answer(email, number)
+    assert run_due(engine, opens + timedelta(days=3)).reminders_sent == len(late)
+    for number, email in enumerate(late[:10]):
+        answer(email, number)
+
+    # Every column but the address, nonce and ids is the same for everyone.
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT step_done, claimed_by, claimed_until, attempts, next_try, last_error"
+                 " FROM invitation_delivery")
+        ).all()  # fmt: skip
+        assert len(set(rows)) == 1, set(rows)
+        if engine.dialect.name == "postgresql":
+            xmins = connection.execute(text("SELECT xmin::text FROM invitation_delivery")).all()
+            assert len(set(xmins)) == 1
+    # No order of the delivery rows follows the order of answering.
+    answered_early = set(early)
+    for name, listed in orderings(engine, "invitation_delivery", "address").items():
+        first_half = set(listed[: PEOPLE // 2])
+        assert len(first_half & answered_early) < PEOPLE // 2, name

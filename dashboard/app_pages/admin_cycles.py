@@ -8,7 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
+from surveys.invitations import delivery
 from surveys.organisation import cycles as cycle_actions
+from surveys.organisation import schedule
 from surveys.records import CycleState
 
 account = auth.require_admin()
@@ -102,3 +104,122 @@ with change:
                 )
     else:
         st.caption("Create a cycle first.")
+
+st.divider()
+st.subheader("Schedule, message and emails")
+st.caption(
+    "A cycle with a schedule opens at the start of its opening day, sends its invitations and "
+    "reminders, and closes at the end of its closing day by itself (the job runner, "
+    "`attune run-due`, does this). Staff to invite by email are added with "
+    "`attune roster import`. Only counts are shown here: never who has or has not answered."
+)
+if not cycles:
+    st.caption("Create a cycle first.")
+    st.stop()
+
+schedule_by_id = {cycle.id: cycle for cycle in cycles}
+scheduled_id = st.selectbox(
+    "Cycle",
+    options=[cycle.id for cycle in reversed(cycles)],
+    format_func=lambda cycle_id: schedule_by_id[cycle_id].name,
+    key="schedule_cycle",
+)
+plan = schedule.get_schedule(engine=engine, cycle_id=scheduled_id)
+if not plan.automatic:
+    st.caption("No schedule yet: this cycle is opened and closed by hand until one is saved.")
+
+with st.form("schedule_form"):
+    invite_on = st.date_input(
+        "Invitations go out on",
+        value=plan.invite_on,
+        min_value=plan.opens,
+        max_value=plan.closes,
+        format="YYYY-MM-DD",
+        key="schedule_invite_on",
+    )
+    reminder_text = st.text_input(
+        "Reminders, in days after opening",
+        value=",".join(str(day) for day in plan.reminder_days) if plan.automatic else "3,7",
+        help="Comma-separated, e.g. 3,7. Leave empty for no reminders.",
+        key="schedule_reminders",
+    )
+    subject = st.text_input(
+        "Subject",
+        value=plan.subject,
+        placeholder=delivery.default_subject(plan.cycle, reminder=False),
+        max_chars=delivery.SUBJECT_MAX_LENGTH,
+        key="schedule_subject",
+    )
+    intro = st.text_area(
+        "Introduction (plain text; a blank line starts a new paragraph)",
+        value=plan.intro,
+        max_chars=delivery.INTRO_MAX_LENGTH,
+        key="schedule_intro",
+    )
+    if st.form_submit_button("Save schedule and message", key="schedule_save", type="primary"):
+        auth.apply(
+            lambda: schedule.set_schedule(
+                engine=engine,
+                cycle_id=scheduled_id,
+                actor=account.username,
+                invite_on=invite_on if isinstance(invite_on, date) else None,
+                reminder_days=schedule.parse_reminder_days(reminder_text),
+                subject=subject,
+                intro=intro,
+            ),
+            success="Schedule and message saved.",
+        )
+
+with st.expander("Preview of the invitation", expanded=False):
+    try:
+        preview = delivery.render(
+            cycle=plan.cycle,
+            closes=plan.closes,
+            subject=plan.subject,
+            intro=plan.intro,
+            link="(each person's own link)",
+            reminder=False,
+        )
+    except ValueError as error:
+        st.error(auth.plain(error), icon=":material/error:")
+    else:
+        st.text(f"Subject: {preview.subject}")
+        st.text(preview.text)
+
+test_to = st.text_input(
+    "Your email address, for a test",
+    value=account.username if "@" in account.username else "",
+    key="schedule_test_to",
+)
+if st.button("Send a test email to me", key="schedule_test_send", icon=":material/send:"):
+    try:
+        delivery.send_test_email(
+            engine=engine, cycle_id=scheduled_id, to=test_to, actor=account.username
+        )
+    except (ValueError, delivery.MailNotConfigured, delivery.MailError) as error:
+        st.error(f"No test email sent: {auth.plain(error)}", icon=":material/error:")
+    else:
+        st.success(f"Test email sent to {auth.plain(test_to)}.", icon=":material/check_circle:")
+
+counts = schedule.delivery_counts(engine=engine, cycle_id=scheduled_id)
+with st.container(horizontal=True):
+    st.metric("Addresses", f"{counts.addresses:,}", width="content")
+    st.metric("Invitations sent", f"{counts.sent:,}", width="content")
+    st.metric("Waiting", f"{counts.waiting:,}", width="content")
+    st.metric("Failing, to be retried", f"{counts.failing:,}", width="content")
+    st.metric("Reminders sent", f"{counts.reminders_sent:,}", width="content")
+if counts.reasons:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Why it failed": [reason for reason, _ in counts.reasons],
+                "Addresses": [number for _, number in counts.reasons],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="schedule_failures",
+    )
+problem = delivery.mail_problem()
+if problem and counts.addresses:
+    st.warning(f"Nothing can be sent yet: {problem}.", icon=":material/warning:")

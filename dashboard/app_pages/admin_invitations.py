@@ -6,19 +6,22 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
-from surveys.invitations import roster
+from surveys.invitations import links, roster
 from surveys.organisation.cycles import list_cycles
+from surveys.organisation.structure import list_departments, list_staff_groups
 from surveys.records import CycleState
 
 LINKS_KEY = "invitation_links"  # (file id, LinkFile) of the roster last turned into links
 OPEN_LINK_KEY = "invitation_open_link"
+GROUP_LINKS_KEY = "invitation_group_links"  # (count, CSV text) of the links last made for a group
 
 account = auth.require_admin()
 
 st.title("Invitations")
 st.caption(
     "Links are made here and handed back once, as a file: Attune keeps only a hash of each "
-    "link and never stores email addresses."
+    "link and stores no email address from a roster uploaded here. To have Attune email the "
+    "links, use `attune roster import` and a cycle schedule (Manage cycles)."
 )
 auth.show_flash()
 
@@ -43,7 +46,9 @@ cycle_id = st.selectbox(
 if by_id[cycle_id].state == CycleState.draft:
     st.caption("This cycle is a draft: its links will work once it is opened.")
 
-personal, open_tab = st.tabs(["One-time links from a roster", "Open link"])
+personal, one_group, open_tab = st.tabs(
+    ["One-time links from a roster", "Links for one group", "Open link"]
+)
 
 with personal:
     st.markdown(
@@ -153,6 +158,66 @@ with personal:
                 del st.session_state[LINKS_KEY]
                 st.rerun()
 
+with one_group:
+    st.markdown(
+        "One-time links for one department and staff group, without a roster file: for a "
+        "ward that hands out links on paper, say."
+    )
+    departments = list_departments(engine=engine, include_archived=False)
+    groups = list_staff_groups(engine=engine)
+    if not departments or not groups:
+        st.caption("Add a department first, on the Departments page.")
+    else:
+        with st.form("group_links_form"):
+            department_name = st.selectbox(
+                "Department", [department.name for department in departments], key="group_dept"
+            )
+            group_names = {group.key: group.name for group in groups}
+            group_key = st.selectbox(
+                "Staff group",
+                list(group_names),
+                format_func=lambda key: group_names[key],
+                key="group_group",
+            )
+            count = st.number_input(
+                "How many links", min_value=1, max_value=roster.MAX_HEADCOUNT, value=10,
+                key="group_count",
+            )  # fmt: skip
+            if st.form_submit_button("Make links", key="group_links_create", type="primary"):
+                try:
+                    made = links.invite(
+                        engine=engine,
+                        cycle=by_id[cycle_id].name,
+                        department=str(department_name),
+                        staff_group=str(group_key),
+                        count=int(count),
+                        actor=account.username,
+                    )
+                except (links.UnknownName, links.CycleClosed, ValueError) as error:
+                    st.error(auth.plain(error), icon=":material/error:")
+                else:
+                    st.session_state[GROUP_LINKS_KEY] = (len(made.urls), links.links_csv(made))
+    group_made = st.session_state.get(GROUP_LINKS_KEY)
+    if group_made:
+        st.success(
+            f"{group_made[0]:,} links created. Download them now: this file is the only copy.",
+            icon=":material/check_circle:",
+        )
+        with st.container(horizontal=True):
+            st.download_button(
+                "Download links (CSV)",
+                data=group_made[1],
+                file_name="attune-links.csv",
+                mime="text/csv",
+                on_click="ignore",
+                type="primary",
+                icon=":material/download:",
+                key="group_links_download",
+            )
+            if st.button("Done: forget the links", key="group_links_forget"):
+                del st.session_state[GROUP_LINKS_KEY]
+                st.rerun()
+
 with open_tab:
     st.markdown(
         "An open link can be shared widely (a poster, a newsletter). Respondents choose their "
@@ -169,3 +234,14 @@ with open_tab:
     if st.session_state.get(OPEN_LINK_KEY):
         st.caption("Copy it now: Attune keeps only its hash.")
         st.code(st.session_state[OPEN_LINK_KEY], language=None, wrap_lines=True)
+        poster = links.qr_code_png(st.session_state[OPEN_LINK_KEY])
+        st.image(poster, caption="QR code of the open link, for a poster", width=240)
+        st.download_button(
+            "Download the QR code (PNG)",
+            data=poster,
+            file_name="attune-open-link-qr.png",
+            mime="image/png",
+            on_click="ignore",
+            icon=":material/qr_code:",
+            key="open_link_qr",
+        )

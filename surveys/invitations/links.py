@@ -8,6 +8,7 @@ caller's `session=`: a roster makes all its links in one transaction, all or not
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlmodel import Session
 
 from surveys import audit
 from surveys.config import get_settings
+from surveys.csvsafe import rows_to_csv
 from surveys.models import Department, Invitation, StaffGroup, SurveyCycle
 from surveys.records import CycleState
 from surveys.storage import write_session
@@ -222,3 +224,23 @@ def open_link(
         if deliver is not None:
             deliver(made)
         return made
+
+
+LINKS_CSV_HEADER = ("cycle", "department", "staff_group", "link")
+
+
+def links_csv(made: MadeLinks) -> str:
+    """The links just made as CSV text (cycle, department, staff_group, link), safe to open in
+    a spreadsheet: the one copy of the links there will ever be."""
+    rows = [(made.cycle, made.department or "", made.staff_group or "", u) for u in made.urls]
+    return rows_to_csv(LINKS_CSV_HEADER, rows)
+
+
+def qr_code_png(url: str) -> bytes:
+    """A QR code of `url` as a PNG, large enough to print on a ward poster."""
+    import segno
+
+    buffer = io.BytesIO()
+    # Error correction "M" survives a crease or a smudge on a printed poster.
+    segno.make(url, error="m").save(buffer, kind="png", scale=10, border=4)
+    return buffer.getvalue()

@@ -111,6 +111,8 @@ class Roster:
     ignored_columns: tuple[str, ...] = ()
     # For an email roster: (cell index, position in the cell) per email, in file order.
     order: tuple[tuple[int, int], ...] = field(default=(), repr=False)
+    # For an email roster: the line of each email in `order`, for messages about them.
+    email_lines: tuple[int, ...] = field(default=(), repr=False)
 
     @property
     def links(self) -> int:
@@ -307,6 +309,7 @@ def _parse(session: Session, data: bytes, cycle_id: int) -> Roster:
     first_line: dict[tuple[int, int], int] = {}
     email_lines: dict[str, int] = {}
     order: list[tuple[tuple[int, int], int]] = []
+    lines_of_emails: list[int] = []
     rows = 0
 
     def problem(line: int, column: str | None, message: str) -> None:
@@ -405,6 +408,7 @@ def _parse(session: Session, data: bytes, cycle_id: int) -> Roster:
             cell["count"] += count
             if email is not None:
                 order.append((key, len(cell["emails"])))
+                lines_of_emails.append(line)
                 cell["emails"].append(email)
     except csv.Error as error:
         if "field larger than field limit" in str(error):
@@ -449,6 +453,7 @@ def _parse(session: Session, data: bytes, cycle_id: int) -> Roster:
         rows=rows,
         ignored_columns=tuple(ignored),
         order=tuple((index_of[key], position) for key, position in order),
+        email_lines=tuple(lines_of_emails),
     )
 
 

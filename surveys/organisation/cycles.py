@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session, col
 
 from surveys import audit
@@ -90,29 +90,45 @@ def create_cycle(
 
 def change_cycle_state(*, engine: Engine, cycle_id: int, action: str, actor: str) -> CycleState:
     """Open or close a cycle ("open" also reopens a closed one); returns the new state."""
+    with write_session(engine) as session:
+        return apply_cycle_state(session=session, cycle_id=cycle_id, action=action, actor=actor)
+
+
+def apply_cycle_state(
+    *, session: Session, cycle_id: int, action: str, actor: str, why: str = ""
+) -> CycleState:
+    """`change_cycle_state` inside the caller's transaction: the one place a cycle opens or
+    closes, by hand or by the job runner (`why` says "on its opening date", say)."""
     if action not in CYCLE_TRANSITIONS:
         raise OrganisationError(f"unknown cycle action {action!r}")
     target, allowed_from = CYCLE_TRANSITIONS[action]
-    with write_session(engine) as session:
-        cycle = _get(session, SurveyCycle, cycle_id, "survey cycle")
-        current = CycleState(cycle.state)
-        if current not in allowed_from:
-            raise OrganisationError(
-                f"survey cycle {cycle.name!r} is {current.value}; it cannot {action}"
-            )
-        cycle.state = target.value
-        session.add(cycle)
-        session.flush()
-        if target is CycleState.open:
-            steps.start(session=session, cycle_id=cycle_id)
-        else:
-            steps.release_all(session=session, cycle_id=cycle_id)
-        audit.record(
-            session=session,
-            actor=actor,
-            action="cycle.open" if target is CycleState.open else "cycle.close",
-            detail=cycle.name,
+    cycle = _get(session, SurveyCycle, cycle_id, "survey cycle")
+    current = CycleState(cycle.state)
+    if current not in allowed_from:
+        raise OrganisationError(
+            f"survey cycle {cycle.name!r} is {current.value}; it cannot {action}"
         )
+    # Conditional on the state read: of two callers at once, only one moves the cycle.
+    moved = session.execute(
+        update(SurveyCycle)
+        .where(col(SurveyCycle.id) == cycle_id, col(SurveyCycle.state) == current.value)
+        .values(state=target.value)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
+        raise OrganisationError(f"survey cycle {cycle.name!r} changed meanwhile; try again")
+    name = cycle.name
+    session.expire(cycle)
+    if target is CycleState.open:
+        steps.start(session=session, cycle_id=cycle_id)
+    else:
+        steps.release_all(session=session, cycle_id=cycle_id)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="cycle.open" if target is CycleState.open else "cycle.close",
+        detail=f"{name} ({why})" if why else name,
+    )
     return target
 
 

@@ -13,11 +13,19 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
+from surveys.clock import utc_now
 from surveys.config import get_settings
 from surveys.instruments import Instrument as InstrumentDefinition
 from surveys.instruments import InstrumentError, builtin_instrument, discover_instruments
 from surveys.invitations.links import hash_token
-from surveys.models import Department, Instrument, Invitation, StaffGroup, SurveyCycle
+from surveys.models import (
+    CycleSchedule,
+    Department,
+    Instrument,
+    Invitation,
+    StaffGroup,
+    SurveyCycle,
+)
 from surveys.organisation.catalogue import instrument_items
 from surveys.organisation.structure import staff_groups
 from surveys.records import CycleState
@@ -147,13 +155,23 @@ class _Context:
     instrument_id: int
 
 
-def _unavailable_for_cycle(cycle: SurveyCycle) -> SurveyUnavailable | None:
+def _unavailable_for_cycle(
+    cycle: SurveyCycle, closed_by_date: bool = False
+) -> SurveyUnavailable | None:
     if cycle.state == CycleState.open:
         return None
     if cycle.state == CycleState.closed:
+        # The closing date is named only when the cycle closed by it (the job runner closed it,
+        # or the date has passed): a cycle closed early by hand closed on a day nothing records.
+        when = (
+            f" (it closed on {cycle.closes:%A} {cycle.closes.day} {cycle.closes:%B %Y})"
+            if isinstance(cycle.closes, date)
+            and (closed_by_date or cycle.closes < utc_now().date())
+            else ""
+        )
         return SurveyUnavailable(
             Unavailable.closed,
-            f"The survey {cycle.name!r} has closed, so it can no longer be answered. "
+            f"The survey {cycle.name!r} has closed{when}, so it can no longer be answered. "
             "Thank you for your interest.",
         )
     opens = f"{cycle.opens.day} {cycle.opens:%B %Y}" if isinstance(cycle.opens, date) else ""
@@ -220,7 +238,8 @@ def _read_context(session: Session, invitation: Invitation) -> _Context:
     """The cycle and form `invitation` opens, or SurveyUnavailable saying why there is none."""
     cycle = session.get(SurveyCycle, invitation.cycle_id)
     assert cycle is not None  # a foreign key guarantees it
-    problem = _unavailable_for_cycle(cycle)
+    schedule = session.get(CycleSchedule, cycle.id)
+    problem = _unavailable_for_cycle(cycle, schedule is not None and schedule.closed_at is not None)
     if problem is not None:
         raise problem
     if invitation.used and not invitation.is_open:

@@ -346,6 +346,76 @@ def test_closed_cycles_are_not_offered_for_invitations(hospital: Engine, cycles)
     assert not at.file_uploader
 
 
+def test_admin_makes_links_for_one_group_without_a_file(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_invitations.py")
+    before = count_invitations(hospital)
+    at.selectbox(key="group_dept").set_value("Oncology")
+    at.selectbox(key="group_group").set_value("physicians")
+    at.number_input(key="group_count").set_value(3)
+    at.button(key="group_links_create").click().run()
+    assert not at.exception
+    assert count_invitations(hospital) == before + 3
+    assert "3 links created" in at.success[0].value
+    rows = list(csv.reader(io.StringIO(at.session_state["invitation_group_links"][1])))
+    assert rows[0] == ["cycle", "department", "staff_group", "link"]
+    assert {row[1] for row in rows[1:]} == {"Oncology"} and len(rows) == 4
+    assert audit_actions(hospital)[-1] == "invitations.create"
+
+
+def test_an_open_link_comes_with_a_qr_code_to_print(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_invitations.py")
+    at.button(key="open_link_create").click().run()
+    assert not at.exception
+    assert "open_link_qr" in [button.key for button in at.get("download_button")]
+    poster = invitations.qr_code_png(at.code[0].value)
+    assert poster.startswith(b"\x89PNG") and len(poster) > 500
+
+
+def test_admin_sets_a_schedule_and_message_and_sends_a_test_email(
+    hospital: Engine, cycles, mail_settings
+) -> None:
+    from surveys.organisation.schedule import get_schedule
+
+    at = admin_on(hospital, "admin_cycles.py")
+    at.selectbox(key="schedule_cycle").set_value(cycles["draft"]).run()
+    assert "opened and closed by hand" in " ".join(caption.value for caption in at.caption)
+    at.text_input(key="schedule_reminders").set_value("2, 9")
+    at.text_input(key="schedule_subject").set_value("**Our** survey <b>now</b>")
+    at.text_area(key="schedule_intro").set_value("Hello [team](javascript:alert(1))")
+    at.button(key="schedule_save").click().run()
+    assert not at.exception
+    assert "Schedule and message saved" in at.success[0].value
+    plan = get_schedule(engine=hospital, cycle_id=cycles["draft"])
+    assert plan.automatic and plan.reminder_days == (2, 9)
+    # The preview shows the administrator's text as text.
+    at.selectbox(key="schedule_cycle").set_value(cycles["draft"]).run()
+    shown = [element.value for element in at.text]
+    assert "Subject: **Our** survey <b>now</b>" in shown
+    assert any("Hello [team](javascript:alert(1))" in value for value in shown)
+    assert not at.markdown or all("javascript" not in m.value for m in at.markdown)
+    assert [metric.value for metric in at.metric][:3] == ["0", "0", "0"]
+
+    at.text_input(key="schedule_test_to").set_value("boss@hospital.example")
+    at.button(key="schedule_test_send").click().run()
+    assert not at.exception
+    assert "Test email sent" in at.success[0].value
+    (received,) = mail_settings.mailbox.messages
+    assert received["Subject"] == "**Our** survey <b>now</b>"
+    assert audit_actions(hospital)[-2:] == ["cycle.schedule", "mail.test"]
+
+
+def test_a_bad_schedule_is_refused_in_words(hospital: Engine, cycles) -> None:
+    at = admin_on(hospital, "admin_cycles.py")
+    at.selectbox(key="schedule_cycle").set_value(cycles["draft"]).run()
+    at.text_input(key="schedule_reminders").set_value("3, soon")
+    at.button(key="schedule_save").click().run()
+    assert not at.exception
+    assert "whole numbers of days" in at.error[0].value
+    at.text_input(key="schedule_reminders").set_value("400")
+    at.button(key="schedule_save").click().run()
+    assert "after the cycle closes" in at.error[0].value
+
+
 # --- Response rates ----------------------------------------------------------------------------
 
 
