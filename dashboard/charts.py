@@ -148,7 +148,8 @@ def _percent(value: float | None) -> str:
 def _change(value: float | None, significant: bool | None) -> str:
     if value is None or pd.isna(value):
         return "no comparison"
-    marker = " (significant)" if significant else " (within chance)"
+    # The precise words ("significant at 95%") are in the pages' help text.
+    marker = " (a real change)" if significant else " (no real change)"
     return f"{value:+.1f} points{marker}"
 
 
@@ -638,8 +639,15 @@ def dimension_chart(overview: Overview, *, title: str | None = None) -> go.Figur
             showarrow=False,
             font={"color": MUTED_TEXT, "size": 11},
         )
-    _calm(figure, height=max(240, 34 * len(labels) + 80))
+    # A legend for the colours: an entry each for those the bars use, drawing nothing.
+    for name, colour in (("Strongest", FAVOURABLE), ("Weakest", UNFAVOURABLE), ("Others", NEUTRAL)):
+        if colour in colours:
+            figure.add_trace(
+                go.Bar(x=[None], y=[None], orientation="h", marker={"color": colour},
+                       name=name, showlegend=True, hoverinfo="skip")
+            )  # fmt: skip
+    _calm(figure, height=max(240, 34 * len(labels) + 110))
     figure.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
     figure.update_xaxes(range=[0, 100], ticksuffix="%", showgrid=True, gridcolor=GRID)
-    figure.update_layout(title=title)
+    figure.update_layout(title=title, barmode="overlay")
     return figure

@@ -169,6 +169,13 @@ def overview(selection: Selection) -> reporting.Overview:
     return cast(reporting.Overview, _cached(overview_asked(selection)))
 
 
+def organisation_overview(selection: Selection) -> reporting.Overview:
+    """The same cycle and staff groups across the whole organisation: the benchmark a manager
+    asks for first. Released like every figure; it names no department."""
+    arguments = {"cycle_id": selection.cycle_id, "staff_groups": selection.staff_groups}
+    return cast(reporting.Overview, _cached(_asked("overview", arguments | {"departments": None})))
+
+
 def heatmap_asked(selection: Selection, *, by: HeatmapRows) -> Asked:
     return _asked("heatmap", selection.arguments() | {"by": by})
 

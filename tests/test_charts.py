@@ -123,7 +123,9 @@ def test_heatmap_shows_percent_favourable_with_n_and_change_in_the_hover() -> No
     figure = charts.heatmap_chart(small_heatmap())
     data = traces_named(figure, "percent favourable")[0]
     assert data.z[1][0] == 52 and data.text[1][0] == "52%"
-    assert "n = 80" in data.hovertext[1][0] and "-9.5 points (significant)" in data.hovertext[1][0]
+    assert (
+        "n = 80" in data.hovertext[1][0] and "-9.5 points (a real change)" in data.hovertext[1][0]
+    )
     assert (data.zmin, data.zmax) == (0, 100)
     assert data.colorscale[0][1] == charts.UNFAVOURABLE
     assert data.colorscale[-1][1] == charts.FAVOURABLE
@@ -304,6 +306,14 @@ def test_dimension_chart_colours_strongest_and_weakest_and_labels_suppressed_one
     ]
     assert [a.text for a in figure.layout.annotations] == ["fewer than 5 responses"]
     assert bar.error_x.array[0] == pytest.approx(6)
+    # The legend names each colour the bars use, and draws nothing itself.
+    legend = [(trace.name, trace.marker.color) for trace in figure.data if trace.showlegend]
+    assert legend == [
+        ("Strongest", charts.FAVOURABLE),
+        ("Weakest", charts.UNFAVOURABLE),
+        ("Others", charts.NEUTRAL),
+    ]
+    assert all(list(trace.x) == [None] for trace in figure.data[1:])
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ from surveys.organisation.structure import (
     add_division,
     staff_groups,
 )
-from surveys.reporting import ALL_SELECTED, RollupSource
+from surveys.reporting import ALL_SELECTED, Comments, RollupSource
 from surveys.reporting.figures import with_change
 from surveys.reporting.relationships import PATIENTS_LABEL
 from surveys.reporting.statistics import change_is_significant, mean_interval
@@ -905,3 +905,15 @@ def test_no_combination_of_filters_lets_an_attacker_solve_for_a_small_cell(
         number = next(n for n, c in attack["cycles"].items() if c == cycle_id)
         for cells in classes.values():
             assert sum(ATTACK_CELLS[number][cell] for cell in cells) >= ATTACK_COMMENT_MINIMUM
+
+
+def test_a_comment_search_keeps_those_with_every_word_ignoring_case_and_accents() -> None:
+    found = Comments(
+        ("Café handover was late", "Handover on time", "The cafe is closed"),
+        suppressed=False,
+        minimum=8,
+    )
+    assert found.matching("  ").texts == found.texts
+    assert found.matching("HANDOVER").texts == ("Café handover was late", "Handover on time")
+    assert found.matching("cafe handover").texts == ("Café handover was late",)
+    assert found.matching("night shift").texts == ()

@@ -34,11 +34,11 @@ cycle_id = st.selectbox(
 rates = response_rates(resources.engine(), cycle_id=cycle_id)
 
 st.caption(
-    f"Counts below {rates.minimum} are shown as “fewer than {rates.minimum}” so that nobody can "
-    "tell who has just answered. As in the results, a small group is pooled with others and "
-    "only whole pools are counted exactly, so a group pooled with a small one is “not shown” "
-    "and some department totals only “at least”. Responses through an open link count toward "
-    "their department and group, so a rate is capped at 100%."
+    f"To keep answers anonymous, a number below {rates.minimum} shows as “fewer than "
+    f"{rates.minimum}”. A small team is counted together with others, so its own row may say "
+    "“not shown”, and a department's total may say “at least”. People who answered through "
+    "an open link (a poster or a shared link) count toward their department, so a rate never "
+    "shows more than 100%."
 )
 if rates.state == CycleState.open:
     st.caption(open_cycle_notice())

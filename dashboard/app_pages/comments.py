@@ -21,9 +21,21 @@ if not result.texts:
     )
     st.stop()
 
+search = st.text_input(
+    "Search the comments",
+    placeholder="For example: handover",
+    key="comments_search",
+    width=420,
+    max_chars=200,
+)
+found = result.matching(search)
+if search.strip() and not found.texts:
+    st.info(f"No comment in this selection mentions “{search.strip()}”.", icon=":material/search:")
+    st.stop()
+
 # In the random order surveys.reporting gave them; "Show more" pages through that order, and
-# a new selection starts again from the first page.
-texts = result.texts
+# a new selection or search starts again from the first page.
+texts = found.texts
 paging = st.session_state.get(ORDER_KEY)
 if paging is None or paging[0] != texts:
     paging = st.session_state[ORDER_KEY] = (texts, PAGE_SIZE)
@@ -35,14 +47,19 @@ def _show_more() -> None:
     st.session_state[ORDER_KEY] = (texts, shown + PAGE_SIZE)
 
 
+counted = (
+    f"{len(texts):,} of {len(result.texts):,} comments mention “{search.strip()}”"
+    if search.strip()
+    else f"{len(texts):,} comments"
+)
 st.caption(
-    f"{len(texts):,} comments, in random order, without dates"
+    f"{counted}, in random order, without dates"
     + (f"; the first {min(shown, len(texts)):,} are shown." if len(texts) > shown else ".")
 )
-with st.container(height=560):
-    for text in texts[:shown]:
-        with st.container(border=True):
-            st.text(text)
+# In the page's own flow: one scroll bar, not a box that scrolls inside the scrolling page.
+for text in texts[:shown]:
+    with st.container(border=True):
+        st.text(text)
 if len(texts) > shown:
     st.button(
         f"Show {min(PAGE_SIZE, len(texts) - shown):,} more",
@@ -51,7 +68,7 @@ if len(texts) > shown:
         type="tertiary",
     )
 filters.download(
-    "Download the comments (CSV)",
-    result,
+    "Download these comments (CSV)" if search.strip() else "Download the comments (CSV)",
+    found,
     f"attune-comments-{selection.cycle_name}.csv",
 )

@@ -16,6 +16,10 @@ overview = resources.overview(selection)
 if overview.shows_nothing:
     filters.nothing_to_show(selection)
 hidden = charts.suppressed_label(overview.minimum)
+CHANGE_HELP = (
+    "“A real change” is larger than chance alone would give: statistically significant at "
+    "the 95% level. “No real change” means the difference is within what chance gives."
+)
 
 
 def shown(figure: Figure, *, digits: int = 0, signed: bool = False) -> str:
@@ -27,7 +31,7 @@ def shown(figure: Figure, *, digits: int = 0, signed: bool = False) -> str:
 def change(figure: Figure) -> str | None:
     if figure.change is None:
         return None
-    meaning = "significant" if figure.significant else "within chance"
+    meaning = "a real change" if figure.significant else "no real change"
     return f"{figure.change:+.1f} vs {overview.previous_cycle} ({meaning})"
 
 
@@ -53,8 +57,7 @@ with st.container(horizontal=True):
         delta=change(overview.index),
         delta_color=change_colour(overview.index),
         help="0-100. Each respondent's average answer on the relationship questions "
-        "(1 = 0, 5 = 100), averaged over respondents. 'Significant' means the change is "
-        "beyond chance at 95%.",
+        "(1 = 0, 5 = 100), averaged over respondents. " + CHANGE_HELP,
         width="content",
     )
     st.metric(
@@ -62,9 +65,19 @@ with st.container(horizontal=True):
         shown(overview.enps, signed=True),
         delta=change(overview.enps),
         delta_color=change_colour(overview.enps),
-        help="% who would recommend working here (9-10) minus % who would not (0-6).",
+        help="% who would recommend working here (9-10) minus % who would not (0-6). "
+        + CHANGE_HELP,
         width="content",
     )
+# A viewer who sees part of the organisation (a manager, or a chosen department) gets the
+# whole organisation's figures beside their own, for the same staff groups.
+if selection.scope is not None or selection.selected_departments or selection.divisions:
+    whole = resources.organisation_overview(selection)
+    if not (whole.index.suppressed and whole.enps.suppressed):
+        st.caption(
+            f"Whole organisation, for comparison: Relationship Health Index "
+            f"{shown(whole.index)}, eNPS {shown(whole.enps, signed=True)}."
+        )
 
 left, right = st.columns([3, 2], gap="large")
 with left:

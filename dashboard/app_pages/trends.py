@@ -23,7 +23,9 @@ measure = st.selectbox(
 frame = resources.trends(selection, measure=measure)
 if frame["suppressed"].all():
     filters.nothing_to_show(selection)
-story = selection.selected_departments is None
+# The whole and the three that moved most, unless the viewer chose departments or has no
+# more than three (then every line is shown, and the sentence would not be true).
+story = selection.selected_departments is None and frame["department_id"].nunique() > 3
 if story:
     st.caption(
         "Showing all departments together and the three that moved most. "

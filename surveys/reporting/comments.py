@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, replace
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -25,6 +26,22 @@ class Comments:
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame({"comment": list(self.texts)})
+
+    def matching(self, search: str) -> Comments:
+        """The comments that hold every word of `search`, in the same order, ignoring case
+        and accents. An empty search keeps them all; nothing is released that `texts` did not
+        already hold."""
+        words = _folded(search).split()
+        if not words:
+            return self
+        texts = tuple(text for text in self.texts if all(w in _folded(text) for w in words))
+        return replace(self, texts=texts)
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents, so that "cafe" finds "Café"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def comments(

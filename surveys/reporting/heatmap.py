@@ -162,8 +162,9 @@ def heatmap(
         measures = [d.key for d in reference.dimensions]
         scores = source.scores(cycle_ids, measures)
     atoms = atoms_of(cells, reference, cycle_ids, minimum)
-    rows: list[tuple[int | None, str]] = [(None, ALL_SELECTED)]
     shown = sorted_departments(reference, selection.departments)
+    # With one department, "all selected" would only repeat it.
+    rows: list[tuple[int | None, str]] = [(None, ALL_SELECTED)] if len(shown) != 1 else []
     if by == "division":
         division_ids = {department.division_id for department in shown}
         rows += sorted(

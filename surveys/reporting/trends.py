@@ -75,9 +75,11 @@ def trends(
             "n": np.where(shown, released["n"].to_numpy(dtype=np.float64), np.nan),
         }
     )
-    # Every cycle × (all selected, then each department), figures where there are some.
-    targets = [(-1, ALL_SELECTED)]
-    targets += [(d.id, d.name) for d in sorted_departments(reference, selection.departments)]
+    # Every cycle × (all selected, then each department), figures where there are some. With
+    # one department, "all selected" would only repeat it.
+    shown_departments = sorted_departments(reference, selection.departments)
+    targets = [(-1, ALL_SELECTED)] if len(shown_departments) != 1 else []
+    targets += [(d.id, d.name) for d in shown_departments]
     grid = pd.DataFrame(
         {
             "cycle_id": np.repeat([c.id for c in cycles], len(targets)),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
+from streamlit.proto.Block_pb2 import Block as BlockProto
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
@@ -129,9 +132,10 @@ def test_overview_shows_the_headline_figures(demo: Engine) -> None:
     assert int(metrics["Responses"].replace(",", "")) > 1000
     assert 0 < float(metrics["Relationship Health Index"]) < 100
     assert metrics["eNPS"].startswith(("+", "-"))
-    assert "significant" in (at.metric[2].proto.delta or "") or "chance" in (
-        at.metric[2].proto.delta or ""
-    )
+    # Plain words for a manager; the precise ones ("significant at the 95% level") in help.
+    delta = at.metric[2].proto.delta
+    assert re.search(r"vs 2026 Q3 \((a real change|no real change)\)$", delta), delta
+    assert "significant at the 95% level" in at.metric[2].proto.help
 
 
 def test_heatmap_marks_small_cells_instead_of_leaving_them_blank(demo: Engine) -> None:
@@ -177,6 +181,37 @@ def test_comments_are_plain_text(demo: Engine) -> None:
     assert not at.exception
     assert at.text, "comments are shown with st.text"
     assert not [markdown for markdown in at.markdown if "Handover" in markdown.value]
+
+
+def fixed_height_boxes(node: Any) -> list[int]:
+    """The pixel heights of every container below `node` that scrolls on its own."""
+    heights = []
+    for child in getattr(node, "children", {}).values():
+        proto = getattr(child, "proto", None)
+        if isinstance(proto, BlockProto) and proto.height_config.HasField("pixel_height"):
+            heights.append(proto.height_config.pixel_height)
+        heights += fixed_height_boxes(child)
+    return heights
+
+
+def test_comments_flow_in_the_page_and_a_search_narrows_them(demo: Engine) -> None:
+    at = page_as(demo, "admin", "comments.py").run()
+    assert not at.exception
+    # One scroll bar, the page's: no box of its own height around the comments.
+    assert fixed_height_boxes(at.main) == []
+    everything = [text.value for text in at.text]
+    assert len(everything) > 10
+    at.text_input(key="comments_search").input("HANDOVER").run()
+    assert not at.exception
+    found = [text.value for text in at.text]
+    assert found and len(found) < len(everything)
+    assert all("handover" in text.lower() for text in found)
+    assert any("of" in caption.value and "“HANDOVER”" in caption.value for caption in at.caption)
+    at.text_input(key="comments_search").input("handover zzqqxx").run()
+    assert not at.text
+    assert "No comment in this selection mentions" in at.info[0].value
+    at.text_input(key="comments_search").input("").run()
+    assert len(at.text) == len(everything)
 
 
 def test_pages_refuse_without_a_session(demo: Engine) -> None:
@@ -405,3 +440,26 @@ def test_the_overview_offers_the_pdf_report_and_makes_it_only_when_asked(
     pdf = resources.board_report_pdf(selection)
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "Emergency" in text and "Oncology" not in text and "Cardiology" not in text
+
+
+def test_a_manager_of_one_department_sees_it_once_and_the_whole_organisation_beside_it(
+    demo: Engine,
+) -> None:
+    heatmap = page_as(demo, "ed.manager", "heatmap.py").run()
+    assert not heatmap.exception
+    assert "All selected departments" not in str(heatmap.get("plotly_chart")[0].proto.spec)
+    trends = page_as(demo, "ed.manager", "trends.py").run()
+    assert not trends.exception
+    assert "All selected departments" not in str(trends.get("plotly_chart")[0].proto.spec)
+    assert not [c for c in trends.caption if "the three that moved most" in c.value]
+    overview = page_as(demo, "ed.manager", "overview.py").run()
+    assert not overview.exception
+    admin = page_as(demo, "admin", "overview.py").run()
+    whole = {metric.label: metric.value for metric in admin.metric}
+    expected = (
+        f"Whole organisation, for comparison: Relationship Health Index "
+        f"{whole['Relationship Health Index']}, eNPS {whole['eNPS']}."
+    )
+    assert [c.value for c in overview.caption if c.value.startswith("Whole")] == [expected]
+    # The administrator, who sees the whole organisation, is not told it twice.
+    assert not [c for c in admin.caption if c.value.startswith("Whole")]
