@@ -14,6 +14,16 @@ import streamlit as st
 from dashboard import PAGE_ICON, auth
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
+# (file, title, icon, url path) of the results pages, in sidebar order.
+RESULT_PAGES = (
+    ("overview.py", "Overview", ":material/dashboard:", "overview"),
+    ("trends.py", "Trends", ":material/trending_up:", "trends"),
+    ("heatmap.py", "Heatmap", ":material/grid_on:", "heatmap"),
+    ("relationships.py", "Relationships", ":material/hub:", "relationships"),
+    ("items.py", "Item detail", ":material/bar_chart:", "items"),
+    ("comments.py", "Comments", ":material/forum:", "comments"),
+)
+CYCLES_PAGE = ("cycles.py", "Survey cycles", ":material/event_note:", "cycles")
 # (file, title, icon, url path) of the administration pages, in sidebar order.
 ADMIN_PAGES = (
     ("admin_cycles.py", "Manage cycles", ":material/edit_calendar:", "manage-cycles"),
@@ -24,6 +34,20 @@ ADMIN_PAGES = (
     ("admin_accounts.py", "Accounts", ":material/manage_accounts:", "accounts"),
     ("admin_audit.py", "Audit log", ":material/history:", "audit-log"),
 )
+SIGNED_IN_PAGES = (*RESULT_PAGES, CYCLES_PAGE, *ADMIN_PAGES)
+
+
+def _page(file: str, title: str, icon: str, url: str, *, default: bool = False) -> st.Page:
+    return st.Page(PAGES / file, title=title, icon=icon, url_path=url, default=default)
+
+
+def _administrators_only() -> None:
+    st.title("For administrators")
+    st.info(
+        "This page is for Attune administrators. Your results are under Overview.",
+        icon=":material/lock:",
+    )
+
 
 st.set_page_config(page_title="Attune", page_icon=PAGE_ICON, layout="wide")
 
@@ -40,49 +64,46 @@ if "token" in st.query_params:
 else:
     account = auth.current_account()
     if account is None:
+        # A bookmarked or reloaded page's address shows the sign-in page (not Streamlit's
+        # "page not found" dialog) and keeps its address, so that the page itself opens
+        # once the user has signed in. Nothing of the page runs before that.
         navigation = st.navigation(
-            [st.Page(PAGES / "sign_in.py", title="Sign in", icon=":material/login:")],
+            [
+                st.Page(PAGES / "sign_in.py", title="Sign in", icon=":material/login:"),
+                *(
+                    st.Page(
+                        PAGES / "sign_in.py", title="Sign in", url_path=url, visibility="hidden"
+                    )
+                    for *_, url in SIGNED_IN_PAGES
+                ),
+            ],
             position="hidden",
         )
     else:
         results = [
-            st.Page(
-                PAGES / "overview.py",
-                title="Overview",
-                icon=":material/dashboard:",
-                url_path="overview",
-                default=not account.is_admin,
-            ),
-            st.Page(PAGES / "trends.py", title="Trends", icon=":material/trending_up:"),
-            st.Page(PAGES / "heatmap.py", title="Heatmap", icon=":material/grid_on:"),
-            st.Page(PAGES / "relationships.py", title="Relationships", icon=":material/hub:"),
-            st.Page(PAGES / "items.py", title="Item detail", icon=":material/bar_chart:"),
-            st.Page(PAGES / "comments.py", title="Comments", icon=":material/forum:"),
+            _page(*page, default=page[-1] == "overview" and not account.is_admin)
+            for page in RESULT_PAGES
         ]
         # Organisation-wide counts: for administrators only (their landing page), since
         # managers see only their own departments.
-        cycles = st.Page(
-            PAGES / "cycles.py",
-            title="Survey cycles",
-            icon=":material/event_note:",
-            url_path="cycles",
-            default=account.is_admin,
-        )
+        cycles = _page(*CYCLES_PAGE, default=account.is_admin)
         if account.is_admin:
             navigation = st.navigation(
                 {
                     "Results": [cycles, *results],
-                    "Administration": [
-                        st.Page(PAGES / file, title=title, icon=icon, url_path=url)
-                        for file, title, icon, url in ADMIN_PAGES
-                    ],
+                    "Administration": [_page(*page) for page in ADMIN_PAGES],
                 },
                 # Streamlit folds more than ten links behind "View N more", which hid half of
                 # the administration pages; every page stays one click away.
                 expanded=True,
             )
         else:
-            navigation = st.navigation({"Results": results})
+            # An administrator's address bookmarked by a manager says whose page it is.
+            refused = [
+                st.Page(_administrators_only, title=title, url_path=url, visibility="hidden")
+                for _, title, _, url in (CYCLES_PAGE, *ADMIN_PAGES)
+            ]
+            navigation = st.navigation({"Results": [*results, *refused]})
         with st.sidebar:
             st.text(f"Signed in as {account.label}")
             st.caption("Administrator" if account.is_admin else "Manager")

@@ -85,6 +85,13 @@ with outer, st.container(width=480):
             "Sign in", key="sign_in_submit", type="primary", icon=":material/login:"
         )
 
+    # Said plainly, since a reload looks like it should keep one signed in: the sign-in lives
+    # in this tab's session on the server, never in a cookie another tab or person could use.
+    st.caption(
+        "You stay signed in while this tab is open. Reloading the page or opening Attune in "
+        "a new tab asks you to sign in again, and then opens the page you were on."
+    )
+
     if submitted:
         result = auth.sign_in(username, password)
         if result.outcome is SignInOutcome.ok:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from surveys.access.accounts import create_account
 from surveys.storage import make_engine
@@ -80,3 +80,53 @@ def test_every_page_is_one_click_away_in_the_sidebar(
     expect(navigation.get_by_text(re.compile(r"^View \d+ more$"))).to_have_count(0)
     navigation.get_by_role("link", name="Audit log").click()
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+
+
+def sign_in(page: Page, username: str) -> None:
+    page.get_by_label("Username").fill(username, timeout=FIRST_RENDER_MS)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_bookmarked_page_asks_for_sign_in_then_opens_and_a_reload_says_why_it_asks_again(
+    new_context: Callable[..., BrowserContext], viewer: str, demo_database_url: str
+) -> None:
+    engine = make_engine(demo_database_url)
+    create_account(
+        engine=engine,
+        username="bookmark.manager",
+        role="manager",
+        password=PASSWORD,
+        departments=["Emergency"],
+        actor="test",
+    )
+    engine.dispose()
+    page = new_context(viewport={"width": 1366, "height": 768}).new_page()
+    page.goto("/heatmap")
+    # The sign-in page, not Streamlit's "Page not found" dialog over it, and no results.
+    expect(page.get_by_role("heading", name="Sign in to Attune")).to_be_visible(
+        timeout=FIRST_RENDER_MS
+    )
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    expect(page.locator(".js-plotly-plot")).to_have_count(0)
+    expect(page.get_by_text("Reloading the page or opening Attune in a new tab")).to_be_visible()
+    sign_in(page, viewer)
+    expect(page.get_by_role("heading", name="Heatmap")).to_be_visible(timeout=FIRST_RENDER_MS)
+    assert page.url.endswith("/heatmap")
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in to Attune")).to_be_visible(
+        timeout=FIRST_RENDER_MS
+    )
+    sign_in(page, viewer)
+    expect(page.get_by_role("heading", name="Heatmap")).to_be_visible(timeout=FIRST_RENDER_MS)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    page.screenshot(path=SCREENSHOTS / "bookmark-heatmap-after-sign-in.png")
+    # A manager's bookmark of an administrator's page says whose page it is.
+    manager = new_context(viewport={"width": 375, "height": 812}).new_page()
+    manager.goto("/manage-cycles")
+    sign_in(manager, "bookmark.manager")
+    expect(manager.get_by_role("heading", name="For administrators")).to_be_visible(
+        timeout=FIRST_RENDER_MS
+    )
+    expect(manager.get_by_text("Page not found")).to_have_count(0)
+    manager.screenshot(path=SCREENSHOTS / "bookmark-admin-page-as-manager-phone.png")
