@@ -24,6 +24,14 @@ auth.show_flash()
 
 engine = resources.engine()
 cycles = cycle_actions.list_cycles(engine=engine)
+for first, second in cycle_actions.overlapping_open_cycles(cycles):
+    st.warning(
+        f"{first.name} and {second.name} are both open and their dates overlap "
+        f"({second.opens:%-d %b %Y} to {min(first.closes, second.closes):%-d %b %Y}). Staff "
+        "may be asked twice, and each cycle's results hold only part of the answers. Close "
+        "one of them unless this is meant.",
+        icon=":material/warning:",
+    )
 
 if cycles:
     st.dataframe(

@@ -7,6 +7,7 @@ benchmarks, test fixtures).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import Engine, func, select, update
@@ -142,6 +143,18 @@ def list_cycles(*, engine: Engine) -> list[CycleInfo]:
             for c in cycles
             if c.id is not None
         ]
+
+
+def overlapping_open_cycles(cycles: Sequence[CycleInfo]) -> list[tuple[CycleInfo, CycleInfo]]:
+    """Pairs of open cycles whose dates overlap: staff then get two surveys at once, and a
+    department's figures split between them."""
+    open_cycles = sorted((c for c in cycles if c.state == CycleState.open), key=lambda c: c.opens)
+    return [
+        (first, second)
+        for index, first in enumerate(open_cycles)
+        for second in open_cycles[index + 1 :]
+        if second.opens <= first.closes
+    ]
 
 
 def has_survey_data(*, session: Session) -> bool:

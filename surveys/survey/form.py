@@ -156,8 +156,9 @@ class _Context:
 
 
 def _unavailable_for_cycle(
-    cycle: SurveyCycle, closed_by_date: bool = False
+    cycle: SurveyCycle, schedule: CycleSchedule | None = None
 ) -> SurveyUnavailable | None:
+    closed_by_date = schedule is not None and schedule.closed_at is not None
     if cycle.state == CycleState.open:
         return None
     if cycle.state == CycleState.closed:
@@ -174,10 +175,24 @@ def _unavailable_for_cycle(
             f"The survey {cycle.name!r} has closed{when}, so it can no longer be answered. "
             "Thank you for your interest.",
         )
-    opens = f"{cycle.opens.day} {cycle.opens:%B %Y}" if isinstance(cycle.opens, date) else ""
+    # A date is promised only where the job runner keeps it: a scheduled cycle it has not
+    # opened yet. A cycle without a schedule opens when an administrator opens it.
+    if (
+        schedule is not None
+        and schedule.opened_at is None
+        and isinstance(cycle.opens, date)
+        and cycle.opens >= utc_now().date()
+    ):
+        opens = f"{cycle.opens:%A} {cycle.opens.day} {cycle.opens:%B %Y}"
+        return SurveyUnavailable(
+            Unavailable.not_open_yet,
+            f"The survey {cycle.name!r} has not opened yet. It opens on {opens}: please use "
+            "this link again then.",
+        )
     return SurveyUnavailable(
         Unavailable.not_open_yet,
-        f"The survey {cycle.name!r} has not opened yet. Please use this link again from {opens}.",
+        f"The survey {cycle.name!r} has not opened yet. Please use this link again once you "
+        "hear that it is open.",
     )
 
 
@@ -239,7 +254,7 @@ def _read_context(session: Session, invitation: Invitation) -> _Context:
     cycle = session.get(SurveyCycle, invitation.cycle_id)
     assert cycle is not None  # a foreign key guarantees it
     schedule = session.get(CycleSchedule, cycle.id)
-    problem = _unavailable_for_cycle(cycle, schedule is not None and schedule.closed_at is not None)
+    problem = _unavailable_for_cycle(cycle, schedule)
     if problem is not None:
         raise problem
     if invitation.used and not invitation.is_open:

@@ -612,3 +612,28 @@ def test_a_renamed_department_shows_at_once_in_results_cached_before(
     assert not at.exception
     assert "Emergency & Trauma" in at.get("plotly_chart")[0].proto.spec
     assert "Emergency & Trauma" in at.multiselect(key="filter_departments").options
+
+
+def test_two_open_cycles_with_overlapping_dates_are_warned_about(hospital: Engine) -> None:
+    made = {
+        name: cycle_actions.create_cycle(
+            engine=hospital, name=name, opens=opens, closes=closes, actor="t"
+        )
+        for name, opens, closes in (
+            ("Spring", date(2027, 3, 1), date(2027, 4, 30)),
+            ("Pulse", date(2027, 4, 15), date(2027, 5, 15)),
+            ("Summer", date(2027, 6, 1), date(2027, 6, 30)),  # open too, but no overlap
+            ("Draft", date(2027, 3, 10), date(2027, 3, 20)),  # overlaps, but only a draft
+        )
+    }
+    at = admin_on(hospital, "admin_cycles.py")
+    assert not [w for w in at.warning if "overlap" in w.value]
+    for name in ("Spring", "Pulse", "Summer"):
+        cycle_actions.change_cycle_state(
+            engine=hospital, cycle_id=made[name], action="open", actor="t"
+        )
+    at.run()
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning if "overlap" in w.value]
+    assert warning.startswith("Spring and Pulse are both open and their dates overlap")
+    assert "(15 Apr 2027 to 30 Apr 2027)" in warning

@@ -17,6 +17,7 @@ from surveys.invitations.links import create_invitations, create_open_link, hash
 from surveys.models import Answer, Comment, CycleState, Department, Invitation, Item, Response
 from surveys.organisation.catalogue import register_instrument
 from surveys.organisation.cycles import add_cycle
+from surveys.organisation.schedule import set_schedule
 from surveys.organisation.structure import (
     add_department,
     add_division,
@@ -280,7 +281,10 @@ def test_unanswered_questions_are_listed_and_every_answer_kept(engine: Engine) -
         ("not-a-real-token", "This survey link is not valid"),
         ("", "This survey link is not valid"),
         ("closed", "The survey '2026 Q3' has closed"),
-        ("draft", "The survey '2027 Q1' has not opened yet. Please use this link again from 12"),
+        # No schedule: nothing opens it on a date, so no date is promised.
+        ("draft", "'2027 Q1' has not opened yet. Please use this link again once you hear"),
+        # On a schedule the job runner opens it on its date, which the link can promise.
+        ("scheduled", "'2027 Q1' has not opened yet. It opens on Tuesday 12 January 2027"),
         ("used", "This survey link has already been used"),
     ],
 )
@@ -290,8 +294,11 @@ def test_a_link_that_cannot_be_used_explains_why_and_shows_no_form(
     token = {
         "closed": lambda: personal_link(engine, "2026 Q3"),
         "draft": lambda: personal_link(engine, "2027 Q1"),
+        "scheduled": lambda: personal_link(engine, "2027 Q1"),
         "used": lambda: personal_link(engine),
     }.get(link, lambda: link)()
+    if link == "scheduled":
+        set_schedule(engine=engine, cycle_id=ids(engine)["2027 Q1"], actor="test")
     if link == "used":
         press(to_review(press(visit(token), "start")), "submit")
     at = visit(token)
