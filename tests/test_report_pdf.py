@@ -88,7 +88,7 @@ def test_headline_figures_equal_the_overview(demo: Engine, tmp_path: Path) -> No
         squeezed(
             f"Relationship Health Index (0-100) {index.value:.0f} {index.low:.0f} to "
             f"{index.high:.0f} {index.change:+.1f} "
-            + ("significant" if index.significant else "within chance")
+            + ("a real change" if index.significant else "no real change")
         )
         in headlines
     )

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
-from surveys.invitations import links, roster
+from surveys.invitations import delivery, links, roster
 from surveys.organisation.cycles import list_cycles
 from surveys.organisation.structure import list_departments, list_staff_groups
 from surveys.records import CycleState
@@ -20,8 +20,8 @@ account = auth.require_admin()
 st.title("Invitations")
 st.caption(
     "Links are made here and handed back once, as a file: Attune keeps only a hash of each "
-    "link and stores no email address from a roster uploaded here. To have Attune email the "
-    "links, use `attune roster import` and a cycle schedule (Manage cycles)."
+    "link and stores no email address from a roster it turns into links. To have Attune email "
+    "each person their own link instead, upload their addresses under “Emailed by Attune”."
 )
 auth.show_flash()
 
@@ -46,9 +46,34 @@ cycle_id = st.selectbox(
 if by_id[cycle_id].state == CycleState.draft:
     st.caption("This cycle is a draft: its links will work once it is opened.")
 
-personal, one_group, open_tab = st.tabs(
-    ["One-time links from a roster", "Links for one group", "Open link"]
+personal, one_group, emailed, open_tab = st.tabs(
+    ["One-time links from a roster", "Links for one group", "Emailed by Attune", "Open link"]
 )
+
+
+def show_problems(error: roster.RosterError, what: str, key: str) -> None:
+    """A roster's problems, line by line, and that nothing was stored."""
+    count = len(error.problems) + error.more
+    st.error(
+        f"The {what} cannot be used: {count} problem{'s' if count != 1 else ''}. Nothing has "
+        "been stored. Fix the file and upload it again.",
+        icon=":material/error:",
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Line": [problem.line for problem in error.problems],
+                "Column": [problem.column or "" for problem in error.problems],
+                "Problem": [problem.problem for problem in error.problems],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key=key,
+    )
+    if error.more:
+        st.caption(f"…and {error.more:,} more.")
+
 
 with personal:
     st.markdown(
@@ -76,26 +101,7 @@ with personal:
         try:
             checked = roster.parse_roster(engine=engine, data=data, cycle_id=cycle_id)
         except roster.RosterError as error:
-            count = len(error.problems) + error.more
-            st.error(
-                f"The roster cannot be used: {count} problem{'s' if count != 1 else ''}. "
-                "Nothing has been created. Fix the file and upload it again.",
-                icon=":material/error:",
-            )
-            st.dataframe(
-                pd.DataFrame(
-                    {
-                        "Line": [problem.line for problem in error.problems],
-                        "Column": [problem.column or "" for problem in error.problems],
-                        "Problem": [problem.problem for problem in error.problems],
-                    }
-                ),
-                hide_index=True,
-                width="stretch",
-                key="roster_problems",
-            )
-            if error.more:
-                st.caption(f"…and {error.more:,} more.")
+            show_problems(error, "roster", "roster_problems")
         else:
             with st.container(horizontal=True):
                 st.metric("Rows", f"{checked.rows:,}", width="content")
@@ -217,6 +223,45 @@ with one_group:
             if st.button("Done: forget the links", key="group_links_forget"):
                 del st.session_state[GROUP_LINKS_KEY]
                 st.rerun()
+
+with emailed:
+    st.markdown(
+        "Upload a CSV file with a header row and the columns **department**, **staff_group** "
+        "and **email**. Attune stores each address and emails that person their own one-time "
+        "link on the cycle's invitation date, then reminders to those who have not answered "
+        "(set the dates and the message on Manage cycles). You will see only counts: sent, "
+        "waiting, failed. Nobody, administrators included, sees who has or has not answered."
+    )
+    st.download_button(
+        "Example: emails",
+        data=roster.roster_template(roster.RosterKind.emails),
+        file_name="roster-emails.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+        key="template_email_roster",
+    )
+    addresses = st.file_uploader(
+        "Addresses (CSV)", type=["csv", "txt"], max_upload_size=1, key="email_roster"
+    )
+    if addresses is not None and st.button(
+        "Store the addresses for emailing",
+        key="email_roster_import",
+        type="primary",
+        icon=":material/forward_to_inbox:",
+    ):
+        try:
+            added = delivery.import_email_roster(
+                engine=engine, data=addresses.getvalue(), cycle_id=cycle_id, actor=account.username
+            )
+        except roster.RosterError as error:
+            show_problems(error, "list of addresses", "email_roster_problems")
+        else:
+            st.success(
+                f"{added:,} addresses stored for {by_id[cycle_id].name}. Each gets their own "
+                "link by email on the invitation date (Manage cycles).",
+                icon=":material/check_circle:",
+            )
 
 with open_tab:
     st.markdown(

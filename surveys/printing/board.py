@@ -70,7 +70,8 @@ def change(figure: Figure) -> str:
 def significance(figure: Figure) -> str:
     if figure.change is None:
         return "—"
-    return "significant" if figure.significant else "within chance"
+    # The pages' words; the method page gives the precise ones.
+    return "a real change" if figure.significant else "no real change"
 
 
 class BoardPdf(FPDF):
@@ -233,14 +234,14 @@ def _headlines(pdf: BoardPdf) -> None:
     pdf.heading("Headline figures")
     since = overview.previous_cycle or "the previous cycle"
     pdf.paragraph(
-        f"{overview.cycle}, with the change since {since}. A change is significant when it is "
-        "beyond chance at 95%.",
+        f"{overview.cycle}, with the change since {since}. “A real change” is larger than "
+        "chance alone would give: statistically significant at the 95% level.",
         muted=True,
     )
     responses = f"{overview.responses:,}" if overview.responses is not None else fewer_than(minimum)
     rate = f"{overview.response_rate:.0%}" if overview.response_rate is not None else "—"
     rows = [
-        ("Measure", "This cycle", "95% interval", f"Change since {since}", "Beyond chance?"),
+        ("Measure", "This cycle", "95% interval", f"Change since {since}", "Real change?"),
         ("Responses", responses, "—", "—", "—"),
         ("Response rate", rate, "—", "—", "—"),
         (
@@ -268,7 +269,7 @@ def _headlines(pdf: BoardPdf) -> None:
         pdf.paragraph(f"Weakest: {weakest}.")
     if overview.previous_cycle and (overview.declines or overview.improvements):
         pdf.heading(f"Largest moves since {overview.previous_cycle}", size=11)
-        moves = [("Department", "Index", "Change", "Beyond chance?")]
+        moves = [("Department", "Index", "Change", "Real change?")]
         fills: list[list[tuple[int, int, int] | None]] = []
         for department in (*overview.declines, *overview.improvements):
             moves.append(
@@ -294,7 +295,7 @@ def _headlines(pdf: BoardPdf) -> None:
         charts.dimension_bars(overview.dimensions, minimum=minimum, width_mm=pdf.epw),
         width=pdf.epw,
     )
-    rows = [("Dimension", "% favourable", "n", f"Change since {since}", "Beyond chance?")]
+    rows = [("Dimension", "% favourable", "n", f"Change since {since}", "Real change?")]
     for dimension in overview.dimensions:
         figure = dimension.figure
         rows.append(
@@ -507,8 +508,9 @@ def _method(pdf: BoardPdf) -> None:
         (
             "Significance",
             "Means carry t-based 95% intervals, proportions Wilson intervals and eNPS a "
-            "multinomial interval. A change since the previous cycle is called significant "
-            "when it lies outside chance at 95%, combining both cycles' standard errors; "
+            "multinomial interval. A change since the previous cycle is called a real change "
+            "(statistically significant) when it lies outside chance at the 95% level, "
+            "combining both cycles' standard errors; any other change is no real change; "
             "changes are shown only when both cycles' figures are.",
         ),
         (

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
 from surveys.access.tickets import SessionTicket, issue_ticket
+from surveys.config import get_settings
 from surveys.invitations import links as invitations
 from surveys.invitations.links import hash_token
 from surveys.models import (
@@ -275,6 +276,41 @@ def test_a_cycle_that_closes_before_it_opens_is_refused(hospital: Engine, cycles
 def upload(at: AppTest, text: str) -> AppTest:
     at.file_uploader(key="invitation_roster").upload("roster.csv", text.encode(), "text/csv")
     return at.run()
+
+
+def test_admin_uploads_addresses_for_attune_to_email_and_a_bad_file_stores_none(
+    hospital: Engine, cycles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTUNE_LINK_SECRET", "x" * 40)
+    get_settings.cache_clear()
+    at = admin_on(hospital, "admin_invitations.py")
+    at.selectbox(key="invitation_cycle").set_value(cycles["draft"]).run()
+    before = count_invitations(hospital)
+    at.file_uploader(key="email_roster").upload(
+        "emails.csv",
+        b"department,staff_group,email\nEmergency,nursing,a@example.org\n"
+        b"Emergency,nursing,Someone <b@example.org>\n",
+        "text/csv",
+    )
+    at.run()
+    at.button(key="email_roster_import").click().run()
+    assert not at.exception
+    assert "cannot be used: 1 problem" in at.error[0].value
+    (problems,) = [frame.value for frame in at.dataframe if "Line" in frame.value.columns]
+    assert problems["Line"].tolist() == [3]
+    assert count_invitations(hospital) == before
+    at.file_uploader(key="email_roster").upload(
+        "emails.csv",
+        b"department,staff_group,email\nEmergency,nursing,a@example.org\n"
+        b"Oncology,physicians,b@example.org\n",
+        "text/csv",
+    )
+    at.run()
+    at.button(key="email_roster_import").click().run()
+    assert not at.exception
+    assert "2 addresses stored" in at.success[0].value
+    assert count_invitations(hospital) == before + 2
+    assert "mail.roster" in audit_actions(hospital)
 
 
 def test_admin_turns_a_roster_into_downloadable_links(hospital: Engine, cycles) -> None:
