@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
 from surveys import audit
+from surveys.organisation import schedule
 
 SHOWN = 500
 
@@ -40,10 +39,9 @@ if not events:
     st.info("Nothing recorded yet.", icon=":material/info:")
     st.stop()
 
-try:
-    zone = ZoneInfo(st.context.timezone or "UTC")
-except (ZoneInfoNotFoundError, ValueError):
-    zone = ZoneInfo("UTC")
+# The organisation's zone (ATTUNE_TIME_ZONE), the one its cycles open and close in, rather
+# than each viewer's browser: two administrators comparing notes see the same times.
+zone = schedule.zone()
 st.dataframe(
     pd.DataFrame(
         {

@@ -8,7 +8,9 @@ import random
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
@@ -620,6 +622,21 @@ def test_audit_log_shows_who_did_what(hospital: Engine, cycles) -> None:
     assert set(at.dataframe[0].value["Action"]) == {"Added an account"}
     at.text_input(key="audit_actor").set_value("nobody").run()
     assert "Nothing recorded yet." in at.info[0].value
+
+
+def test_audit_times_are_in_the_organisations_time_zone(
+    hospital: Engine, cycles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTUNE_TIME_ZONE", "Pacific/Auckland")  # never UTC's clock time
+    get_settings.cache_clear()
+    at = admin_on(hospital, "admin_audit.py")
+    assert not at.exception
+    assert any(caption.value.startswith("Times in Pacific/Auckland") for caption in at.caption)
+    with read_session(hospital) as session:
+        newest = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    shown = at.dataframe[0].value["When"].tolist()[0]
+    expected = newest.at.astimezone(ZoneInfo("Pacific/Auckland")).replace(tzinfo=None)
+    assert shown == pd.Timestamp(expected)
 
 
 def test_signing_out_forgets_links_made_in_the_session(hospital: Engine, cycles) -> None:
