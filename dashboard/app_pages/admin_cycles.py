@@ -118,8 +118,8 @@ st.subheader("Schedule, message and emails")
 st.caption(
     "A cycle with a schedule opens at the start of its opening day, sends its invitations and "
     "reminders, and closes at the end of its closing day by itself (the job runner, "
-    "`attune run-due`, does this). Staff to invite by email are added with "
-    "`attune roster import`. Only counts are shown here: never who has or has not answered."
+    "`attune run-due`, does this). Staff to invite by email are added on Invitations "
+    "(Emailed by Attune) or with `attune roster import`. Only counts are shown here: never who has or has not answered."
 )
 if not cycles:
     st.caption("Create a cycle first.")
@@ -127,7 +127,7 @@ if not cycles:
 
 schedule_by_id = {cycle.id: cycle for cycle in cycles}
 scheduled_id = st.selectbox(
-    "Cycle",
+    "Cycle to schedule",
     options=[cycle.id for cycle in reversed(cycles)],
     format_func=lambda cycle_id: schedule_by_id[cycle_id].name,
     key="schedule_cycle",
