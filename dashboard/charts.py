@@ -164,11 +164,13 @@ def trend_chart(
     percent: bool = False,
     minimum: int | None = None,
     y_range: tuple[float, float] | None = (0, 100),
+    compact: bool = False,
 ) -> go.Figure:
     """One line per series across cycles, each with its 95% band; gaps where suppressed.
 
     `frame` is what `reporting.trends` or `reporting.relationship_trends` returns (for the
-    latter, add a `series` column such as "Nursing → Physicians").
+    latter, add a `series` column such as "Nursing → Physicians"). `compact` (for phones)
+    stands the cycle names upright, whole, where slanted ones overlapped and were cut off.
     """
     figure = go.Figure()
     cycles = list(dict.fromkeys(frame["cycle"].tolist()))
@@ -247,6 +249,10 @@ def trend_chart(
         ticksuffix="%" if percent else "",
     )
     figure.update_xaxes(type="category", categoryorder="array", categoryarray=cycles)
+    if compact:
+        # Upright names take the room under the axis that the legend used to start in.
+        figure.update_xaxes(tickangle=-90, tickfont={"size": 11})
+        figure.update_layout(legend={"y": -0.3}, height=520)
     return figure
 
 
@@ -261,13 +267,19 @@ def story_lines(frame: pd.DataFrame, movers: int = 3) -> list[str]:
 
 
 def department_trend_chart(
-    frame: pd.DataFrame, *, story: bool, title: str, percent: bool, minimum: int
+    frame: pd.DataFrame,
+    *,
+    story: bool,
+    title: str,
+    percent: bool,
+    minimum: int,
+    compact: bool = False,
 ) -> go.Figure:
     """`reporting.trends` per department; with `story`, only the whole and the departments
     that moved most, since fifteen lines are unreadable."""
     if story:
         frame = frame[frame["department"].isin(story_lines(frame))]
-    return trend_chart(frame, title=title, percent=percent, minimum=minimum)
+    return trend_chart(frame, title=title, percent=percent, minimum=minimum, compact=compact)
 
 
 def relationship_pair(history: pd.DataFrame, rater: int, rated: int) -> pd.DataFrame:
@@ -278,11 +290,13 @@ def relationship_pair(history: pd.DataFrame, rater: int, rated: int) -> pd.DataF
     ]
 
 
-def pair_trend_chart(history: pd.DataFrame, *, rater: int, rated: int, minimum: int) -> go.Figure:
+def pair_trend_chart(
+    history: pd.DataFrame, *, rater: int, rated: int, minimum: int, compact: bool = False
+) -> go.Figure:
     """A relationship and its mirror across cycles: a one-sided one shows as two lines apart."""
     pairs = relationship_pair(history, rater, rated)
     pairs = pairs.assign(pair=pairs["rater"] + " rating " + pairs["rated"])
-    return trend_chart(pairs, series="pair", percent=True, minimum=minimum)
+    return trend_chart(pairs, series="pair", percent=True, minimum=minimum, compact=compact)
 
 
 def _tint(colour: str, opacity: float) -> str:
@@ -368,7 +382,8 @@ def heatmap_chart(
     rows = [name for _, name in heatmap.rows]
     cells = {(c.department, c.dimension): c.figure for c in heatmap.cells}
     x = (
-        [_short(labels[key], 16) for key in dimensions]  # rotated upright: one line each
+        # Rotated upright, one line each and whole: a header cut short could not be read.
+        [labels[key] for key in dimensions]
         if compact
         else _axis_labels([labels[key] for key in dimensions], width=18)
     )

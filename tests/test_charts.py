@@ -163,6 +163,15 @@ def test_a_phone_heatmap_keeps_to_colour_with_one_line_labels() -> None:
     assert len(set(labels)) == len(labels)  # equal labels would merge into one row
     wide = traces_named(charts.heatmap_chart(heatmap), "percent favourable")[0]
     assert wide.texttemplate == "%{text}" and any("<br>" in label for label in wide.y)
+    # The column headers stand upright on a phone, each whole: a cut one cannot be read.
+    assert list(data.x) == [dimension.label for dimension in heatmap.dimensions]
+
+
+def test_a_phone_trend_stands_the_cycle_names_upright_clear_of_the_legend() -> None:
+    compact = charts.trend_chart(trend_frame(), minimum=5, compact=True)
+    assert compact.layout.xaxis.tickangle == -90
+    assert compact.layout.legend.y < charts.trend_chart(trend_frame(), minimum=5).layout.legend.y
+    assert charts.trend_chart(trend_frame(), minimum=5).layout.xaxis.tickangle is None
 
 
 # --- Relationships ------------------------------------------------------------------------------

@@ -42,6 +42,11 @@ if not events:
 # The organisation's zone (ATTUNE_TIME_ZONE), the one its cycles open and close in, rather
 # than each viewer's browser: two administrators comparing notes see the same times.
 zone = schedule.zone()
+# Above the table: the table's toolbar shows over its top edge, where it covered "Who".
+st.caption(
+    f"Times in {zone.key}."
+    + (f" The newest {SHOWN} events are shown." if len(events) == SHOWN else "")
+)
 st.dataframe(
     pd.DataFrame(
         {
@@ -57,8 +62,4 @@ st.dataframe(
         "When": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm:ss"),
         "Detail": st.column_config.TextColumn(width="large"),
     },
-)
-st.caption(
-    f"Times in {zone.key}."
-    + (f" The newest {SHOWN} events are shown." if len(events) == SHOWN else "")
 )

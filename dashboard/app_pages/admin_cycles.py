@@ -119,7 +119,8 @@ st.caption(
     "A cycle with a schedule opens at the start of its opening day, sends its invitations and "
     "reminders, and closes at the end of its closing day by itself (the job runner, "
     "`attune run-due`, does this). Staff to invite by email are added on Invitations "
-    "(Emailed by Attune) or with `attune roster import`. Only counts are shown here: never who has or has not answered."
+    "(Emailed by Attune) or with `attune roster import`. Only counts are shown here: never "
+    "who has or has not answered."
 )
 if not cycles:
     st.caption("Create a cycle first.")

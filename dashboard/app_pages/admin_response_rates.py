@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, resources
-from dashboard.filters import download
+from dashboard.filters import download, on_a_phone
 from surveys.organisation.cycles import list_cycles
 from surveys.records import CycleState
 from surveys.reporting import open_cycle_notice, response_rates
@@ -52,11 +52,18 @@ def percent(rate: float | None) -> float | None:
     return None if rate is None else round(100 * rate)
 
 
-rate_column = st.column_config.ProgressColumn(
-    "Response rate", format="%d%%", min_value=0, max_value=100
+# A phone has room for the figure, not for a bar beside it: the bar pushed "59%" off the
+# screen, cut to "59".
+rate_column = (
+    st.column_config.NumberColumn("Rate", format="%d%%", width="small")
+    if on_a_phone()
+    else st.column_config.ProgressColumn("Response rate", format="%d%%", min_value=0, max_value=100)
 )
 by_department, by_group = st.tabs(["By department", "By department and staff group"])
 with by_department:
+    # A line above each table keeps the table's toolbar (which shows over its top edge) off
+    # the tab names.
+    st.caption("Each department: responses, invited staff and the rate.")
     st.dataframe(
         pd.DataFrame(
             {
@@ -79,6 +86,7 @@ with by_department:
         },
     )
 with by_group:
+    st.caption("Each department and staff group: the cells the rates are counted in.")
     st.dataframe(
         pd.DataFrame(
             {

@@ -69,6 +69,7 @@ else:
         rater=rater,
         rated=rated,
         minimum=matrix.minimum,
+        compact=selection.phone,
     )
     filters.download(
         "Download the matrix across cycles (CSV)",

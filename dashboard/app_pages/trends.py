@@ -41,6 +41,7 @@ resources.chart(
     title=title,
     percent=measure != "index",
     minimum=minimum,
+    compact=selection.phone,
 )
 st.caption(
     "Shaded bands are 95% confidence intervals. A point is missing where fewer than "
