@@ -109,9 +109,12 @@ def escape_all_markdown(text: object) -> str:
 
 # --- Personal details in comments --------------------------------------------------------------
 
-# Any run of non-space characters around an "@": broader than any email grammar, so that
-# nothing an email pattern would match survives (a stray "me@5pm" is lost too, on purpose).
-_EMAIL = re.compile(r"\S+@\S+")
+# An address without the brackets and punctuation around it; then, as a backstop, any run of
+# non-space characters around an "@": broader than any email grammar, so that nothing an email
+# pattern would match survives (a stray "me@5pm" is lost too, on purpose).
+_NOT_IN_EMAIL = "\\s(),;:<>\\[\\]\"'@"
+_EMAIL = re.compile(f"[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]*[^{_NOT_IN_EMAIL}.!?]")
+_ANYTHING_AT = re.compile(r"\S+@\S+")
 # Seven or more digits with only spaces, dots, dashes, slashes or brackets between them: phone
 # numbers in any national format. Bleeps and extensions are shorter and stay.
 _PHONE = re.compile(r"\+?\(?(?:\d[ \t().\-/]*){6,}\d")
@@ -149,6 +152,6 @@ def scrub_personal_details(text: str) -> str:
     """`text` with email addresses, phone numbers and names after a title replaced by
     "[email]", "[phone]" and "[name]". Comments pass through this before they are stored, so a
     comment that names someone cannot be read back with the name in it."""
-    text = _EMAIL.sub("[email]", text)
+    text = _ANYTHING_AT.sub("[email]", _EMAIL.sub("[email]", text))
     text = _PHONE.sub("[phone]", text)
     return _TITLED_NAME.sub(_name_replaced, text)

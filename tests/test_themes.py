@@ -42,6 +42,8 @@ PHONE_PATTERN = re.compile(r"(?:\d[ \t().\-/]*){7,}")
     [
         ("Dr Smith was rude to Nurse Ann Lee", "Dr [name] was rude to Nurse [name]"),
         ("Email jo.bloggs@nhs.net about it", "Email [email] about it"),
+        ("Dr Li (li@trust.nhs.uk, 07700 900123).", "Dr [name] ([email], [phone])."),
+        ("Write to <a@b.org>; or c@d.com.", "Write to <[email]>; or [email]."),
         ("Ring me on 07700 900123.", "Ring me on [phone]."),
         ("Call +44 (0)20 7946 0958 after 5", "Call [phone] after 5"),
         ("mr. O'Neil shouted at Sister Jones", "mr. [name] shouted at Sister [name]"),
