@@ -183,3 +183,18 @@ def test_small_themes_merge_into_other() -> None:
 def test_other_below_the_minimum_shows_no_count() -> None:
     counts = theme_counts(analyses(respect=(6, 0), boundaries=(2, 0)), 5)
     assert [c.theme for c in counts] == ["respect"]
+
+
+def test_clustered_themes_are_named_by_words_many_of_their_comments_share() -> None:
+    from surveys.reporting.themes import cluster_themes
+
+    texts = [row.comment for row in read_labelled(LABELLED)] + ["Zebedee Quinlan was rude"]
+    clusters = cluster_themes(texts, 8, largest_k=6)
+    assert 2 <= len(clusters) <= 6
+    assert sorted(i for cluster in clusters for i in cluster.members) == list(range(len(texts)))
+    for cluster in clusters:
+        for word in cluster.label.split(", "):
+            if word != OTHER:
+                users = [i for i in cluster.members if word in texts[i].lower()]
+                assert len(users) >= 8, (word, cluster.label)
+        assert "zebedee" not in cluster.label and "quinlan" not in cluster.label

@@ -79,3 +79,17 @@ def report(path: Path) -> dict[str, Agreement]:
         "sentiment (VADER + healthcare overrides)": sentiment_agreement(labelled),
         "sentiment (VADER alone)": sentiment_agreement(labelled, overrides=False),
     }
+
+
+def cluster_agreement(labelled: list[Labelled], minimum: int = 8) -> float:
+    """Adjusted Rand index of the clustered themes against the hand-labelled codebook themes."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from surveys.reporting.themes import cluster_themes
+
+    clusters = cluster_themes([row.comment for row in labelled], minimum)
+    assigned = [0] * len(labelled)
+    for number, cluster in enumerate(clusters):
+        for index in cluster.members:
+            assigned[index] = number
+    return float(adjusted_rand_score([row.theme for row in labelled], assigned))

@@ -431,3 +431,72 @@ def theme_counts(analyses: Sequence[Analysis], minimum: int) -> tuple[ThemeCount
 def shown_theme(theme: str, counts: Iterable[ThemeCount]) -> str:
     """The theme a comment shows: its own when that theme is counted, else "other"."""
     return theme if theme in {count.theme for count in counts} else OTHER
+
+
+# --- Clustered themes --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A group of similar comments, named by words that many of them share."""
+
+    label: str
+    members: tuple[int, ...]  # positions in the texts given
+
+
+_WORD = re.compile(r"[a-z][a-z'-]{2,}")
+
+
+def cluster_themes(
+    texts: Sequence[str],
+    minimum: int,
+    *,
+    embedder: Embedder | None = None,
+    largest_k: int = 12,
+    seed: int = 0,
+) -> tuple[Cluster, ...]:
+    """Group `texts` into k themes, k chosen by silhouette between 2 and `largest_k` (and no
+    more than one theme per `minimum` comments). Each theme is named by its three most
+    distinctive words (c-TF-IDF) among words that at least `minimum` of its comments use, so a
+    name or a rare word never becomes a label; a theme with no such word is "other"."""
+    from sklearn.cluster import KMeans
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    from sklearn.metrics import silhouette_score
+
+    most = min(largest_k, len(texts) // max(minimum, 1))
+    if most < 2:
+        return ()
+    vectors = (embedder or default_embedder()).embed(list(texts))
+    best: tuple[float, npt.NDArray[np.int_]] | None = None
+    for k in range(2, most + 1):
+        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(vectors)
+        score = float(silhouette_score(vectors, labels, metric="cosine"))
+        if best is None or score > best[0]:
+            best = (score, labels)
+    assert best is not None
+    labels = best[1]
+    ignored = _STOP_WORDS | ENGLISH_STOP_WORDS
+    words = [set(_WORD.findall(text.lower())) - ignored for text in texts]
+    documents = Counter(word for found in words for word in found)
+    clusters = []
+    for k in sorted(set(labels.tolist())):
+        members = tuple(int(index) for index in np.flatnonzero(labels == k))
+        inside = Counter(word for index in members for word in words[index])
+        # c-TF-IDF: how much more often the cluster uses a word than the whole set does.
+        distinctive = sorted(
+            (word for word, count in inside.items() if count >= minimum),
+            key=lambda word: (
+                -inside[word] / len(members) * np.log(len(texts) / documents[word]),
+                word,
+            ),
+        )
+        clusters.append(Cluster(", ".join(distinctive[:3]) or OTHER, members))
+    return tuple(clusters)
+
+
+# Words that name nothing (scikit-learn's English list is loaded with the clustering), and
+# the placeholders that replaced personal details.
+_STOP_WORDS = frozenset(
+    ("don't", "dont", "isn't", "aren't", "wasn't", "doesn't", "didn't", "can't", "cant", "i'm",
+     "we're", "it's", "really", "just", "like", "name", "email", "phone")
+)  # fmt: skip
