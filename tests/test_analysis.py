@@ -175,3 +175,24 @@ def test_the_command_analyses_with_a_progress_bar(
     assert runner.invoke(app, ["comments", "analyse"]).output == (
         "Every comment is analysed already.\n"
     )
+
+
+def test_themes_across_cycles_only_when_every_cycle_passes(ward: dict) -> None:
+    engine = ward["engine"]
+    analyse_comments(engine, analyser=ByPrefix())
+    # Q3 has no comments at all: no chart, rather than a shown cycle beside a hidden one.
+    history = reporting.theme_trends(engine, cycle_id=ward["cycle_id"], departments=None)
+    assert history.empty
+    assert list(history.columns)[:3] == ["cycle_id", "cycle", "theme"]
+
+
+def test_themes_across_cycles_of_a_demo_history(engine: Engine) -> None:
+    from surveys.demo import load_demo
+    from surveys.organisation.cycles import list_cycles
+
+    load_demo(engine)
+    analyse_comments(engine)
+    newest = list_cycles(engine=engine)[-1]
+    history = reporting.theme_trends(engine, cycle_id=newest.id, departments=None)
+    assert history["cycle_id"].nunique() > 1
+    assert (history["comments"] >= get_settings().min_comment_group_size).all()

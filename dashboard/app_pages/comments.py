@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import filters, resources
+from dashboard import charts, filters, resources
 from surveys.text import escape_all_markdown
 
 PAGE_SIZE = 50
@@ -38,6 +38,14 @@ if result.themes_counted:
         f"Each theme is counted when at least {result.minimum} comments share it; smaller "
         "themes are counted together as “other”. Themes and tones are computed on this server."
     )
+    history = resources.theme_trends(selection)
+    if history["cycle_id"].nunique() > 1:
+        with st.expander("Themes across cycles"):
+            resources.chart(
+                charts.theme_trend_chart,
+                resources.theme_trends_asked(selection),
+                alt="Comments per theme in each cycle, up to the one chosen.",
+            )
 if result.not_analysed:
     st.caption(
         f"{result.not_analysed:,} comment(s) not analysed yet; "

@@ -129,3 +129,49 @@ def comments(
         themes_counted=counted,
         not_analysed=not_analysed,
     )
+
+
+THEME_TREND_COLUMNS = ["cycle_id", "cycle", "theme", "comments", "negative", "share_negative"]
+
+
+def theme_trends(
+    data: Engine | ReportSource,
+    *,
+    cycle_id: int,
+    departments: frozenset[int] | None,
+    selected_departments: frozenset[int] | None = None,
+    divisions: frozenset[int] | None = None,
+    staff_groups: frozenset[int] | None = None,
+) -> pd.DataFrame:
+    """The selection's counted themes in each cycle that opened no later than `cycle_id`, oldest
+    first, one row per cycle and theme; empty unless every one of those cycles passes the
+    comment minimum and has counted themes, so a chart never sets a shown cycle beside a
+    hidden one."""
+    rows: list[dict[str, object]] = []
+    with open_source(data) as source:
+        reference = source.reference()
+        last = reference.cycle(cycle_id)
+        cycles = [cycle for cycle in reference.cycles if cycle.opens <= last.opens]
+        for cycle in cycles:
+            result = comments(
+                source,
+                cycle_id=cycle.id,
+                departments=departments,
+                selected_departments=selected_departments,
+                divisions=divisions,
+                staff_groups=staff_groups,
+            )
+            if result.suppressed or not result.themes_counted:
+                return pd.DataFrame(columns=THEME_TREND_COLUMNS)
+            rows += [
+                {
+                    "cycle_id": cycle.id,
+                    "cycle": cycle.name,
+                    "theme": count.theme,
+                    "comments": count.count,
+                    "negative": count.negative,
+                    "share_negative": count.share_negative,
+                }
+                for count in result.themes_counted
+            ]
+    return pd.DataFrame(rows, columns=THEME_TREND_COLUMNS)

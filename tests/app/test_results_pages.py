@@ -491,6 +491,8 @@ def test_the_comments_page_shows_themes_and_a_theme_filters(analysed: Engine) ->
     themes = at.dataframe[0].value
     assert list(themes.columns) == ["Theme", "Comments", "Negative"]
     assert (themes["Comments"] >= 8).all()  # the comment minimum
+    assert [expander.label for expander in at.expander] == ["Themes across cycles"]
+    assert at.get("plotly_chart") and at.get("plotly_chart")[0].proto.alt
     everything = [text.value for text in at.text]
     labels = [caption.value for caption in at.caption if caption.value.startswith("Theme")]
     assert len(labels) == len(everything)
