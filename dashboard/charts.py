@@ -666,3 +666,24 @@ def dimension_chart(overview: Overview, *, title: str | None = None) -> go.Figur
     figure.update_xaxes(range=[0, 100], ticksuffix="%", showgrid=True, gridcolor=GRID)
     figure.update_layout(title=title, barmode="overlay")
     return figure
+
+
+def theme_trend_chart(frame: pd.DataFrame) -> go.Figure:
+    """Comments per counted theme in each cycle (surveys.reporting.theme_trends), one line
+    per theme; "other" too, as it is counted."""
+    figure = go.Figure()
+    for theme, rows in frame.groupby("theme", sort=False):
+        figure.add_trace(
+            go.Scatter(
+                x=list(rows["cycle"]),
+                y=list(rows["comments"]),
+                mode="lines+markers",
+                name=str(theme),
+                customdata=[f"{share:.0%}" for share in rows["share_negative"]],
+                hovertemplate="%{x}: %{y} comments, %{customdata} negative<extra>"
+                + str(theme)
+                + "</extra>",
+            )
+        )
+    figure.update_layout(yaxis_title="Comments", xaxis_title=None)
+    return _calm(figure, height=360)

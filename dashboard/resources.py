@@ -91,8 +91,9 @@ _REPORTS: dict[str, Callable[..., object]] = {
     "trends": reporting.trends,
     "relationship_trends": reporting.relationship_trends,
     "item_distributions": reporting.item_distributions,
+    "theme_trends": reporting.theme_trends,
 }
-COPIED_REPORTS = ("trends", "relationship_trends", "item_distributions")
+COPIED_REPORTS = ("trends", "relationship_trends", "item_distributions", "theme_trends")
 
 
 def _compute(name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple) -> object:
@@ -220,6 +221,14 @@ def item_distributions(selection: Selection, *, dimension: str) -> pd.DataFrame:
 
 def comments(selection: Selection) -> reporting.Comments:
     return cast(reporting.Comments, _cached(_asked("comments", selection.arguments())))
+
+
+def theme_trends_asked(selection: Selection) -> Asked:
+    return _asked("theme_trends", selection.arguments())
+
+
+def theme_trends(selection: Selection) -> pd.DataFrame:
+    return cast(pd.DataFrame, _cached(theme_trends_asked(selection)))
 
 
 def board_report_pdf(selection: Selection) -> bytes:

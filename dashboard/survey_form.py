@@ -64,6 +64,11 @@ def question(item: Question) -> None:
 def comment_box(form: SurveyForm, over_the_limit: str | None = None) -> None:
     """The comment, with no `max_chars`: the browser drops a paste that would go over it,
     leaving the box empty. The limit is checked on Next and at Submit instead."""
+    # Above the box, so it is read before writing (surveys.text.scrub_personal_details).
+    quiet(
+        "Before your comment is stored, email addresses, phone numbers and names after a title "
+        "(Dr, Nurse, Mr, Ms and so on) are replaced with [email], [phone] and [name]."
+    )
     st.text_area(
         f"**{escape_markdown(form.comment_prompt, block=False)}**",
         key=COMMENT_KEY,

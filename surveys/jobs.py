@@ -69,6 +69,7 @@ class RunReport:
     failed: int = 0
     reasons: list[str] = field(default_factory=list)
     mail: str | None = None  # why no mail could be sent, when none could
+    analysed: int = 0  # comments given a theme and tone
 
     def lines(self) -> list[str]:
         said = [f"Opened {name}." for name in self.opened]
@@ -78,6 +79,8 @@ class RunReport:
                 f"Sent {self.invitations_sent} invitation(s) and {self.reminders_sent} "
                 f"reminder(s); {self.failed} failed and will be retried."
             )
+        if self.analysed:
+            said.append(f"Analysed {self.analysed} comment(s).")
         said += [f"Failed: {reason}" for reason in dict.fromkeys(self.reasons)]
         if self.mail:
             said.append(f"No mail sent: {self.mail}.")
@@ -105,6 +108,8 @@ def run_due(
         _open_if_due(engine, info, now, actor, report)
     for info in schedules:
         _close_if_due(engine, info, now, actor, report)
+    # After closing, which releases every comment of the cycle; before mail, which may wait.
+    _analyse_comments(engine, report)
 
     with read_session(engine) as session:
         open_now = [
@@ -123,6 +128,18 @@ def run_due(
     for info in open_now:
         _deliver(engine, info, due_step(info, now), now, actor, report, mailer_factory)
     return report
+
+
+def _analyse_comments(engine: Engine, report: RunReport) -> None:
+    """Themes and tones of comments released since the last run, so no page computes them."""
+    from surveys.analysis import analyse_comments, count_to_analyse
+
+    try:
+        if count_to_analyse(engine):
+            report.analysed = analyse_comments(engine)
+    except Exception as error:  # noqa: BLE001 - analysis must never stop invitations going out
+        logger.exception("comment analysis failed")
+        report.reasons.append(f"comment analysis: {type(error).__name__}: {error}")
 
 
 def _open_if_due(

@@ -28,9 +28,12 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from surveys.records import CycleState
+from surveys.text import scrub_personal_details
 
 # Alembic needs stable constraint names to alter tables, above all on SQLite's batch mode.
 SQLModel.metadata.naming_convention = MetaData(
@@ -46,6 +49,21 @@ SQLModel.metadata.naming_convention = MetaData(
 # 63-bit random ids. On SQLite the column must be declared INTEGER (not BIGINT) to become the
 # rowid itself; otherwise SQLite keeps a hidden rowid that counts up in arrival order.
 RandomId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ScrubbedText(TypeDecorator[str]):
+    """Text whose email addresses, phone numbers and titled names are replaced on the way in.
+
+    In the column type, not in one writer, because a comment is written by the survey, the
+    demo and tests alike (ORM or Core inserts): every one of them goes through here.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else scrub_personal_details(value)
+
 
 # "Does not apply" is stored as NULL so that AVG and COUNT(value) leave it out by themselves.
 VALUE_COLUMNS = tuple(f"v{value}" for value in range(11))
@@ -176,12 +194,34 @@ class Comment(SQLModel, table=True):
     cycle_id: int = Field(foreign_key="survey_cycle.id")
     department_id: int = Field(foreign_key="department.id")
     staff_group_id: int = Field(foreign_key="staff_group.id")
-    text: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(ScrubbedText, nullable=False))
     # While its cycle is open, a comment is shown only once released, in a batch of at least
     # the comment minimum (surveys/survey/steps.py); closing the cycle releases every comment.
     released: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
+
+
+class CommentAnalysis(SQLModel, table=True):
+    """A comment's theme and sentiment, computed in a batch after it is stored
+    (`attune comments analyse`, and the job runner), never while a page waits.
+
+    Only the comment's random id: nothing here orders or dates comments.
+    """
+
+    __tablename__ = "comment_analysis"
+
+    comment_id: int = Field(
+        sa_column=Column(
+            RandomId,
+            ForeignKey("comment.id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        )
+    )
+    theme: str = Field(sa_column=Column(String(40), nullable=False))
+    # "tone", not "sentiment": that name holds "time", which the anonymity test refuses.
+    tone: str = Field(sa_column=Column(String(10), nullable=False))
 
 
 class CellRollup(SQLModel, table=True):

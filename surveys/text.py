@@ -105,3 +105,53 @@ def escape_all_markdown(text: object) -> str:
     """`text` with every ASCII punctuation character escaped, for messages that may quote
     anything (names, errors): Markdown then shows it literally, emoji codes included."""
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+
+
+# --- Personal details in comments --------------------------------------------------------------
+
+# An address without the brackets and punctuation around it; then, as a backstop, any run of
+# non-space characters around an "@": broader than any email grammar, so that nothing an email
+# pattern would match survives (a stray "me@5pm" is lost too, on purpose).
+_NOT_IN_EMAIL = "\\s(),;:<>\\[\\]\"'@"
+_EMAIL = re.compile(f"[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]*[^{_NOT_IN_EMAIL}.!?]")
+_ANYTHING_AT = re.compile(r"\S+@\S+")
+# Seven or more digits with only spaces, dots, dashes, slashes or brackets between them: phone
+# numbers in any national format. Bleeps and extensions are shorter and stay.
+_PHONE = re.compile(r"\+?\(?(?:\d[ \t().\-/]*){6,}\d")
+# A title, then one or two capitalised words: "Dr Smith", "Nurse Ann Lee", "mr. o'Neil".
+_TITLES = (
+    "dr|doctor|nurse|sister|matron|mr|mrs|ms|miss|mx|prof|professor|sir|madam|"
+    "consultant|registrar|midwife|charge nurse"
+)
+_NAME_WORD = r"[A-Z][\w'’-]*"
+_TITLED_NAME = re.compile(
+    rf"\b((?i:{_TITLES})\.?[ \t]+)({_NAME_WORD}(?:[ \t]+{_NAME_WORD})?)",
+)
+# Capitalised words after a title that are roles, places or time, not names.
+_NOT_NAMES = frozenset(
+    {
+        "practitioner", "practitioners", "manager", "managers", "lead", "leads", "educator",
+        "specialist", "specialists", "associate", "associates", "consultant", "consultants",
+        "staff", "bank", "agency", "station", "in", "on", "and", "or", "the", "a", "i",
+        "registrar", "registrars", "team", "teams", "ward", "unit", "icu", "ed", "a&e", "nhs",
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    }
+)  # fmt: skip
+
+
+def _name_replaced(match: re.Match[str]) -> str:
+    title, words = match.group(1), match.group(2).split()
+    if words[0].lower() in _NOT_NAMES:
+        return match.group(0)
+    # "Dr Smith Thursday": only the name words go.
+    kept = [word for word in words[1:] if word.lower() in _NOT_NAMES]
+    return title + "[name]" + "".join(" " + word for word in kept)
+
+
+def scrub_personal_details(text: str) -> str:
+    """`text` with email addresses, phone numbers and names after a title replaced by
+    "[email]", "[phone]" and "[name]". Comments pass through this before they are stored, so a
+    comment that names someone cannot be read back with the name in it."""
+    text = _ANYTHING_AT.sub("[email]", _EMAIL.sub("[email]", text))
+    text = _PHONE.sub("[phone]", text)
+    return _TITLED_NAME.sub(_name_replaced, text)

@@ -49,11 +49,15 @@ ANSWER_TABLES = (
     "response",
     "answer",
     "comment",
+    # A comment's theme and sentiment, by the comment's random id only.
+    "comment_analysis",
     "submission_receipt",
     *(f"released_{table}" for table in ROLLUP_TABLES),
 )
 # What an answer may point at: where and under which questionnaire, never who or how.
-ALLOWED_REFERENCES = {"survey_cycle", "department", "staff_group", "instrument", "item", "response"}
+ALLOWED_REFERENCES = {
+    "survey_cycle", "department", "staff_group", "instrument", "item", "response", "comment",
+}  # fmt: skip
 # Words in a column name that suggest a time, a network or device detail, a person, or a link.
 IDENTIFYING_WORDS = {
     "at", "on", "time", "timestamp", "date", "day", "hour", "minute", "second", "when",

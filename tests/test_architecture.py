@@ -92,8 +92,9 @@ def test_pages_never_reach_into_storage_or_the_tables(path: Path) -> None:
     assert reached == set()
 
 
-# What storage may build on: settings, the tables and their read models. Nothing above it.
-STORAGE_MAY_IMPORT = {"surveys.config", "surveys.models", "surveys.records"}
+# What storage may build on: settings, the tables and their read models, and the text rules
+# (a leaf module: the comment column scrubs personal details with them). Nothing above it.
+STORAGE_MAY_IMPORT = {"surveys.config", "surveys.models", "surveys.records", "surveys.text"}
 
 
 @pytest.mark.parametrize("name", ["storage.py", "models.py", "records.py", "config.py"])

@@ -30,6 +30,7 @@ from surveys.survey.submit import (
     clean_comment,
     submit_survey,
 )
+from surveys.text import scrub_personal_details
 from tests.support.backends import backends
 from tests.support.hostile import (
     BAD_LIKERT,
@@ -104,10 +105,11 @@ def assert_refused_cleanly(error: Exception) -> None:
 
 
 def assert_stored_as_given(before: dict, after: dict, *, comment: str | None) -> None:
-    """One response stored through an open link, its comment cleaned, and nothing else."""
+    """One response stored through an open link, its comment cleaned (and emails, phone
+    numbers and titled names replaced), and nothing else."""
     assert changed_tables(before, after) <= RESPONSE_TABLES
     assert len(new_rows(before, after, "response")) == 1
-    cleaned = clean_comment(comment)
+    cleaned = scrub_personal_details(clean_comment(comment))
     # By id: releasing a batch of comments marks rows that were there before.
     known = {row["id"] for row in before["comment"]}
     comments = [row["text"] for row in after["comment"] if row["id"] not in known]

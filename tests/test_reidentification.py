@@ -174,3 +174,50 @@ def test_the_email_tables_do_not_say_who_answered_when(
     for name, listed in orderings(engine, "invitation_delivery", "address").items():
         first_half = set(listed[: PEOPLE // 2])
         assert len(first_half & answered_early) < PEOPLE // 2, name
+
+
+@backends()
+def test_comment_analyses_never_group_comments_more_finely_than_their_release(
+    engine: Engine, survey: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner analysing after every single submission (its worst case) still writes
+    analyses only in batches of at least the comment minimum, the size comments are released
+    in, and in random-id order within a batch, so neither storage order nor xmin dates one."""
+    from surveys.analysis import analyse_comments
+    from surveys.config import get_settings
+    from surveys.reporting.themes import NEUTRAL, Analysis
+
+    monkeypatch.setenv("ATTUNE_MIN_COMMENT_GROUP_SIZE", "4")
+    get_settings.cache_clear()
+
+    class Quick:
+        def analyse(self, texts: list[str]) -> list[Analysis]:
+            return [Analysis("other", NEUTRAL) for _ in texts]
+
+    batches = []
+    for number, token in enumerate(tokens(engine, survey, 13)):
+        form = load_survey(engine=engine, token=token)
+        submit_survey(
+            engine=engine, token=token, submission_key=f"key-{number}",
+            answers=full_answers(form), comment=f"Comment {number}",
+        )  # fmt: skip
+        done = analyse_comments(engine, analyser=Quick())
+        if done:
+            batches.append(done)
+    assert batches == [4, 4, 4]  # the 13th comment waits for three more
+    with engine.connect() as connection:
+        ids = sorted(connection.execute(text("SELECT comment_id FROM comment_analysis")).scalars())
+    assert len(ids) == 12
+    if engine.dialect.name == "sqlite":
+        # The rowid is the comment's random id: storage order is random-id order.
+        with engine.connect() as connection:
+            by_rowid = connection.execute(
+                text("SELECT comment_id FROM comment_analysis ORDER BY rowid")
+            ).scalars()
+            assert list(by_rowid) == ids
+    else:
+        with engine.connect() as connection:
+            sizes = connection.execute(
+                text("SELECT COUNT(*) FROM comment_analysis GROUP BY xmin::text")
+            ).scalars()
+            assert all(size >= 4 for size in sizes)

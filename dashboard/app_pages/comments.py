@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import filters, resources
+from dashboard import charts, filters, resources
+from surveys.text import escape_all_markdown
 
 PAGE_SIZE = 50
 ORDER_KEY = "comments_order"
@@ -21,6 +22,43 @@ if not result.texts:
     )
     st.stop()
 
+# Themes: only those of at least the comment minimum are counted (surveys.reporting.themes).
+if result.themes_counted:
+    st.subheader("Themes")
+    st.dataframe(
+        {
+            "Theme": [count.theme for count in result.themes_counted],
+            "Comments": [count.count for count in result.themes_counted],
+            "Negative": [f"{count.share_negative:.0%}" for count in result.themes_counted],
+        },
+        hide_index=True,
+        width="content",
+    )
+    st.caption(
+        f"Each theme is counted when at least {result.minimum} comments share it; smaller "
+        "themes are counted together as “other”. Themes and tones are computed on this server."
+    )
+    history = resources.theme_trends(selection)
+    if history["cycle_id"].nunique() > 1:
+        with st.expander("Themes across cycles"):
+            resources.chart(
+                charts.theme_trend_chart,
+                resources.theme_trends_asked(selection),
+                alt="Comments per theme in each cycle, up to the one chosen.",
+            )
+if result.not_analysed:
+    st.caption(
+        f"{result.not_analysed:,} comment(s) not analysed yet; "
+        "they get a theme at the next run of the job runner."
+    )
+theme = st.selectbox(
+    "Theme",
+    [count.theme for count in result.themes_counted],
+    index=None,
+    placeholder="All themes",
+    key="comments_theme",
+    width=420,
+)
 search = st.text_input(
     "Search the comments",
     placeholder="For example: handover",
@@ -28,7 +66,7 @@ search = st.text_input(
     width=420,
     max_chars=200,
 )
-found = result.matching(search)
+found = result.about(theme).matching(search)
 if search.strip() and not found.texts:
     st.info(f"No comment in this selection mentions “{search.strip()}”.", icon=":material/search:")
     st.stop()
@@ -51,15 +89,20 @@ counted = (
     f"{len(texts):,} of {len(result.texts):,} comments mention “{search.strip()}”"
     if search.strip()
     else f"{len(texts):,} comments"
-)
+) + (f" about {theme}" if theme else "")
 st.caption(
     f"{counted}, in random order, without dates"
     + (f"; the first {min(shown, len(texts)):,} are shown." if len(texts) > shown else ".")
 )
 # In the page's own flow: one scroll bar, not a box that scrolls inside the scrolling page.
+tones = dict(zip(found.texts, found.tones, strict=False))
+themes = dict(zip(found.texts, found.themes, strict=False))
 for text in texts[:shown]:
     with st.container(border=True):
         st.text(text)
+        if text in themes:
+            # Escaped, so that it reads as written whatever a codebook's theme name holds.
+            st.caption(escape_all_markdown(f"Theme: {themes[text]} · Tone: {tones[text]}"))
 if len(texts) > shown:
     st.button(
         f"Show {min(PAGE_SIZE, len(texts) - shown):,} more",
@@ -68,7 +111,7 @@ if len(texts) > shown:
         type="tertiary",
     )
 filters.download(
-    "Download these comments (CSV)" if search.strip() else "Download the comments (CSV)",
+    "Download these comments (CSV)" if search.strip() or theme else "Download the comments (CSV)",
     found,
     f"attune-comments-{selection.cycle_name}.csv",
 )

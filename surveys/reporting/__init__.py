@@ -15,7 +15,7 @@ what was asked for, so no combination of filters can isolate a small group. A fi
 nothing to add up comes back with `value=None` and `suppressed=True`.
 """
 
-from surveys.reporting.comments import Comments, comments
+from surveys.reporting.comments import Comments, comments, theme_trends
 from surveys.reporting.export import to_csv
 from surveys.reporting.figures import Figure
 from surveys.reporting.heatmap import Heatmap, HeatmapCell, heatmap
@@ -74,5 +74,6 @@ __all__ = [
     "relationships",
     "response_rates",
     "to_csv",
+    "theme_trends",
     "trends",
 ]

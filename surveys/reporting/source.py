@@ -386,6 +386,26 @@ class RollupSource:
         )
         return [row[2] for row in rows if (row[0], row[1]) in wanted]
 
+    def analysed_comments(
+        self, cycle_id: int, cells: Collection[Cell]
+    ) -> list[tuple[str, str | None, str | None]]:
+        """`comments`, each with its theme and tone (None until `attune comments analyse` or
+        the job runner has analysed it)."""
+        wanted = set(cells)
+        if not wanted:
+            return []
+        departments = {department for department, _ in wanted}
+        is_open = self.reference().cycle(cycle_id).state == CycleState.open
+        rows = _rows(
+            self.connection,
+            "SELECT c.department_id, c.staff_group_id, c.text, a.theme, a.tone FROM comment c"
+            " LEFT JOIN comment_analysis a ON a.comment_id = c.id WHERE c.cycle_id = ?"
+            f" AND c.department_id IN ({_int_list(departments)})"
+            + (" AND c.released = ?" if is_open else ""),
+            (int(cycle_id), True) if is_open else (int(cycle_id),),
+        )
+        return [(row[2], row[3], row[4]) for row in rows if (row[0], row[1]) in wanted]
+
 
 @contextmanager
 def open_source(data: Engine | ReportSource) -> Iterator[ReportSource]:

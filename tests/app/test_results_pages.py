@@ -463,3 +463,53 @@ def test_a_manager_of_one_department_sees_it_once_and_the_whole_organisation_bes
     assert [c.value for c in overview.caption if c.value.startswith("Whole")] == [expected]
     # The administrator, who sees the whole organisation, is not told it twice.
     assert not [c for c in admin.caption if c.value.startswith("Whole")]
+
+
+@pytest.fixture
+def analysed(demo_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The demo hospital with every shown comment analysed, and hostile markup in each."""
+    from surveys.analysis import analyse_comments
+
+    path = tmp_path / "analysed.db"
+    shutil.copy(demo_file, path)
+    use_fast_hashing(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    engine = make_engine(get_settings().database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE comment SET text = '**bold** <b>x</b> [link](http://e.x) ' || text")
+        )
+    analyse_comments(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_the_comments_page_shows_themes_and_a_theme_filters(analysed: Engine) -> None:
+    at = page_as(analysed, "admin", "comments.py").run()
+    assert not at.exception
+    themes = at.dataframe[0].value
+    assert list(themes.columns) == ["Theme", "Comments", "Negative"]
+    assert (themes["Comments"] >= 8).all()  # the comment minimum
+    assert [expander.label for expander in at.expander] == ["Themes across cycles"]
+    assert at.get("plotly_chart") and at.get("plotly_chart")[0].proto.alt
+    everything = [text.value for text in at.text]
+    labels = [caption.value for caption in at.caption if caption.value.startswith("Theme")]
+    assert len(labels) == len(everything)
+    biggest = themes["Theme"][0]
+    at.selectbox(key="comments_theme").select(biggest).run()
+    assert not at.exception
+    chosen = [text.value for text in at.text]
+    assert chosen and len(chosen) < len(everything)
+    shown = [caption.value for caption in at.caption if caption.value.startswith("Theme")]
+    assert all(
+        biggest.replace(" ", "") in label.replace("\\", "").replace(" ", "") for label in shown
+    )
+
+
+def test_hostile_comments_stay_plain_text_beside_their_theme(analysed: Engine) -> None:
+    at = page_as(analysed, "admin", "comments.py").run()
+    assert not at.exception
+    hostile = [text.value for text in at.text if text.value.startswith("**bold**")]
+    assert hostile, "the hostile comment is shown, as plain text"
+    assert not [markdown for markdown in at.markdown if "bold" in markdown.value]

@@ -423,3 +423,20 @@ def test_next_keeps_a_comment_over_the_limit_until_it_is_shortened(engine: Engin
     assert at.header[0].value == "Check your answers"
     assert [text.value for text in at.text] == [too_long[:1000]]
     assert counts(engine)["Response"] == 0
+
+
+def test_names_emails_and_phones_are_replaced_before_the_comment_is_stored(
+    engine: Engine,
+) -> None:
+    typed = "Dr Smith (jo.smith@trust.nhs.uk, 07700 900123) was great"
+    at = to_review(press(visit(personal_link(engine)), "start"), comment=typed)
+    press(at, "back-review")
+    # Said above the comment box, before anyone writes.
+    assert "are replaced with \\[email\\], \\[phone\\] and \\[name\\]" in texts(at)
+    press(at, f"next-{REVIEW - 1}")
+    press(at, "submit")
+    assert at.title[0].value == "Thank you"
+    with read_session(engine) as session:
+        assert session.scalars(select(Comment.text)).all() == [
+            "Dr [name] ([email], [phone]) was great"
+        ]

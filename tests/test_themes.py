@@ -1,0 +1,200 @@
+"""Comment themes, sentiment, scrubbing of personal details and the release of theme counts."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from surveys.reporting.theme_quality import (
+    analyser_sentiment_agreement,
+    codebook_agreement,
+    read_labelled,
+    sentiment_agreement,
+)
+from surveys.reporting.themes import (
+    NEGATIVE,
+    NEUTRAL,
+    OTHER,
+    POSITIVE,
+    Analyser,
+    Analysis,
+    SentimentScorer,
+    WordLlamaEmbedder,
+    default_embedder,
+    shown_theme,
+    theme_counts,
+)
+from surveys.text import scrub_personal_details
+
+LABELLED = Path(__file__).parent / "data" / "comments_labelled.csv"
+# What the test calls an email address or a phone number: narrower than what is scrubbed.
+EMAIL_PATTERN = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+PHONE_PATTERN = re.compile(r"(?:\d[ \t().\-/]*){7,}")
+
+
+@pytest.mark.parametrize(
+    ("comment", "stored"),
+    [
+        ("Dr Smith was rude to Nurse Ann Lee", "Dr [name] was rude to Nurse [name]"),
+        ("Email jo.bloggs@nhs.net about it", "Email [email] about it"),
+        ("Dr Li (li@trust.nhs.uk, 07700 900123).", "Dr [name] ([email], [phone])."),
+        ("Write to <a@b.org>; or c@d.com.", "Write to <[email]>; or [email]."),
+        ("Ring me on 07700 900123.", "Ring me on [phone]."),
+        ("Call +44 (0)20 7946 0958 after 5", "Call [phone] after 5"),
+        ("mr. O'Neil shouted at Sister Jones", "mr. [name] shouted at Sister [name]"),
+        ("Nurse Practitioners are great", "Nurse Practitioners are great"),
+        ("Bleep 4021, bed 12, BP 120/80", "Bleep 4021, bed 12, BP 120/80"),
+        ("Matron Kaur on Tuesday was kind", "Matron [name] on Tuesday was kind"),
+    ],
+)
+def test_personal_details_are_replaced(comment: str, stored: str) -> None:
+    assert scrub_personal_details(comment) == stored
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=20),
+            st.emails(),
+            st.from_regex(r"\+?[0-9][0-9 ().\-]{6,16}[0-9]", fullmatch=True),
+            st.sampled_from(["@", ".", " ", "-", "Dr ", "07700", "900123", "a@b", ".com"]),
+        ),
+        max_size=8,
+    )
+)
+def test_nothing_like_an_email_or_phone_number_survives(parts: list[str]) -> None:
+    stored = scrub_personal_details("".join(parts))
+    assert not EMAIL_PATTERN.search(stored), stored
+    assert not PHONE_PATTERN.search(stored), stored
+
+
+def test_comments_are_scrubbed_when_stored(engine) -> None:
+    """The column scrubs on the way in, whichever code writes the comment."""
+    from sqlalchemy import text
+
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE probe (body TEXT)"))
+    from sqlalchemy import Column, MetaData, Table, insert, select
+
+    from surveys.models import ScrubbedText
+
+    probe = Table("probe", MetaData(), Column("body", ScrubbedText))
+    with engine.begin() as connection:
+        connection.execute(insert(probe), [{"body": "Ask Dr Who at who@tardis.org"}])
+        assert connection.execute(select(probe.c.body)).scalar() == "Ask Dr [name] at [email]"
+
+
+@pytest.mark.parametrize(
+    ("comment", "sentiment"),
+    [
+        ("Her covid test came back negative so the bay reopened.", NEUTRAL),
+        ("Positive blood cultures are phoned to the ward.", NEUTRAL),
+        ("I work in critical care.", NEUTRAL),
+        ("The patient was stable overnight.", NEUTRAL),
+        ("We are understaffed and burnt out.", NEGATIVE),
+        ("Great team, really supportive.", POSITIVE),
+    ],
+)
+def test_healthcare_words_are_not_read_as_feelings(comment: str, sentiment: str) -> None:
+    assert SentimentScorer().label(comment) == sentiment
+
+
+def test_vader_alone_reads_clinical_words_as_feelings() -> None:
+    assert SentimentScorer(overrides=False).label("Covid test was negative.") == NEGATIVE
+
+
+@pytest.mark.parametrize(
+    ("comment", "theme"),
+    [
+        ("Short staffed every night, one nurse to ten patients.", "workload and staffing"),
+        ("Nobody listened and nothing changed after the survey.", "feedback heard and acted on"),
+        ("My manager phones me on my days off.", "boundaries"),
+        ("Relatives cannot get an update about their mum.", "patients and families"),
+    ],
+)  # fmt: skip
+def test_the_codebook_finds_the_obvious_theme(comment: str, theme: str) -> None:
+    assert Analyser().analyse([comment])[0].theme == theme
+
+
+def test_the_embedding_model_loads_from_the_wheel() -> None:
+    assert default_embedder().name == "wordllama"
+    assert WordLlamaEmbedder().embed(["a"]).shape == (1, 256)
+
+
+def test_analysis_opens_no_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("analysis tried to open a network connection")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    analyses = Analyser(WordLlamaEmbedder()).analyse(
+        ["Short staffed again tonight.", "Great teamwork in resus."]
+    )
+    assert [analysis.theme for analysis in analyses] != [OTHER, OTHER]
+
+
+def test_labelled_set_is_large_and_varied() -> None:
+    labelled = read_labelled(LABELLED)
+    assert len(labelled) >= 300
+    assert len({row.theme for row in labelled}) == 11
+    assert {row.sentiment for row in labelled} == {POSITIVE, NEUTRAL, NEGATIVE}
+
+
+def test_agreement_with_hand_labels_stays_above_its_measured_floor() -> None:
+    """Floors at the figures measured when this was written (README), not the issue's targets
+    (codebook macro-F1 0.7, sentiment 0.75), which are not met yet."""
+    labelled = read_labelled(LABELLED)
+    assert codebook_agreement(labelled, default_embedder()).macro_f1 >= 0.55
+    combined = analyser_sentiment_agreement(labelled, default_embedder())
+    assert combined.macro_f1 >= 0.60
+    assert combined.macro_f1 > sentiment_agreement(labelled, overrides=False).macro_f1
+
+
+def analyses(**themes: tuple[int, int]) -> list[Analysis]:
+    """`theme=(count, negative)` as analyses."""
+    return [
+        Analysis(theme.replace("_", " "), NEGATIVE if index < negative else POSITIVE)
+        for theme, (count, negative) in themes.items()
+        for index in range(count)
+    ]
+
+
+def test_no_themes_below_the_comment_minimum() -> None:
+    assert theme_counts(analyses(respect=(4, 0)), minimum=5) == ()
+
+
+def test_small_themes_merge_into_other() -> None:
+    counts = theme_counts(analyses(respect=(6, 3), boundaries=(2, 2), timeliness=(3, 0)), 5)
+    assert [(c.theme, c.count, c.negative) for c in counts] == [
+        ("respect", 6, 3),
+        ("other", 5, 2),
+    ]
+    assert counts[0].share_negative == 0.5
+    assert shown_theme("boundaries", counts) == OTHER
+
+
+def test_other_below_the_minimum_shows_no_count() -> None:
+    counts = theme_counts(analyses(respect=(6, 0), boundaries=(2, 0)), 5)
+    assert [c.theme for c in counts] == ["respect"]
+
+
+def test_clustered_themes_are_named_by_words_many_of_their_comments_share() -> None:
+    from surveys.reporting.themes import cluster_themes
+
+    texts = [row.comment for row in read_labelled(LABELLED)] + ["Zebedee Quinlan was rude"]
+    clusters = cluster_themes(texts, 8, largest_k=6)
+    assert 2 <= len(clusters) <= 6
+    assert sorted(i for cluster in clusters for i in cluster.members) == list(range(len(texts)))
+    for cluster in clusters:
+        for word in cluster.label.split(", "):
+            if word != OTHER:
+                users = [i for i in cluster.members if word in texts[i].lower()]
+                assert len(users) >= 8, (word, cluster.label)
+        assert "zebedee" not in cluster.label and "quinlan" not in cluster.label
