@@ -36,12 +36,13 @@ db: setup
 run: db
 	sh deploy/serve.sh $(BIN) $(PORT)
 
-# Everything but the browser tests on two workers, then the browser tests in one process, so
-# that they share one server and one Chromium (pytest 9 ignores xdist's groups). Both parts
-# always run; exit status 5 is "nothing selected", e.g. PYTEST_ARGS naming one test file.
+# Everything else on two workers, then in one process the browser tests (so that they share
+# one server and one Chromium; pytest 9 ignores xdist's groups) and the serial ones (a restart
+# of the shared PostgreSQL server must not cut other tests' connections). Both parts always
+# run; exit status 5 is "nothing selected", e.g. PYTEST_ARGS naming one test file.
 test: setup browser
-	@$(BIN)/python -m pytest -m "not browser" -n 2 $(PYTEST_ARGS); rest=$$?; \
-	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS); browser=$$?; \
+	@$(BIN)/python -m pytest -m "not browser and not serial" -n 2 $(PYTEST_ARGS); rest=$$?; \
+	$(BIN)/python -m pytest -m "browser or serial" $(PYTEST_ARGS); browser=$$?; \
 	for status in $$rest $$browser; do \
 		[ $$status -eq 0 ] || [ $$status -eq 5 ] || exit $$status; done
 

@@ -159,6 +159,7 @@ def start_and_wait(cluster: tuple[str, str], url: str, timeout: float = 60.0) ->
         probe.dispose()
 
 
+@pytest.mark.serial  # it restarts the one PostgreSQL server every other test uses
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_database_restart_mid_load_loses_nothing_and_each_retry_stores_once(
     engine: Engine, database_url: str
