@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from surveys import reporting
 from surveys.access.accounts import account_named, department_scope
+from surveys.analysis import analyse_comments
 from surveys.cli import app
 from surveys.config import get_settings
 from surveys.reporting.figures import Figure
@@ -315,3 +316,22 @@ def test_a_cycle_with_no_results_says_why_on_the_cover(
     )  # fmt: skip
     texts = page_texts(make_report(tmp_path / "draft.pdf", "--cycle", "2027 Q2"))
     assert "2027 Q2 has not opened yet" in " ".join(texts[0].split())
+
+
+def test_comment_themes_are_printed_with_their_counts_and_never_the_comments(
+    demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = use_copy(demo_path, tmp_path, monkeypatch)
+    engine = make_engine(url)
+    analyse_comments(engine)
+    cycle = next(
+        c for c in reporting.filter_options(engine, departments=None).cycles if c.name == "2026 Q3"
+    )
+    released = reporting.comments(engine, cycle_id=cycle.id, departments=None)
+    engine.dispose()
+    assert released.themes_counted
+    text = squeezed(" ".join(page_texts(make_report(tmp_path / "t.pdf", "--cycle", "2026 Q3"))))
+    assert squeezed("Comment themes") in text
+    for count in released.themes_counted:
+        assert squeezed(f"{count.theme} {count.count:,} {count.share_negative:.0%}") in text
+    assert not any(squeezed(comment) in text for comment in released.texts)

@@ -448,7 +448,30 @@ def _trends(pdf: BoardPdf) -> None:
 def _comments(pdf: BoardPdf) -> None:
     report = pdf.report
     comments = report.comments
-    if comments is None:
+    if comments.themes_counted:
+        pdf.add_page()
+        pdf.heading("Comment themes")
+        pdf.paragraph(
+            f"What the comments are about, each theme counted when at least "
+            f"{report.comment_minimum} comments share it (smaller themes count as “other”), "
+            "with the share whose tone is negative. Themes and tones are computed on "
+            "Attune's own server; no comment leaves it."
+            + ("" if report.with_comments else " The comments themselves are not printed."),
+            muted=True,
+        )
+        rows = [("Theme", "Comments", "Negative")]
+        rows += [
+            (count.theme, f"{count.count:,}", f"{count.share_negative:.0%}")
+            for count in comments.themes_counted
+        ]
+        _table(pdf, rows, widths=(90, 30, 30))
+        if comments.not_analysed:
+            pdf.paragraph(
+                f"{comments.not_analysed:,} comments had not been analysed yet and are not "
+                "counted.",
+                muted=True,
+            )
+    if not report.with_comments:
         return
     pdf.add_page()
     pdf.heading("Comments")

@@ -47,13 +47,14 @@ class BoardReport:
     heatmap: Heatmap
     relationships: Relationships
     trend: pd.DataFrame  # the index per cycle and department (trends())
-    comments: Comments | None  # only when asked for
+    comments: Comments  # their themes are printed; their texts only when asked for
     minimum: int
     comment_minimum: int
     asymmetry_points: float
     open_cycle_notice: str | None
     # Why the report holds no figure (a draft cycle, too few people), as the pages say it.
     nothing_to_show: str | None = None
+    with_comments: bool = False
 
 
 def board_report(
@@ -87,12 +88,13 @@ def board_report(
         heatmap=heatmap(engine, cycle_id=cycle_id, by=by, **arguments),
         relationships=relationships(engine, cycle_id=cycle_id, **arguments),
         trend=trends(engine, measure=INDEX, cycle_range=(earlier[-1], cycle_id), **arguments),
-        comments=comments(engine, cycle_id=cycle_id, **arguments) if with_comments else None,
+        comments=comments(engine, cycle_id=cycle_id, **arguments),
         minimum=settings.min_group_size,
         comment_minimum=settings.min_comment_group_size,
         asymmetry_points=ASYMMETRY_POINTS,
         open_cycle_notice=open_cycle_notice() if selection.cycle.state == CycleState.open else None,
         nothing_to_show=empty,
+        with_comments=with_comments,
     )
 
 
