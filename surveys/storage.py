@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import secrets
 import sqlite3
 import threading
@@ -240,6 +241,19 @@ def dialect_insert(session: Session):
     ON CONFLICT clauses, which plain `sqlalchemy.insert` lacks."""
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@functools.cache
+def driver_sql(dialect: str, sql: str) -> str:
+    """`sql` written with `:name` parameters, in the driver's own style (sqlite3 takes
+    `:name`, psycopg `%(name)s`), for `Connection.exec_driver_sql` on the submit path, where
+    building and compiling SQLAlchemy statements cost more than the database's work."""
+    if dialect == "postgresql":
+        return _NAMED_PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
+    return sql
 
 
 def new_random_id() -> int:

@@ -26,6 +26,7 @@ the database: two viewers at the same moment, on any replica, read the same figu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ from surveys.models import (
     ItemRollup,
     ScoreRollup,
 )
+from surveys.storage import driver_sql
 from surveys.survey.rollups import relationships_from_item_rollup
 
 CELL_COLUMNS = ("cycle_id", "department_id", "staff_group_id")
@@ -90,20 +92,11 @@ def advance(*, session: Session, cycle_id: int, cell: tuple[int, int] | None = N
         params.update(department=cell[0], group=cell[1])
     moved_items: set[tuple[int, int]] = set()
     moved = False
+    connection = session.connection()
     for stepped in _STEPPED:
-        live, released = stepped.live.name, stepped.released.name
         keys = [*CELL_COLUMNS, *([stepped.key] if stepped.key else [])]
-        join = " AND ".join(f"r.{key} = l.{key}" for key in keys)
-        count = stepped.count
-        rows = session.execute(
-            text(
-                f"SELECT {', '.join(f'l.{key}' for key in keys)}"
-                f" FROM {live} l LEFT JOIN {released} r ON {join}"
-                f" WHERE {_cell_condition('l', cell)}"
-                f" AND ({_prefixed(count, 'l')}) - COALESCE(({_prefixed(count, 'r')}), 0) >= :step"
-            ),
-            params,
-        ).all()
+        sql = _due_rows_sql(connection.dialect.name, stepped, cell is not None)
+        rows = connection.exec_driver_sql(sql, params).all()
         if not rows:
             continue
         moved = True
@@ -113,6 +106,22 @@ def advance(*, session: Session, cycle_id: int, cell: tuple[int, int] | None = N
     for department_id, group_id in sorted(moved_items):
         _recount_relationships(session, cycle_id, department_id, group_id)
     return _release_comments(session, cycle_id, cell, settings.min_comment_group_size) or moved
+
+
+@functools.cache
+def _due_rows_sql(dialect: str, stepped: _Stepped, one_cell: bool) -> str:
+    """The live rows whose count has grown by at least a step since last copied, as the
+    driver's SQL, built once: every submission runs it."""
+    keys = [*CELL_COLUMNS, *([stepped.key] if stepped.key else [])]
+    join = " AND ".join(f"r.{key} = l.{key}" for key in keys)
+    count = stepped.count
+    return driver_sql(
+        dialect,
+        f"SELECT {', '.join(f'l.{key}' for key in keys)}"
+        f" FROM {stepped.live.name} l LEFT JOIN {stepped.released.name} r ON {join}"
+        f" WHERE {_cell_condition('l', (0, 0) if one_cell else None)}"
+        f" AND ({_prefixed(count, 'l')}) - COALESCE(({_prefixed(count, 'r')}), 0) >= :step",
+    )
 
 
 def _prefixed(expression: str, alias: str) -> str:
@@ -167,21 +176,32 @@ def _recount_relationships(
     )
 
 
+@functools.cache
+def _waiting_comments_sql(dialect: str, one_cell: bool) -> str:
+    """Cells with at least :minimum comments waiting, as the driver's SQL, built once."""
+    return driver_sql(
+        dialect,
+        "SELECT c.department_id, c.staff_group_id FROM comment c"
+        f" WHERE {_cell_condition('c', (0, 0) if one_cell else None)} AND c.released = :no"
+        " GROUP BY c.department_id, c.staff_group_id HAVING COUNT(*) >= :minimum",
+    )
+
+
 def _release_comments(
     session: Session, cycle_id: int, cell: tuple[int, int] | None, minimum: int
 ) -> bool:
     """Release the waiting comments of each cell where at least `minimum` of them wait."""
     conditions = [col(Comment.cycle_id) == cycle_id, col(Comment.released) == False]  # noqa: E712 - SQL expression
+    params: dict[str, object] = {"cycle": cycle_id, "no": False, "minimum": minimum}
     if cell is not None:
         conditions += [
             col(Comment.department_id) == cell[0],
             col(Comment.staff_group_id) == cell[1],
         ]
-    waiting = session.execute(
-        select(col(Comment.department_id), col(Comment.staff_group_id))
-        .where(*conditions)
-        .group_by(col(Comment.department_id), col(Comment.staff_group_id))
-        .having(text("COUNT(*) >= :minimum").bindparams(minimum=minimum))
+        params.update(department=cell[0], group=cell[1])
+    connection = session.connection()
+    waiting = connection.exec_driver_sql(
+        _waiting_comments_sql(connection.dialect.name, cell is not None), params
     ).all()
     for department_id, group_id in waiting:
         session.execute(

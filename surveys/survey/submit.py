@@ -7,26 +7,30 @@ form's receipt and stores the response, its answers, its comment and the rollups
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col
+from sqlmodel import Session
 
+from surveys.config import get_settings
 from surveys.invitations.links import hash_token
-from surveys.models import Answer, Comment, Invitation, Response, SubmissionReceipt
+from surveys.models import Invitation
 from surveys.organisation.catalogue import instrument_items
-from surveys.records import ItemInfo
+from surveys.records import CycleState, ItemInfo
 from surveys.scoring import LIKERT_POINTS, NPS_SCALE
-from surveys.storage import dialect_insert, new_random_id, write_session
+from surveys.storage import driver_sql, new_random_id, write_session
 from surveys.survey import rollups, steps
 from surveys.survey.form import (
     _USED_MESSAGE,
+    MAX_TOKEN_LENGTH,
     NOT_APPLICABLE,
     AnswerValue,
+    Question,
     SurveyForm,
     SurveyUnavailable,
     Unavailable,
@@ -114,20 +118,19 @@ def store_response(
     """Write one response inside the caller's transaction; nothing is kept if anything fails."""
     for item, value in answers.items():
         check_value(item, value)
-    response_id = new_random_id()
-    session.add(
-        Response(
-            id=response_id,
-            cycle_id=cycle_id,
-            department_id=department_id,
-            staff_group_id=staff_group_id,
-            instrument_id=instrument_id,
-        )
-    )
+    # Rows the caller added through the ORM (a test's cycle, say) go first: the writes below
+    # bypass the unit of work.
     session.flush()
+    connection = session.connection()
+    sql = _row_sql(connection.dialect.name)
+    response_id = new_random_id()
+    cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": staff_group_id}
+    connection.exec_driver_sql(
+        sql.response, {"id": response_id, **cell, "instrument_id": instrument_id}
+    )
     if answers:
-        session.execute(
-            insert(Answer),
+        connection.exec_driver_sql(
+            sql.answer,
             [
                 {"response_id": response_id, "item_id": item.id, "value": value}
                 for item, value in answers.items()
@@ -135,14 +138,8 @@ def store_response(
         )
     comment = (comment or "").strip()
     if comment:
-        session.add(
-            Comment(
-                id=new_random_id(),
-                cycle_id=cycle_id,
-                department_id=department_id,
-                staff_group_id=staff_group_id,
-                text=comment,
-            )
+        connection.exec_driver_sql(
+            sql.comment, {"id": new_random_id(), **cell, "text": comment, "released": False}
         )
     rollups.add_response(
         session=session,
@@ -152,7 +149,54 @@ def store_response(
         answers=answers,
         has_comment=bool(comment),
     )
-    session.flush()
+
+
+@dataclass(frozen=True)
+class _RowSql:
+    """The submit path's statements as the driver's own SQL (see storage.driver_sql)."""
+
+    response: str
+    answer: str
+    comment: str
+    receipt: str
+    invitation: str
+    staff_groups: str
+    department: str
+    mark_used: str
+    blur_invitations: str
+    blur_comments: str
+
+
+@functools.cache
+def _row_sql(dialect: str) -> _RowSql:
+    cell = "cycle_id = :cycle_id AND department_id = :department_id"
+    cell += " AND staff_group_id = :staff_group_id"
+    statements = _RowSql(
+        response="INSERT INTO response (id, cycle_id, department_id, staff_group_id,"
+        " instrument_id) VALUES (:id, :cycle_id, :department_id, :staff_group_id,"
+        " :instrument_id)",
+        answer="INSERT INTO answer (response_id, item_id, value)"
+        " VALUES (:response_id, :item_id, :value)",
+        comment="INSERT INTO comment (id, cycle_id, department_id, staff_group_id, text,"
+        " released) VALUES (:id, :cycle_id, :department_id, :staff_group_id, :text, :released)",
+        receipt="INSERT INTO submission_receipt (key_hash, cycle_id) VALUES (:key_hash,"
+        " :cycle_id) ON CONFLICT DO NOTHING RETURNING key_hash",
+        # The link, its cycle and what the cached form rules depend on, in one read: the
+        # instrument, and how many questions it has stored (questions are only ever added).
+        invitation="SELECT v.id, v.cycle_id, v.department_id, v.staff_group_id, v.is_open,"
+        " v.used, c.state, c.instrument_id, i.checksum,"
+        " (SELECT COUNT(*) FROM item t WHERE t.instrument_id = c.instrument_id),"
+        " (SELECT MAX(t.id) FROM item t WHERE t.instrument_id = c.instrument_id)"
+        " FROM invitation v JOIN survey_cycle c ON c.id = v.cycle_id"
+        " JOIN instrument i ON i.id = c.instrument_id WHERE v.token_hash = :token_hash",
+        staff_groups="SELECT id, key, plural FROM staff_group WHERE archived = :no"
+        " ORDER BY position, id",
+        department="SELECT id FROM department WHERE id = :id AND archived = :no",
+        mark_used="UPDATE invitation SET used = :yes WHERE id = :id AND used = :no",
+        blur_invitations=f"UPDATE invitation SET used = :yes WHERE {cell} AND used = :yes",
+        blur_comments=f"UPDATE comment SET cycle_id = :cycle_id WHERE {cell}",
+    )
+    return _RowSql(**{name: driver_sql(dialect, sql) for name, sql in vars(statements).items()})
 
 
 # --- Validation --------------------------------------------------------------------------------
@@ -188,22 +232,27 @@ def comment_over_limit(form: SurveyForm, comment: str | None) -> str | None:
     return over_limit(length, form.comment_max_length) if length > form.comment_max_length else None
 
 
+def _workplace_problem(
+    department_id: object,
+    staff_group_id: object,
+    departments: Collection[int],
+    staff_groups: Collection[int],
+) -> str | None:
+    """For an open link: what is wrong with the respondent's choice of workplace, if anything."""
+    # Exact ints: True would pass as the department with id 1, and a list cannot be hashed.
+    if type(department_id) is not int or department_id not in departments:
+        return "Choose the department you work in."
+    if type(staff_group_id) is not int or staff_group_id not in staff_groups:
+        return "Choose your staff group."
+    return None
+
+
 def _check_submission(
     form: SurveyForm,
     answers: Mapping[str, AnswerValue | None],
     comment: str,
-    department_id: int | None,
-    staff_group_id: int | None,
+    workplace_problem: str | None,
 ) -> None:
-    workplace_problem = None
-    if form.is_open_link:
-        # Exact ints: True would pass as the department with id 1, and a list cannot be hashed.
-        if type(department_id) is not int or department_id not in {c.id for c in form.departments}:
-            workplace_problem = "Choose the department you work in."
-        elif type(staff_group_id) is not int or staff_group_id not in {
-            c.id for c in form.staff_groups
-        }:
-            workplace_problem = "Choose your staff group."
     missing = missing_answers(form, answers)
     too_long = len(comment) > form.comment_max_length
     if workplace_problem or missing or too_long:
@@ -216,11 +265,12 @@ def _check_submission(
 
 
 def _stored_values(
-    form: SurveyForm, items: Mapping[str, ItemInfo], answers: Mapping[str, AnswerValue | None]
+    questions: Mapping[str, Question],
+    items: Mapping[str, ItemInfo],
+    answers: Mapping[str, AnswerValue | None],
 ) -> dict[ItemInfo, int | None]:
     """Answers keyed by stored item, "does not apply" as None; unanswered optional questions
     are left out. Anything not offered on the form is refused."""
-    questions = {question.code: question for _, question in form.questions()}
     unknown = [code for code in answers if code not in questions]
     if unknown:
         quoted = ", ".join(sorted(shown(code) for code in unknown[:5]))
@@ -229,32 +279,57 @@ def _stored_values(
     for code, answer in answers.items():
         if answer is None:
             continue
-        question = questions[code]
         # Exactly an offered value: not True for 1, nor 3.0 for 3.
-        offered = type(answer) in (int, str) and answer in question.options()
+        offered = type(answer) in (int, str) and answer in questions[code].options()
         if not offered:
             raise InvalidAnswer(f"{code}: {shown(answer)} is not one of the offered answers")
         values[items[code]] = None if answer == NOT_APPLICABLE else int(answer)
     return values
 
 
+@dataclass(frozen=True)
+class _FormRules:
+    """What checking and storing one cycle's forms needs, built once per cycle and kept
+    while the cycle's instrument, its stored questions and the active staff groups stay the
+    same (the key of `_form_rules`); departments and the link itself are read every time."""
+
+    form: SurveyForm
+    questions: dict[str, Question]
+    items: dict[str, ItemInfo]
+    instrument_id: int
+
+
+# (database URL, cycle id, what the rules depend on) -> rules; a handful of open cycles.
+_form_rules: dict[tuple[object, ...], _FormRules] = {}
+_FORM_RULES_KEPT = 64
+
+
+def _rules_for(session: Session, invitation_id: int, key: tuple[object, ...]) -> _FormRules:
+    """The cached rules for `key`, or, the first time, built from the link's full context
+    (which also raises SurveyUnavailable exactly as opening the link would)."""
+    rules = _form_rules.get(key)
+    if rules is not None:
+        return rules
+    invitation = session.get(Invitation, invitation_id)
+    assert invitation is not None
+    context = _read_context(session, invitation)
+    rules = _FormRules(
+        form=context.form,
+        questions={question.code: question for _, question in context.form.questions()},
+        items=instrument_items(session=session, instrument_id=context.instrument_id),
+        instrument_id=context.instrument_id,
+    )
+    if len(_form_rules) >= _FORM_RULES_KEPT:
+        _form_rules.clear()
+    _form_rules[key] = rules
+    return rules
+
+
 # --- Submission ---------------------------------------------------------------------------------
 
 
-def _insert_ignoring_duplicates(session: Session, table, **values: object) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True when the row was new.
-
-    RETURNING tells, where a row count would not: drivers report -1 for inserts.
-    """
-    statement = dialect_insert(session)(table)
-    returned = session.execute(
-        statement.values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
-    )
-    return returned.first() is not None
-
-
 def _blur_transaction_ids(
-    session: Session, cycle_id: int, department_id: int, group_id: int
+    connection: Connection, sql: _RowSql, cycle_id: int, department_id: int, group_id: int
 ) -> None:
     """On PostgreSQL, keep the rows this transaction writes from being joined to each other.
 
@@ -265,29 +340,11 @@ def _blur_transaction_ids(
     gives all of them this transaction's id, which then says no more than the response's
     cell already does. SQLite updates rows in place and records no writer, so it needs none.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql":
         return
-    session.execute(
-        update(Invitation)
-        .where(
-            col(Invitation.cycle_id) == cycle_id,
-            col(Invitation.department_id) == department_id,
-            col(Invitation.staff_group_id) == group_id,
-            col(Invitation.used) == True,  # noqa: E712 - SQL expression
-        )
-        .values(used=True)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(Comment)
-        .where(
-            col(Comment.cycle_id) == cycle_id,
-            col(Comment.department_id) == department_id,
-            col(Comment.staff_group_id) == group_id,
-        )
-        .values(cycle_id=cycle_id)
-        .execution_options(synchronize_session=False)
-    )
+    cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": group_id}
+    connection.exec_driver_sql(sql.blur_invitations, {**cell, "yes": True})
+    connection.exec_driver_sql(sql.blur_comments, cell)
 
 
 def submission_key_hash(submission_key: str) -> str:
@@ -336,55 +393,87 @@ def submit_survey(
     committing = False
     try:
         with write_session(engine) as session:
-            invitation = _invitation_for(session, token)
+            connection = session.connection()
+            sql = _row_sql(connection.dialect.name)
+            link = None
+            if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii():
+                link = connection.exec_driver_sql(
+                    sql.invitation, {"token_hash": hash_token(token)}
+                ).first()
+            if link is None:
+                _invitation_for(session, token)  # raises: not a link
+                raise AssertionError("unreachable")
+            invitation_id, cycle_id, link_department, link_group, is_open, used = link[:6]
+            state, instrument_id, checksum, item_count, last_item = link[6:]
             # First, so that a second copy of this form waits here for the first to finish
             # (on PostgreSQL the insert blocks on the uncommitted key) and then stores nothing.
             # Anything refused below rolls the receipt back with everything else.
-            new_form = _insert_ignoring_duplicates(
-                session,
-                SubmissionReceipt.__table__,  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
-                key_hash=submission_key_hash(submission_key),
-                cycle_id=invitation.cycle_id,
-            )
-            if not new_form:
+            receipt = {"key_hash": submission_key_hash(submission_key), "cycle_id": cycle_id}
+            if connection.exec_driver_sql(sql.receipt, receipt).first() is None:
                 return SubmitOutcome.already_received
-            context = _read_context(session, invitation)
-            form = context.form
-            _check_submission(form, answers, text, department_id, staff_group_id)
-            items = instrument_items(session=session, instrument_id=context.instrument_id)
-            values = _stored_values(form, items, answers)
-            if invitation.is_open:
+            groups = tuple(
+                tuple(row) for row in connection.exec_driver_sql(sql.staff_groups, {"no": False})
+            )
+            if state != CycleState.open or (used and not is_open):
+                # A closed, draft or used link: the full context says why, in its own words.
+                _read_context(session, _invitation_for(session, token))
+            rules = _rules_for(
+                session,
+                invitation_id,
+                (
+                    str(engine.url),
+                    cycle_id,
+                    instrument_id,
+                    checksum,
+                    item_count,
+                    last_item,
+                    groups,
+                    get_settings().instrument_dir,
+                ),
+            )
+            if is_open:
+                # The department must be active now: read it, not the cached form.
+                active = (
+                    type(department_id) is int
+                    and connection.exec_driver_sql(
+                        sql.department, {"id": department_id, "no": False}
+                    ).first()
+                    is not None
+                )
+                problem = _workplace_problem(
+                    department_id,
+                    staff_group_id,
+                    {department_id} if active and department_id is not None else set(),
+                    {group[0] for group in groups},
+                )
+            else:
+                problem = None
+            _check_submission(rules.form, answers, text, problem)
+            values = _stored_values(rules.questions, rules.items, answers)
+            if is_open:
                 assert department_id is not None and staff_group_id is not None
                 cell = (department_id, staff_group_id)
             else:
-                assert invitation.department_id is not None
-                assert invitation.staff_group_id is not None
-                cell = (invitation.department_id, invitation.staff_group_id)
-                marked = session.execute(
-                    update(Invitation)
-                    .where(
-                        col(Invitation.token_hash) == hash_token(token),
-                        col(Invitation.used) == False,  # noqa: E712 - SQL expression
-                    )
-                    .values(used=True)
-                    .execution_options(synchronize_session=False)
+                cell = (link_department, link_group)
+                marked = connection.exec_driver_sql(
+                    sql.mark_used, {"id": invitation_id, "yes": True, "no": False}
                 )
                 # The row count decides: when browsers race with one token, exactly one
                 # UPDATE finds it unused. The others roll back, receipt and all.
-                if marked.rowcount != 1:  # type: ignore[attr-defined]
+                if marked.rowcount != 1:
                     raise SurveyUnavailable(Unavailable.used, _USED_MESSAGE)
             store_response(
                 session=session,
-                cycle_id=context.cycle.id or 0,
+                cycle_id=cycle_id,
                 department_id=cell[0],
                 staff_group_id=cell[1],
-                instrument_id=context.instrument_id,
+                instrument_id=rules.instrument_id,
                 answers=values,
                 comment=text,
             )
             # Only open cycles take answers: their released snapshot moves, in steps.
-            steps.advance(session=session, cycle_id=context.cycle.id or 0, cell=cell)
-            _blur_transaction_ids(session, context.cycle.id or 0, *cell)
+            steps.advance(session=session, cycle_id=cycle_id, cell=cell)
+            _blur_transaction_ids(connection, sql, cycle_id, *cell)
             # Everything is written; only the COMMIT is left.
             committing = True
     except SQLAlchemyError as error:
