@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -254,6 +255,15 @@ def driver_sql(dialect: str, sql: str) -> str:
     if dialect == "postgresql":
         return _NAMED_PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
     return sql
+
+
+def driver_cursor(session: Session) -> tuple[str, Any]:
+    """The dialect name and a DBAPI cursor on the session's connection, inside its
+    transaction: the submit path runs `driver_sql` statements on it directly, since
+    SQLAlchemy's execution machinery cost more per statement than SQLite's work. Errors are
+    the driver's own (`engine.dialect.loaded_dbapi.Error`), not SQLAlchemy's."""
+    connection = session.connection()
+    return connection.dialect.name, connection.connection.cursor()
 
 
 def new_random_id() -> int:

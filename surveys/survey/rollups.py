@@ -29,7 +29,7 @@ from surveys.scoring import (
     respondent_scores,
     scored,
 )
-from surveys.storage import driver_sql
+from surveys.storage import driver_cursor, driver_sql
 
 
 @functools.cache
@@ -122,7 +122,7 @@ def add_response(
 ) -> None:
     """Fold one response into the rollups, inside the caller's transaction: one statement
     per rollup table, run for many rows."""
-    connection = session.connection()
+    dialect, cursor = driver_cursor(session)
     for increments in response_increments(
         cycle_id=cycle_id,
         department_id=department_id,
@@ -131,11 +131,9 @@ def add_response(
         has_comment=has_comment,
     ):
         if increments.rows:
-            sql = upsert_sql(
-                connection.dialect.name, increments.table, increments.keys, increments.increments
-            )
+            sql = upsert_sql(dialect, increments.table, increments.keys, increments.increments)
             # One executemany: psycopg pipelines the rows, sqlite3 steps one prepared statement.
-            connection.exec_driver_sql(sql, increments.rows)
+            cursor.executemany(sql, increments.rows)
 
 
 def _relationship_counts(answers: Mapping[ItemInfo, int | None]) -> dict[str, tuple[int, int]]:

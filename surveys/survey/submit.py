@@ -12,8 +12,9 @@ import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -23,7 +24,7 @@ from surveys.models import Invitation
 from surveys.organisation.catalogue import instrument_items
 from surveys.records import CycleState, ItemInfo
 from surveys.scoring import LIKERT_POINTS, NPS_SCALE
-from surveys.storage import driver_sql, new_random_id, write_session
+from surveys.storage import driver_cursor, driver_sql, new_random_id, write_session
 from surveys.survey import rollups, steps
 from surveys.survey.form import (
     _USED_MESSAGE,
@@ -121,15 +122,13 @@ def store_response(
     # Rows the caller added through the ORM (a test's cycle, say) go first: the writes below
     # bypass the unit of work.
     session.flush()
-    connection = session.connection()
-    sql = _row_sql(connection.dialect.name)
+    dialect, cursor = driver_cursor(session)
+    sql = _row_sql(dialect)
     response_id = new_random_id()
     cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": staff_group_id}
-    connection.exec_driver_sql(
-        sql.response, {"id": response_id, **cell, "instrument_id": instrument_id}
-    )
+    cursor.execute(sql.response, {"id": response_id, **cell, "instrument_id": instrument_id})
     if answers:
-        connection.exec_driver_sql(
+        cursor.executemany(
             sql.answer,
             [
                 {"response_id": response_id, "item_id": item.id, "value": value}
@@ -138,7 +137,7 @@ def store_response(
         )
     comment = (comment or "").strip()
     if comment:
-        connection.exec_driver_sql(
+        cursor.execute(
             sql.comment, {"id": new_random_id(), **cell, "text": comment, "released": False}
         )
     rollups.add_response(
@@ -155,6 +154,7 @@ def store_response(
 class _RowSql:
     """The submit path's statements as the driver's own SQL (see storage.driver_sql)."""
 
+    dialect: str
     response: str
     answer: str
     comment: str
@@ -172,6 +172,7 @@ def _row_sql(dialect: str) -> _RowSql:
     cell = "cycle_id = :cycle_id AND department_id = :department_id"
     cell += " AND staff_group_id = :staff_group_id"
     statements = _RowSql(
+        dialect=dialect,
         response="INSERT INTO response (id, cycle_id, department_id, staff_group_id,"
         " instrument_id) VALUES (:id, :cycle_id, :department_id, :staff_group_id,"
         " :instrument_id)",
@@ -196,7 +197,12 @@ def _row_sql(dialect: str) -> _RowSql:
         blur_invitations=f"UPDATE invitation SET used = :yes WHERE {cell} AND used = :yes",
         blur_comments=f"UPDATE comment SET cycle_id = :cycle_id WHERE {cell}",
     )
-    return _RowSql(**{name: driver_sql(dialect, sql) for name, sql in vars(statements).items()})
+    return _RowSql(
+        **{
+            name: sql if name == "dialect" else driver_sql(dialect, sql)
+            for name, sql in vars(statements).items()
+        }
+    )
 
 
 # --- Validation --------------------------------------------------------------------------------
@@ -329,7 +335,7 @@ def _rules_for(session: Session, invitation_id: int, key: tuple[object, ...]) ->
 
 
 def _blur_transaction_ids(
-    connection: Connection, sql: _RowSql, cycle_id: int, department_id: int, group_id: int
+    cursor: Any, sql: _RowSql, cycle_id: int, department_id: int, group_id: int
 ) -> None:
     """On PostgreSQL, keep the rows this transaction writes from being joined to each other.
 
@@ -340,11 +346,11 @@ def _blur_transaction_ids(
     gives all of them this transaction's id, which then says no more than the response's
     cell already does. SQLite updates rows in place and records no writer, so it needs none.
     """
-    if connection.dialect.name != "postgresql":
+    if sql.dialect != "postgresql":
         return
     cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": group_id}
-    connection.exec_driver_sql(sql.blur_invitations, {**cell, "yes": True})
-    connection.exec_driver_sql(sql.blur_comments, cell)
+    cursor.execute(sql.blur_invitations, {**cell, "yes": True})
+    cursor.execute(sql.blur_comments, cell)
 
 
 def submission_key_hash(submission_key: str) -> str:
@@ -393,13 +399,12 @@ def submit_survey(
     committing = False
     try:
         with write_session(engine) as session:
-            connection = session.connection()
-            sql = _row_sql(connection.dialect.name)
+            dialect, cursor = driver_cursor(session)
+            sql = _row_sql(dialect)
             link = None
             if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii():
-                link = connection.exec_driver_sql(
-                    sql.invitation, {"token_hash": hash_token(token)}
-                ).first()
+                cursor.execute(sql.invitation, {"token_hash": hash_token(token)})
+                link = cursor.fetchone()
             if link is None:
                 _invitation_for(session, token)  # raises: not a link
                 raise AssertionError("unreachable")
@@ -409,11 +414,10 @@ def submit_survey(
             # (on PostgreSQL the insert blocks on the uncommitted key) and then stores nothing.
             # Anything refused below rolls the receipt back with everything else.
             receipt = {"key_hash": submission_key_hash(submission_key), "cycle_id": cycle_id}
-            if connection.exec_driver_sql(sql.receipt, receipt).first() is None:
+            if cursor.execute(sql.receipt, receipt).fetchone() is None:
                 return SubmitOutcome.already_received
-            groups = tuple(
-                tuple(row) for row in connection.exec_driver_sql(sql.staff_groups, {"no": False})
-            )
+            cursor.execute(sql.staff_groups, {"no": False})
+            groups = tuple(tuple(row) for row in cursor.fetchall())
             if state != CycleState.open or (used and not is_open):
                 # A closed, draft or used link: the full context says why, in its own words.
                 _read_context(session, _invitation_for(session, token))
@@ -435,9 +439,9 @@ def submit_survey(
                 # The department must be active now: read it, not the cached form.
                 active = (
                     type(department_id) is int
-                    and connection.exec_driver_sql(
+                    and cursor.execute(
                         sql.department, {"id": department_id, "no": False}
-                    ).first()
+                    ).fetchone()
                     is not None
                 )
                 problem = _workplace_problem(
@@ -455,12 +459,10 @@ def submit_survey(
                 cell = (department_id, staff_group_id)
             else:
                 cell = (link_department, link_group)
-                marked = connection.exec_driver_sql(
-                    sql.mark_used, {"id": invitation_id, "yes": True, "no": False}
-                )
+                cursor.execute(sql.mark_used, {"id": invitation_id, "yes": True, "no": False})
                 # The row count decides: when browsers race with one token, exactly one
                 # UPDATE finds it unused. The others roll back, receipt and all.
-                if marked.rowcount != 1:
+                if cursor.rowcount != 1:
                     raise SurveyUnavailable(Unavailable.used, _USED_MESSAGE)
             store_response(
                 session=session,
@@ -473,10 +475,10 @@ def submit_survey(
             )
             # Only open cycles take answers: their released snapshot moves, in steps.
             steps.advance(session=session, cycle_id=cycle_id, cell=cell)
-            _blur_transaction_ids(connection, sql, cycle_id, *cell)
+            _blur_transaction_ids(cursor, sql, cycle_id, *cell)
             # Everything is written; only the COMMIT is left.
             committing = True
-    except SQLAlchemyError as error:
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
         # A failure at COMMIT (the server went away before it replied) may come after the
         # transaction was made durable, so "nothing was stored" could be untrue. Either way
         # sending the same form again is safe: its receipt makes it count once.
