@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, text
 from sqlmodel import Session, col
@@ -123,17 +124,26 @@ def add_response(
     """Fold one response into the rollups, inside the caller's transaction: one statement
     per rollup table, run for many rows."""
     dialect, cursor = driver_cursor(session)
-    for increments in response_increments(
-        cycle_id=cycle_id,
-        department_id=department_id,
-        staff_group_id=staff_group_id,
-        answers=answers,
-        has_comment=has_comment,
-    ):
-        if increments.rows:
-            sql = upsert_sql(dialect, increments.table, increments.keys, increments.increments)
+    write_increments(
+        cursor,
+        dialect,
+        response_increments(
+            cycle_id=cycle_id,
+            department_id=department_id,
+            staff_group_id=staff_group_id,
+            answers=answers,
+            has_comment=has_comment,
+        ),
+    )
+
+
+def write_increments(cursor: Any, dialect: str, increments: Sequence[Increments]) -> None:
+    """Run the upserts of `increments` on a DBAPI cursor (storage.driver_cursor)."""
+    for table in increments:
+        if table.rows:
+            sql = upsert_sql(dialect, table.table, table.keys, table.increments)
             # One executemany: psycopg pipelines the rows, sqlite3 steps one prepared statement.
-            cursor.executemany(sql, increments.rows)
+            cursor.executemany(sql, table.rows)
 
 
 def _relationship_counts(answers: Mapping[ItemInfo, int | None]) -> dict[str, tuple[int, int]]:

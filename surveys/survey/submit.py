@@ -24,7 +24,7 @@ from surveys.models import Invitation
 from surveys.organisation.catalogue import instrument_items
 from surveys.records import CycleState, ItemInfo
 from surveys.scoring import LIKERT_POINTS, NPS_SCALE
-from surveys.storage import driver_cursor, driver_sql, new_random_id, write_session
+from surveys.storage import driver_cursor, driver_sql, is_sqlite, new_random_id, write_session
 from surveys.survey import rollups, steps
 from surveys.survey.form import (
     _USED_MESSAGE,
@@ -119,35 +119,63 @@ def store_response(
     """Write one response inside the caller's transaction; nothing is kept if anything fails."""
     for item, value in answers.items():
         check_value(item, value)
+    comment = (comment or "").strip()
     # Rows the caller added through the ORM (a test's cycle, say) go first: the writes below
     # bypass the unit of work.
     session.flush()
     dialect, cursor = driver_cursor(session)
-    sql = _row_sql(dialect)
-    response_id = new_random_id()
-    cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": staff_group_id}
-    cursor.execute(sql.response, {"id": response_id, **cell, "instrument_id": instrument_id})
-    if answers:
-        cursor.executemany(
-            sql.answer,
-            [
-                {"response_id": response_id, "item_id": item.id, "value": value}
-                for item, value in answers.items()
-            ],
-        )
-    comment = (comment or "").strip()
-    if comment:
-        cursor.execute(
-            sql.comment, {"id": new_random_id(), **cell, "text": comment, "released": False}
-        )
-    rollups.add_response(
-        session=session,
-        cycle_id=cycle_id,
-        department_id=department_id,
-        staff_group_id=staff_group_id,
-        answers=answers,
-        has_comment=bool(comment),
+    _write_response(
+        cursor,
+        _row_sql(dialect),
+        _response_rows(cycle_id, (department_id, staff_group_id), instrument_id, answers, comment),
     )
+
+
+@dataclass(frozen=True)
+class _ResponseRows:
+    """One response's rows, worked out before they are written."""
+
+    response: dict[str, object]
+    answers: list[dict[str, object]]
+    comment: dict[str, object] | None
+    rollups: list[rollups.Increments]
+
+
+def _response_rows(
+    cycle_id: int,
+    cell: tuple[int, int],
+    instrument_id: int,
+    answers: Mapping[ItemInfo, int | None],
+    comment: str,
+) -> _ResponseRows:
+    response_id = new_random_id()
+    where = {"cycle_id": cycle_id, "department_id": cell[0], "staff_group_id": cell[1]}
+    return _ResponseRows(
+        response={"id": response_id, **where, "instrument_id": instrument_id},
+        answers=[
+            {"response_id": response_id, "item_id": item.id, "value": value}
+            for item, value in answers.items()
+        ],
+        comment={"id": new_random_id(), **where, "text": comment, "released": False}
+        if comment
+        else None,
+        rollups=rollups.response_increments(
+            cycle_id=cycle_id,
+            department_id=cell[0],
+            staff_group_id=cell[1],
+            answers=answers,
+            has_comment=bool(comment),
+        ),
+    )
+
+
+def _write_response(cursor: Any, sql: _RowSql, rows: _ResponseRows) -> None:
+    cursor.execute(sql.response, rows.response)
+    if rows.answers:
+        cursor.executemany(sql.answer, rows.answers)
+    if rows.comment is not None:
+        cursor.execute(sql.comment, rows.comment)
+    rollups.write_increments(cursor, sql.dialect, rows.rollups)
 
 
 @dataclass(frozen=True)
@@ -353,6 +381,131 @@ def _blur_transaction_ids(
     cursor.execute(sql.blur_comments, cell)
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """What the database says about a link, and all that checking its form depends on."""
+
+    invitation_id: int
+    cycle_id: int
+    cell: tuple[int, int] | None  # a personal link's; None for an open link
+    is_open: bool
+    answerable: bool  # the cycle is open and, for a personal link, the link unused
+    rules_key: tuple[object, ...]
+    department_active: bool  # an open link's chosen department exists and is not archived
+    staff_groups: frozenset[int]
+
+
+def _look(cursor: Any, sql: _RowSql, url: str, token: str, department_id: object) -> _Seen | None:
+    """Read the link, its cycle, the active staff groups and (for an open link) the chosen
+    department: four small reads, none through SQLAlchemy. None when there is no such link."""
+    if not (isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii()):
+        return None
+    cursor.execute(sql.invitation, {"token_hash": hash_token(token)})
+    link = cursor.fetchone()
+    if link is None:
+        return None
+    invitation_id, cycle_id, link_department, link_group, is_open, used = link[:6]
+    state, instrument_id, checksum, item_count, last_item = link[6:]
+    cursor.execute(sql.staff_groups, {"no": False})
+    groups = tuple(tuple(row) for row in cursor.fetchall())
+    active = False
+    # Only an exact int can be a department id, and only one that fits a 64-bit column.
+    if is_open and type(department_id) is int and -(2**63) <= department_id < 2**63:
+        cursor.execute(sql.department, {"id": department_id, "no": False})
+        active = cursor.fetchone() is not None
+    return _Seen(
+        invitation_id=invitation_id,
+        cycle_id=cycle_id,
+        cell=None if is_open else (link_department, link_group),
+        is_open=bool(is_open),
+        answerable=state == CycleState.open and (bool(is_open) or not used),
+        rules_key=(
+            url,
+            cycle_id,
+            instrument_id,
+            checksum,
+            item_count,
+            last_item,
+            groups,
+            get_settings().instrument_dir,
+        ),
+        department_active=active,
+        staff_groups=frozenset(group[0] for group in groups),
+    )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    cell: tuple[int, int]
+    rows: _ResponseRows
+
+
+def _prepare(
+    rules: _FormRules,
+    seen: _Seen,
+    answers: Mapping[str, AnswerValue | None],
+    text: str,
+    department_id: int | None,
+    staff_group_id: int | None,
+) -> _Prepared | InvalidSubmission | InvalidAnswer:
+    """The form checked against its rules and turned into rows; or what refuses it, to be
+    raised where the submission reaches that check."""
+    try:
+        problem = None
+        if seen.is_open:
+            problem = _workplace_problem(
+                department_id,
+                staff_group_id,
+                {department_id} if seen.department_active and department_id is not None else (),
+                seen.staff_groups,
+            )
+        _check_submission(rules.form, answers, text, problem)
+        values = _stored_values(rules.questions, rules.items, answers)
+    except (InvalidSubmission, InvalidAnswer) as refused:
+        return refused
+    if seen.cell is not None:
+        cell = seen.cell
+    else:
+        assert department_id is not None and staff_group_id is not None
+        cell = (department_id, staff_group_id)
+    return _Prepared(cell, _response_rows(seen.cycle_id, cell, rules.instrument_id, values, text))
+
+
+@dataclass(frozen=True)
+class _Early:
+    seen: _Seen
+    outcome: _Prepared | InvalidSubmission | InvalidAnswer
+
+
+def _prepare_early(
+    engine: Engine,
+    token: str,
+    answers: Mapping[str, AnswerValue | None],
+    text: str,
+    department_id: int | None,
+    staff_group_id: int | None,
+) -> _Early | None:
+    """On SQLite, check the form and work out its rows before the writer's turn, so that the
+    one writer at a time spends its turn writing; the transaction uses them only if it sees
+    the link, cycle and rules exactly as they were here. On PostgreSQL writers run side by
+    side, and this would be one more read each."""
+    if not is_sqlite(engine):
+        return None
+    try:
+        with engine.connect() as connection:
+            # Outside any transaction: SQLite reads the last commit and takes no lock.
+            cursor = connection.connection.cursor()
+            seen = _look(cursor, _row_sql("sqlite"), str(engine.url), token, department_id)
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error):
+        return None  # the transaction will meet the same trouble, and say so
+    if seen is None or not seen.answerable:
+        return None
+    rules = _form_rules.get(seen.rules_key)
+    if rules is None:
+        return None
+    return _Early(seen, _prepare(rules, seen, answers, text, department_id, staff_group_id))
+
+
 def submission_key_hash(submission_key: str) -> str:
     return hashlib.sha256(submission_key.encode("utf-8")).hexdigest()
 
@@ -397,85 +550,41 @@ def submit_survey(
         raise ValueError("a submission key is required")
     text = clean_comment(comment)
     committing = False
+    early = _prepare_early(engine, token, answers, text, department_id, staff_group_id)
     try:
         with write_session(engine) as session:
             dialect, cursor = driver_cursor(session)
             sql = _row_sql(dialect)
-            link = None
-            if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii():
-                cursor.execute(sql.invitation, {"token_hash": hash_token(token)})
-                link = cursor.fetchone()
-            if link is None:
+            seen = _look(cursor, sql, str(engine.url), token, department_id)
+            if seen is None:
                 _invitation_for(session, token)  # raises: not a link
                 raise AssertionError("unreachable")
-            invitation_id, cycle_id, link_department, link_group, is_open, used = link[:6]
-            state, instrument_id, checksum, item_count, last_item = link[6:]
             # First, so that a second copy of this form waits here for the first to finish
             # (on PostgreSQL the insert blocks on the uncommitted key) and then stores nothing.
             # Anything refused below rolls the receipt back with everything else.
-            receipt = {"key_hash": submission_key_hash(submission_key), "cycle_id": cycle_id}
+            receipt = {"key_hash": submission_key_hash(submission_key), "cycle_id": seen.cycle_id}
             if cursor.execute(sql.receipt, receipt).fetchone() is None:
                 return SubmitOutcome.already_received
-            cursor.execute(sql.staff_groups, {"no": False})
-            groups = tuple(tuple(row) for row in cursor.fetchall())
-            if state != CycleState.open or (used and not is_open):
+            if not seen.answerable:
                 # A closed, draft or used link: the full context says why, in its own words.
                 _read_context(session, _invitation_for(session, token))
-            rules = _rules_for(
-                session,
-                invitation_id,
-                (
-                    str(engine.url),
-                    cycle_id,
-                    instrument_id,
-                    checksum,
-                    item_count,
-                    last_item,
-                    groups,
-                    get_settings().instrument_dir,
-                ),
-            )
-            if is_open:
-                # The department must be active now: read it, not the cached form.
-                active = (
-                    type(department_id) is int
-                    and cursor.execute(
-                        sql.department, {"id": department_id, "no": False}
-                    ).fetchone()
-                    is not None
-                )
-                problem = _workplace_problem(
-                    department_id,
-                    staff_group_id,
-                    {department_id} if active and department_id is not None else set(),
-                    {group[0] for group in groups},
-                )
+            if early is not None and early.seen == seen:
+                prepared = early.outcome
             else:
-                problem = None
-            _check_submission(rules.form, answers, text, problem)
-            values = _stored_values(rules.questions, rules.items, answers)
-            if is_open:
-                assert department_id is not None and staff_group_id is not None
-                cell = (department_id, staff_group_id)
-            else:
-                cell = (link_department, link_group)
-                cursor.execute(sql.mark_used, {"id": invitation_id, "yes": True, "no": False})
+                rules = _rules_for(session, seen.invitation_id, seen.rules_key)
+                prepared = _prepare(rules, seen, answers, text, department_id, staff_group_id)
+            if isinstance(prepared, Exception):
+                raise prepared
+            if not seen.is_open:
+                cursor.execute(sql.mark_used, {"id": seen.invitation_id, "yes": True, "no": False})
                 # The row count decides: when browsers race with one token, exactly one
                 # UPDATE finds it unused. The others roll back, receipt and all.
                 if cursor.rowcount != 1:
                     raise SurveyUnavailable(Unavailable.used, _USED_MESSAGE)
-            store_response(
-                session=session,
-                cycle_id=cycle_id,
-                department_id=cell[0],
-                staff_group_id=cell[1],
-                instrument_id=rules.instrument_id,
-                answers=values,
-                comment=text,
-            )
+            _write_response(cursor, sql, prepared.rows)
             # Only open cycles take answers: their released snapshot moves, in steps.
-            steps.advance(session=session, cycle_id=cycle_id, cell=cell)
-            _blur_transaction_ids(cursor, sql, cycle_id, *cell)
+            steps.advance(session=session, cycle_id=seen.cycle_id, cell=prepared.cell)
+            _blur_transaction_ids(cursor, sql, seen.cycle_id, *prepared.cell)
             # Everything is written; only the COMMIT is left.
             committing = True
     except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
