@@ -10,6 +10,9 @@ was lost or stored twice; this module's `main` times the load on SQLite and Post
 
     python -m bench.load                        # both backends, README.md updated
     python -m bench.load --backends sqlite --submissions 2000 --no-readme
+
+Each backend is also timed against its floor, in the same run (bench/floor.py): raw `sqlite3`
+and `psycopg` writers storing the same rows in the same transactions.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from enum import StrEnum
 
 from sqlalchemy import Engine, create_engine, text
 
+from bench import floor
 from bench.readme import POSTGRES_URL, README, WORK, machine, write_section
 from surveys.instruments import builtin_instrument
 from surveys.invitations.links import create_invitations, create_open_link
@@ -275,7 +279,9 @@ def plan(engine: Engine, submissions: int, *, seed: int = 0) -> tuple[int, int, 
 # --- Sending ------------------------------------------------------------------------------------
 
 
-def _send(engine: Engine, send: Send, retry_for: float) -> None:
+def _send(
+    engine: Engine, send: Send, retry_for: float, submit: Callable[..., SubmitOutcome]
+) -> None:
     """One browser's submission; SubmissionFailed is retried, same key, for `retry_for` s."""
     if send.together is not None:
         # Should the other copy never come, this one goes alone.
@@ -285,7 +291,7 @@ def _send(engine: Engine, send: Send, retry_for: float) -> None:
     while True:
         started = time.perf_counter()
         try:
-            send.outcome = submit_survey(
+            send.outcome = submit(
                 engine=engine,
                 token=send.form.token,
                 submission_key=send.form.key,
@@ -319,9 +325,10 @@ def send_all(
     writers: int = WRITERS,
     retry_for: float = 0.0,
     during: Callable[[Progress], None] | None = None,
+    submit: Callable[..., SubmitOutcome] = submit_survey,
 ) -> float:
-    """Have `writers` threads make every send; `during` runs meanwhile in this thread.
-    Returns the wall time in seconds."""
+    """Have `writers` threads make every send through `submit` (`submit_survey`'s keyword
+    arguments); `during` runs meanwhile in this thread. Returns the wall time in seconds."""
     work: queue.SimpleQueue[Send] = queue.SimpleQueue()
     for send in sends:
         if writers < 2:
@@ -335,7 +342,7 @@ def send_all(
                 send = work.get_nowait()
             except queue.Empty:
                 return
-            _send(engine, send, retry_for)
+            _send(engine, send, retry_for, submit)
             progress.finished(send)
 
     threads = [
@@ -368,6 +375,32 @@ def run_load(
     cycle_id, questions, sends = plan(engine, submissions, seed=seed)
     seconds = send_all(engine, sends, writers=writers, retry_for=retry_for, during=during)
     return LoadResult(engine.dialect.name, writers, cycle_id, questions, sends, seconds)
+
+
+def run_floor(
+    engine: Engine,
+    *,
+    promises: bool,
+    writers: int = WRITERS,
+    submissions: int = SUBMISSIONS,
+    seed: int = 0,
+) -> LoadResult:
+    """The same survey and sends as `run_load`, stored by a raw-driver writer (bench/floor.py)
+    into the (migrated, empty) database of `engine`; with `promises`, it also pays for the
+    anonymity writes (SQLite's log checkpoint, PostgreSQL's transaction-id blur)."""
+    cycle_id, questions, sends = plan(engine, submissions, seed=seed)
+    prepared = floor.prepare(engine, cycle_id, [send.form for send in sends])
+    writer = floor.floor_for(engine, promises=promises)
+
+    def submit(*, submission_key: str, **_: object) -> SubmitOutcome:
+        return writer.submit(prepared[submission_key])
+
+    try:
+        seconds = send_all(engine, sends, writers=writers, submit=submit)
+    finally:
+        writer.close()
+    name = f"{engine.dialect.name} floor" + (" + anonymity" if promises else "")
+    return LoadResult(name, writers, cycle_id, questions, sends, seconds)
 
 
 # --- The benchmark ------------------------------------------------------------------------------
@@ -413,15 +446,67 @@ def table(results: Sequence[LoadResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def floor_table(
+    results: Sequence[LoadResult], floors: Sequence[tuple[LoadResult, LoadResult]]
+) -> str:
+    """The submit path against the floor measured in the same run, per backend."""
+    first = results[0]
+    header = f"{first.writers} writers, {len(first.sends):,} forms: the submit path and its floor"
+
+    def ms(result: LoadResult, quantile: float) -> str:
+        return f"{result.latency(quantile) * 1000:,.0f} ms"
+
+    columns = list(zip(results, floors, strict=True))
+    rows = [
+        ("`submit_survey`, per second", lambda r, f: f"{r.per_second:,.0f}"),
+        ("floor: raw driver, same rows, per second", lambda r, f: f"{f[0].per_second:,.0f}"),
+        (
+            "**`submit_survey` ÷ floor**",
+            lambda r, f: f"**{r.per_second / f[0].per_second:.0%}**",
+        ),
+        (
+            "floor + anonymity writes (SQLite checkpoint, PostgreSQL blur), per second",
+            lambda r, f: f"{f[1].per_second:,.0f}",
+        ),
+        ("`submit_survey` ÷ that floor", lambda r, f: f"{r.per_second / f[1].per_second:.0%}"),
+        ("`submit_survey` p50 / p99", lambda r, f: f"{ms(r, 0.5)} / {ms(r, 0.99)}"),
+        ("floor p50 / p99", lambda r, f: f"{ms(f[0], 0.5)} / {ms(f[0], 0.99)}"),
+        ("floor + anonymity p50 / p99", lambda r, f: f"{ms(f[1], 0.5)} / {ms(f[1], 0.99)}"),
+        (
+            "forms stored: submit path / floors",
+            lambda r, f: f"{r.stored:,} / {f[0].stored:,} / {f[1].stored:,}",
+        ),
+    ]
+    lines = [
+        f"| {header} | " + " | ".join(r.backend for r in results) + " |",
+        "| --- | " + " | ".join("---:" for _ in results) + " |",
+    ]
+    lines += [
+        f"| {name} | " + " | ".join(cell(r, f) for r, f in columns) + " |" for name, cell in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _print(result: LoadResult) -> None:
+    print(
+        f"load {result.backend:28} {result.seconds:6.1f} s  {result.per_second:6.0f}/s"
+        f"  p50 {result.latency(0.5) * 1000:.0f} ms  p99 {result.latency(0.99) * 1000:.0f} ms"
+        f"  {dict(result.outcomes())}",
+        flush=True,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--writers", type=int, default=WRITERS)
     parser.add_argument("--submissions", type=int, default=SUBMISSIONS)
+    parser.add_argument("--no-floor", action="store_true", help="time the submit path only")
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
     parser.add_argument("--note", default="", help="a sentence to print under the figures")
     args = parser.parse_args(argv)
     results = []
+    floors = []
     for backend in args.backends.split(","):
         engine = fresh_engine(backend)
         try:
@@ -429,20 +514,41 @@ def main(argv: Sequence[str] | None = None) -> None:
         finally:
             engine.dispose()
         results.append(result)
-        print(
-            f"load {backend:10} {result.seconds:6.1f} s  {result.per_second:6.0f}/s"
-            f"  p50 {result.latency(0.5) * 1000:.0f} ms  p99 {result.latency(0.99) * 1000:.0f} ms"
-            f"  {dict(result.outcomes())}",
-            flush=True,
-        )
+        _print(result)
+        if args.no_floor:
+            continue
+        pair = []
+        for promises in (False, True):
+            engine = fresh_engine(backend)
+            try:
+                pair.append(
+                    run_floor(
+                        engine,
+                        promises=promises,
+                        writers=args.writers,
+                        submissions=args.submissions,
+                    )
+                )
+            finally:
+                engine.dispose()
+            _print(pair[-1])
+        floors.append((pair[0], pair[1]))
     report = f"{machine()}{' ' + args.note if args.note else ''}\n\n{table(results)}"
+    if floors:
+        report += f"\n{floor_table(results, floors)}"
     print(report)
     if not args.no_readme and not write_section(
         README, LOAD_MARKER, "submissions under load", report
     ):
         raise SystemExit("README.md has no <!-- bench:load --> section to update")
-    if any(result.errors or result.failures for result in results):
+    everything = [*results, *(run for pair in floors for run in pair)]
+    if any(result.errors or result.failures for result in everything):
         raise SystemExit("Some submissions failed under load.")
+    if any(
+        pair[0].stored != result.stored or pair[1].stored != result.stored
+        for result, pair in zip(results, floors, strict=False)
+    ):
+        raise SystemExit("The floor stored a different number of forms from the submit path.")
 
 
 if __name__ == "__main__":

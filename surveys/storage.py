@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import secrets
 import sqlite3
 import threading
@@ -11,6 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -240,6 +242,28 @@ def dialect_insert(session: Session):
     ON CONFLICT clauses, which plain `sqlalchemy.insert` lacks."""
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@functools.cache
+def driver_sql(dialect: str, sql: str) -> str:
+    """`sql` written with `:name` parameters, in the driver's own style (sqlite3 takes
+    `:name`, psycopg `%(name)s`), for `Connection.exec_driver_sql` on the submit path, where
+    building and compiling SQLAlchemy statements cost more than the database's work."""
+    if dialect == "postgresql":
+        return _NAMED_PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
+    return sql
+
+
+def driver_cursor(session: Session) -> tuple[str, Any]:
+    """The dialect name and a DBAPI cursor on the session's connection, inside its
+    transaction: the submit path runs `driver_sql` statements on it directly, since
+    SQLAlchemy's execution machinery cost more per statement than SQLite's work. Errors are
+    the driver's own (`engine.dialect.loaded_dbapi.Error`), not SQLAlchemy's."""
+    connection = session.connection()
+    return connection.dialect.name, connection.connection.cursor()
 
 
 def new_random_id() -> int:

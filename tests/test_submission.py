@@ -270,12 +270,13 @@ def test_a_failed_write_keeps_nothing_and_sending_again_works(
 ) -> None:
     (token,) = tokens(engine, survey)
     answers = full_answers(load_survey(engine=engine, token=token))
-    real_add_response = rollups.add_response
+    real_write_increments = rollups.write_increments
 
-    def failing_add_response(**kwargs: object) -> None:
+    def failing_write_increments(*args: object) -> None:
         raise OperationalError("UPDATE cell_rollup", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(rollups, "add_response", failing_add_response)
+    # The rollups are written last of the response's rows: the response and answers are in.
+    monkeypatch.setattr(rollups, "write_increments", failing_write_increments)
     with pytest.raises(SubmissionFailed, match="press Submit again"):
         submit_survey(
             engine=engine, token=token, submission_key="k", answers=answers, comment="Kept?"
@@ -283,7 +284,7 @@ def test_a_failed_write_keeps_nothing_and_sending_again_works(
     assert not is_used(engine, token)
     for table in (Response, Answer, Comment, CellRollup, SubmissionReceipt):
         assert count(engine, table) == 0, table.__name__
-    monkeypatch.setattr(rollups, "add_response", real_add_response)
+    monkeypatch.setattr(rollups, "write_increments", real_write_increments)
     assert (
         submit_survey(engine=engine, token=token, submission_key="k", answers=answers)
         is SubmitOutcome.stored

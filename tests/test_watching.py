@@ -147,6 +147,7 @@ def changes(seen: list[dict], *, comments: bool | None = None) -> list[int]:
     return [n for n in range(1, len(seen)) if part(seen[n]) != part(seen[n - 1])]
 
 
+@pytest.mark.slow  # 4 to 8 s: a whole cycle answered one form at a time, watched after each
 @backends()
 def test_a_manager_watching_an_open_cycle_learns_nobodys_answers(
     engine: Engine, survey: dict

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Table, delete, text
+from sqlalchemy import delete, text
 from sqlmodel import Session, col
 
 from surveys.models import (
@@ -28,32 +30,86 @@ from surveys.scoring import (
     respondent_scores,
     scored,
 )
-from surveys.storage import dialect_insert
+from surveys.storage import driver_cursor, driver_sql
 
 
 @functools.cache
-def _upsert(make_insert, table: Table, keys: tuple[str, ...], increments: tuple[str, ...]):
-    """INSERT ... ON CONFLICT DO UPDATE that adds `increments`, built once per table and
-    dialect: building it (`excluded` copies every column of the table) cost more than running
-    it."""
-    statement = make_insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={column: table.c[column] + statement.excluded[column] for column in increments},
+def upsert_sql(dialect: str, table: str, keys: tuple[str, ...], increments: tuple[str, ...]) -> str:
+    """INSERT ... ON CONFLICT DO UPDATE that adds `increments`, as the driver's own SQL, built
+    once per table and dialect: building and compiling a statement per submission cost more
+    than running it. SQLite and PostgreSQL share this syntax."""
+    columns = (*keys, *increments)
+    adds = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in increments)
+    return driver_sql(
+        dialect,
+        f"INSERT INTO {table} ({', '.join(columns)})"
+        f" VALUES ({', '.join(f':{column}' for column in columns)})"
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}",
     )
 
 
-def _increment(
-    session: Session,
-    table: Table,
-    keys: Sequence[str],
-    increments: Sequence[str],
-    rows: Sequence[Mapping[str, object]],
-) -> None:
-    """Add each row's increments to its rollup row, made if missing; rows in the given order."""
-    if rows:
-        statement = _upsert(dialect_insert(session), table, tuple(keys), tuple(increments))
-        session.execute(statement, list(rows))
+@dataclass(frozen=True)
+class Increments:
+    """Rows to add to one rollup table: its key columns, the columns added, and the rows."""
+
+    table: str
+    keys: tuple[str, ...]
+    increments: tuple[str, ...]
+    rows: Sequence[Mapping[str, object]]
+
+
+_CELL = ("cycle_id", "department_id", "staff_group_id")
+_COUNTED = (*VALUE_COLUMNS, "n_na")
+
+
+def response_increments(
+    *,
+    cycle_id: int,
+    department_id: int,
+    staff_group_id: int,
+    answers: Mapping[ItemInfo, int | None],
+    has_comment: bool,
+) -> list[Increments]:
+    """What one response adds to each rollup table, in the order the tables are written.
+
+    Rows are in a fixed order (by item id, then measure) so that concurrent submissions on
+    PostgreSQL wait for each other instead of deadlocking.
+    """
+    cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": staff_group_id}
+    item_rows = []
+    for item in sorted(answers, key=lambda item: item.id):
+        value = answers[item]
+        column = "n_na" if value is None else VALUE_COLUMNS[value]
+        item_rows.append({**cell, "item_id": item.id, **{c: int(c == column) for c in _COUNTED}})
+    scores = respondent_scores(answers.items())
+    relationships = _relationship_counts(answers)
+    return [
+        Increments(
+            "cell_rollup",
+            _CELL,
+            ("responses", "comments"),
+            [{**cell, "responses": 1, "comments": 1 if has_comment else 0}],
+        ),
+        Increments("item_rollup", (*_CELL, "item_id"), _COUNTED, item_rows),
+        Increments(
+            "score_rollup",
+            (*_CELL, "measure"),
+            ("n", "total", "total_sq"),
+            [
+                {**cell, "measure": measure, "n": 1, "total": score, "total_sq": score * score}
+                for measure, score in sorted(scores.items())
+            ],
+        ),
+        Increments(
+            "relationship_rollup",
+            (*_CELL, "target"),
+            ("favourable", "applicable"),
+            [
+                {**cell, "target": target, "favourable": favourable, "applicable": applicable}
+                for target, (favourable, applicable) in sorted(relationships.items())
+            ],
+        ),
+    ]
 
 
 def add_response(
@@ -66,48 +122,28 @@ def add_response(
     has_comment: bool,
 ) -> None:
     """Fold one response into the rollups, inside the caller's transaction: one statement
-    per rollup table, run for many rows.
+    per rollup table, run for many rows."""
+    dialect, cursor = driver_cursor(session)
+    write_increments(
+        cursor,
+        dialect,
+        response_increments(
+            cycle_id=cycle_id,
+            department_id=department_id,
+            staff_group_id=staff_group_id,
+            answers=answers,
+            has_comment=has_comment,
+        ),
+    )
 
-    Rows are touched in a fixed order (by item id, then measure) so that concurrent
-    submissions on PostgreSQL wait for each other instead of deadlocking.
-    """
-    cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": staff_group_id}
-    _increment(
-        session,
-        CellRollup.__table__,  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
-        list(cell),
-        ("responses", "comments"),
-        [{**cell, "responses": 1, "comments": 1 if has_comment else 0}],
-    )
-    counted = (*VALUE_COLUMNS, "n_na")
-    item_rows = []
-    for item in sorted(answers, key=lambda item: item.id):
-        value = answers[item]
-        column = "n_na" if value is None else VALUE_COLUMNS[value]
-        item_rows.append({**cell, "item_id": item.id, **{c: int(c == column) for c in counted}})
-    _increment(session, ItemRollup.__table__, [*cell, "item_id"], counted, item_rows)  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
-    scores = respondent_scores(answers.items())
-    _increment(
-        session,
-        ScoreRollup.__table__,  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
-        [*cell, "measure"],
-        ("n", "total", "total_sq"),
-        [
-            {**cell, "measure": measure, "n": 1, "total": score, "total_sq": score * score}
-            for measure, score in sorted(scores.items())
-        ],
-    )
-    relationships = _relationship_counts(answers)
-    _increment(
-        session,
-        RelationshipRollup.__table__,  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
-        [*cell, "target"],
-        ("favourable", "applicable"),
-        [
-            {**cell, "target": target, "favourable": favourable, "applicable": applicable}
-            for target, (favourable, applicable) in sorted(relationships.items())
-        ],
-    )
+
+def write_increments(cursor: Any, dialect: str, increments: Sequence[Increments]) -> None:
+    """Run the upserts of `increments` on a DBAPI cursor (storage.driver_cursor)."""
+    for table in increments:
+        if table.rows:
+            sql = upsert_sql(dialect, table.table, table.keys, table.increments)
+            # One executemany: psycopg pipelines the rows, sqlite3 steps one prepared statement.
+            cursor.executemany(sql, table.rows)
 
 
 def _relationship_counts(answers: Mapping[ItemInfo, int | None]) -> dict[str, tuple[int, int]]:

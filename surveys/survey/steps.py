@@ -26,10 +26,11 @@ the database: two viewers at the same moment, on any replica, read the same figu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlmodel import Session, col
 
 from surveys.config import get_settings
@@ -41,6 +42,7 @@ from surveys.models import (
     ItemRollup,
     ScoreRollup,
 )
+from surveys.storage import driver_cursor, driver_sql
 from surveys.survey.rollups import relationships_from_item_rollup
 
 CELL_COLUMNS = ("cycle_id", "department_id", "staff_group_id")
@@ -90,20 +92,11 @@ def advance(*, session: Session, cycle_id: int, cell: tuple[int, int] | None = N
         params.update(department=cell[0], group=cell[1])
     moved_items: set[tuple[int, int]] = set()
     moved = False
+    dialect, cursor = driver_cursor(session)
     for stepped in _STEPPED:
-        live, released = stepped.live.name, stepped.released.name
         keys = [*CELL_COLUMNS, *([stepped.key] if stepped.key else [])]
-        join = " AND ".join(f"r.{key} = l.{key}" for key in keys)
-        count = stepped.count
-        rows = session.execute(
-            text(
-                f"SELECT {', '.join(f'l.{key}' for key in keys)}"
-                f" FROM {live} l LEFT JOIN {released} r ON {join}"
-                f" WHERE {_cell_condition('l', cell)}"
-                f" AND ({_prefixed(count, 'l')}) - COALESCE(({_prefixed(count, 'r')}), 0) >= :step"
-            ),
-            params,
-        ).all()
+        cursor.execute(_due_rows_sql(dialect, stepped, cell is not None), params)
+        rows = cursor.fetchall()
         if not rows:
             continue
         moved = True
@@ -115,31 +108,68 @@ def advance(*, session: Session, cycle_id: int, cell: tuple[int, int] | None = N
     return _release_comments(session, cycle_id, cell, settings.min_comment_group_size) or moved
 
 
+@functools.cache
+def _due_rows_sql(dialect: str, stepped: _Stepped, one_cell: bool) -> str:
+    """The live rows whose count has grown by at least a step since last copied, as the
+    driver's SQL, built once: every submission runs it."""
+    keys = [*CELL_COLUMNS, *([stepped.key] if stepped.key else [])]
+    join = " AND ".join(f"r.{key} = l.{key}" for key in keys)
+    count = stepped.count
+    return driver_sql(
+        dialect,
+        f"SELECT {', '.join(f'l.{key}' for key in keys)}"
+        f" FROM {stepped.live.name} l LEFT JOIN {stepped.released.name} r ON {join}"
+        f" WHERE {_cell_condition('l', (0, 0) if one_cell else None)}"
+        f" AND ({_prefixed(count, 'l')}) - COALESCE(({_prefixed(count, 'r')}), 0) >= :step",
+    )
+
+
 def _prefixed(expression: str, alias: str) -> str:
     """`v1+v2` over table alias `alias`: `l.v1+l.v2`."""
     return "+".join(f"{alias}.{column}" for column in expression.split("+"))
 
 
+@functools.cache
+def _copy_sql(dialect: str, stepped: _Stepped, keys: tuple[str, ...]) -> tuple[str, str]:
+    """DELETE of released rows and INSERT ... SELECT of their live rows, by key, built once."""
+    names = ", ".join(column.name for column in stepped.live.columns)
+    where = " AND ".join(f"{key} = :key_{key}" for key in keys)
+    return (
+        driver_sql(dialect, f"DELETE FROM {stepped.released.name} WHERE {where}"),
+        driver_sql(
+            dialect,
+            f"INSERT INTO {stepped.released.name} ({names})"
+            f" SELECT {names} FROM {stepped.live.name} WHERE {where}",
+        ),
+    )
+
+
 def _copy(session: Session, stepped: _Stepped, keys: Sequence[str], rows: Sequence[tuple]) -> None:
     """Replace these rows of the released snapshot with the live rows."""
-    live, released = stepped.live, stepped.released
-    names = [column.name for column in live.columns]
+    dialect, cursor = driver_cursor(session)
+    remove, copy = _copy_sql(dialect, stepped, tuple(keys))
     # One statement each, run for every row (a whole cycle at once for the demo).
     parameters = [
         {f"key_{key}": value for key, value in zip(keys, row, strict=True)} for row in rows
     ]
-    session.execute(
-        delete(released).where(*(released.c[key] == bindparam(f"key_{key}") for key in keys)),
-        parameters,
-    )
-    session.execute(
-        insert(released).from_select(
-            names,
-            select(*(live.c[name] for name in names)).where(
-                *(live.c[key] == bindparam(f"key_{key}") for key in keys)
+    cursor.executemany(remove, parameters)
+    cursor.executemany(copy, parameters)
+
+
+@functools.cache
+def _recount_sql(dialect: str) -> tuple[str, str]:
+    cell = "cycle_id = :cycle AND department_id = :department AND staff_group_id = :group"
+    return (
+        driver_sql(dialect, f"DELETE FROM {_RELATIONSHIPS.name} WHERE {cell}"),
+        driver_sql(
+            dialect,
+            relationships_from_item_rollup(
+                "r.cycle_id = :cycle AND r.department_id = :department"
+                " AND r.staff_group_id = :group",
+                source=RELEASED["item_rollup"].name,
+                target=_RELATIONSHIPS.name,
             ),
         ),
-        parameters,
     )
 
 
@@ -147,23 +177,21 @@ def _recount_relationships(
     session: Session, cycle_id: int, department_id: int, group_id: int
 ) -> None:
     """A cell's released relationship rows, from its released item rows."""
-    session.execute(
-        delete(_RELATIONSHIPS).where(
-            _RELATIONSHIPS.c.cycle_id == cycle_id,
-            _RELATIONSHIPS.c.department_id == department_id,
-            _RELATIONSHIPS.c.staff_group_id == group_id,
-        )
-    )
-    session.execute(
-        text(
-            relationships_from_item_rollup(
-                "r.cycle_id = :cycle AND r.department_id = :department"
-                " AND r.staff_group_id = :group",
-                source=RELEASED["item_rollup"].name,
-                target=_RELATIONSHIPS.name,
-            )
-        ),
-        {"cycle": cycle_id, "department": department_id, "group": group_id},
+    dialect, cursor = driver_cursor(session)
+    remove, recount = _recount_sql(dialect)
+    params = {"cycle": cycle_id, "department": department_id, "group": group_id}
+    cursor.execute(remove, params)
+    cursor.execute(recount, params)
+
+
+@functools.cache
+def _waiting_comments_sql(dialect: str, one_cell: bool) -> str:
+    """Cells with at least :minimum comments waiting, as the driver's SQL, built once."""
+    return driver_sql(
+        dialect,
+        "SELECT c.department_id, c.staff_group_id FROM comment c"
+        f" WHERE {_cell_condition('c', (0, 0) if one_cell else None)} AND c.released = :no"
+        " GROUP BY c.department_id, c.staff_group_id HAVING COUNT(*) >= :minimum",
     )
 
 
@@ -171,28 +199,27 @@ def _release_comments(
     session: Session, cycle_id: int, cell: tuple[int, int] | None, minimum: int
 ) -> bool:
     """Release the waiting comments of each cell where at least `minimum` of them wait."""
-    conditions = [col(Comment.cycle_id) == cycle_id, col(Comment.released) == False]  # noqa: E712 - SQL expression
+    params: dict[str, object] = {"cycle": cycle_id, "no": False, "minimum": minimum}
     if cell is not None:
-        conditions += [
-            col(Comment.department_id) == cell[0],
-            col(Comment.staff_group_id) == cell[1],
-        ]
-    waiting = session.execute(
-        select(col(Comment.department_id), col(Comment.staff_group_id))
-        .where(*conditions)
-        .group_by(col(Comment.department_id), col(Comment.staff_group_id))
-        .having(text("COUNT(*) >= :minimum").bindparams(minimum=minimum))
-    ).all()
+        params.update(department=cell[0], group=cell[1])
+    dialect, cursor = driver_cursor(session)
+    cursor.execute(_waiting_comments_sql(dialect, cell is not None), params)
+    waiting = cursor.fetchall()
+    release = driver_sql(
+        dialect,
+        "UPDATE comment SET released = :yes WHERE cycle_id = :cycle"
+        " AND department_id = :department AND staff_group_id = :group AND released = :no",
+    )
     for department_id, group_id in waiting:
-        session.execute(
-            update(Comment)
-            .where(
-                *conditions,
-                col(Comment.department_id) == department_id,
-                col(Comment.staff_group_id) == group_id,
-            )
-            .values(released=True)
-            .execution_options(synchronize_session=False)
+        cursor.execute(
+            release,
+            {
+                "yes": True,
+                "no": False,
+                "cycle": cycle_id,
+                "department": department_id,
+                "group": group_id,
+            },
         )
     return bool(waiting)
 

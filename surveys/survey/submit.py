@@ -2,31 +2,38 @@
 
 `submit_survey` checks the answers and, in one write transaction, uses the token, records the
 form's receipt and stores the response, its answers, its comment and the rollups.
-`store_response` is the storage step on its own.
+`store_response` is the storage step on its own. Each statement is the driver's own SQL on the
+DBAPI cursor and a cycle's form rules are cached (README, "Submissions under load"). Long
+because checking a form and storing it fast are one concern.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col
+from sqlmodel import Session
 
+from surveys.config import get_settings
 from surveys.invitations.links import hash_token
-from surveys.models import Answer, Comment, Invitation, Response, SubmissionReceipt
+from surveys.models import Invitation
 from surveys.organisation.catalogue import instrument_items
-from surveys.records import ItemInfo
+from surveys.records import CycleState, ItemInfo
 from surveys.scoring import LIKERT_POINTS, NPS_SCALE
-from surveys.storage import dialect_insert, new_random_id, write_session
+from surveys.storage import driver_cursor, driver_sql, is_sqlite, new_random_id, write_session
 from surveys.survey import rollups, steps
 from surveys.survey.form import (
     _USED_MESSAGE,
+    MAX_TOKEN_LENGTH,
     NOT_APPLICABLE,
     AnswerValue,
+    Question,
     SurveyForm,
     SurveyUnavailable,
     Unavailable,
@@ -114,45 +121,118 @@ def store_response(
     """Write one response inside the caller's transaction; nothing is kept if anything fails."""
     for item, value in answers.items():
         check_value(item, value)
-    response_id = new_random_id()
-    session.add(
-        Response(
-            id=response_id,
-            cycle_id=cycle_id,
-            department_id=department_id,
-            staff_group_id=staff_group_id,
-            instrument_id=instrument_id,
-        )
-    )
-    session.flush()
-    if answers:
-        session.execute(
-            insert(Answer),
-            [
-                {"response_id": response_id, "item_id": item.id, "value": value}
-                for item, value in answers.items()
-            ],
-        )
     comment = (comment or "").strip()
-    if comment:
-        session.add(
-            Comment(
-                id=new_random_id(),
-                cycle_id=cycle_id,
-                department_id=department_id,
-                staff_group_id=staff_group_id,
-                text=comment,
-            )
-        )
-    rollups.add_response(
-        session=session,
-        cycle_id=cycle_id,
-        department_id=department_id,
-        staff_group_id=staff_group_id,
-        answers=answers,
-        has_comment=bool(comment),
-    )
+    # Rows the caller added through the ORM (a test's cycle, say) go first: the writes below
+    # bypass the unit of work.
     session.flush()
+    dialect, cursor = driver_cursor(session)
+    _write_response(
+        cursor,
+        _row_sql(dialect),
+        _response_rows(cycle_id, (department_id, staff_group_id), instrument_id, answers, comment),
+    )
+
+
+@dataclass(frozen=True)
+class _ResponseRows:
+    """One response's rows, worked out before they are written."""
+
+    response: dict[str, object]
+    answers: list[dict[str, object]]
+    comment: dict[str, object] | None
+    rollups: list[rollups.Increments]
+
+
+def _response_rows(
+    cycle_id: int,
+    cell: tuple[int, int],
+    instrument_id: int,
+    answers: Mapping[ItemInfo, int | None],
+    comment: str,
+) -> _ResponseRows:
+    response_id = new_random_id()
+    where = {"cycle_id": cycle_id, "department_id": cell[0], "staff_group_id": cell[1]}
+    return _ResponseRows(
+        response={"id": response_id, **where, "instrument_id": instrument_id},
+        answers=[
+            {"response_id": response_id, "item_id": item.id, "value": value}
+            for item, value in answers.items()
+        ],
+        comment={"id": new_random_id(), **where, "text": comment, "released": False}
+        if comment
+        else None,
+        rollups=rollups.response_increments(
+            cycle_id=cycle_id,
+            department_id=cell[0],
+            staff_group_id=cell[1],
+            answers=answers,
+            has_comment=bool(comment),
+        ),
+    )
+
+
+def _write_response(cursor: Any, sql: _RowSql, rows: _ResponseRows) -> None:
+    cursor.execute(sql.response, rows.response)
+    if rows.answers:
+        cursor.executemany(sql.answer, rows.answers)
+    if rows.comment is not None:
+        cursor.execute(sql.comment, rows.comment)
+    rollups.write_increments(cursor, sql.dialect, rows.rollups)
+
+
+@dataclass(frozen=True)
+class _RowSql:
+    """The submit path's statements as the driver's own SQL (see storage.driver_sql)."""
+
+    dialect: str
+    response: str
+    answer: str
+    comment: str
+    receipt: str
+    invitation: str
+    staff_groups: str
+    department: str
+    mark_used: str
+    blur_invitations: str
+    blur_comments: str
+
+
+@functools.cache
+def _row_sql(dialect: str) -> _RowSql:
+    cell = "cycle_id = :cycle_id AND department_id = :department_id"
+    cell += " AND staff_group_id = :staff_group_id"
+    statements = _RowSql(
+        dialect=dialect,
+        response="INSERT INTO response (id, cycle_id, department_id, staff_group_id,"
+        " instrument_id) VALUES (:id, :cycle_id, :department_id, :staff_group_id,"
+        " :instrument_id)",
+        answer="INSERT INTO answer (response_id, item_id, value)"
+        " VALUES (:response_id, :item_id, :value)",
+        comment="INSERT INTO comment (id, cycle_id, department_id, staff_group_id, text,"
+        " released) VALUES (:id, :cycle_id, :department_id, :staff_group_id, :text, :released)",
+        receipt="INSERT INTO submission_receipt (key_hash, cycle_id) VALUES (:key_hash,"
+        " :cycle_id) ON CONFLICT DO NOTHING RETURNING key_hash",
+        # The link, its cycle and what the cached form rules depend on, in one read: the
+        # instrument, and how many questions it has stored (questions are only ever added).
+        invitation="SELECT v.id, v.cycle_id, v.department_id, v.staff_group_id, v.is_open,"
+        " v.used, c.state, c.instrument_id, i.checksum,"
+        " (SELECT COUNT(*) FROM item t WHERE t.instrument_id = c.instrument_id),"
+        " (SELECT MAX(t.id) FROM item t WHERE t.instrument_id = c.instrument_id)"
+        " FROM invitation v JOIN survey_cycle c ON c.id = v.cycle_id"
+        " JOIN instrument i ON i.id = c.instrument_id WHERE v.token_hash = :token_hash",
+        staff_groups="SELECT id, key, plural FROM staff_group WHERE archived = :no"
+        " ORDER BY position, id",
+        department="SELECT id FROM department WHERE id = :id AND archived = :no",
+        mark_used="UPDATE invitation SET used = :yes WHERE id = :id AND used = :no",
+        blur_invitations=f"UPDATE invitation SET used = :yes WHERE {cell} AND used = :yes",
+        blur_comments=f"UPDATE comment SET cycle_id = :cycle_id WHERE {cell}",
+    )
+    return _RowSql(
+        **{
+            name: sql if name == "dialect" else driver_sql(dialect, sql)
+            for name, sql in vars(statements).items()
+        }
+    )
 
 
 # --- Validation --------------------------------------------------------------------------------
@@ -188,22 +268,27 @@ def comment_over_limit(form: SurveyForm, comment: str | None) -> str | None:
     return over_limit(length, form.comment_max_length) if length > form.comment_max_length else None
 
 
+def _workplace_problem(
+    department_id: object,
+    staff_group_id: object,
+    departments: Collection[int],
+    staff_groups: Collection[int],
+) -> str | None:
+    """For an open link: what is wrong with the respondent's choice of workplace, if anything."""
+    # Exact ints: True would pass as the department with id 1, and a list cannot be hashed.
+    if type(department_id) is not int or department_id not in departments:
+        return "Choose the department you work in."
+    if type(staff_group_id) is not int or staff_group_id not in staff_groups:
+        return "Choose your staff group."
+    return None
+
+
 def _check_submission(
     form: SurveyForm,
     answers: Mapping[str, AnswerValue | None],
     comment: str,
-    department_id: int | None,
-    staff_group_id: int | None,
+    workplace_problem: str | None,
 ) -> None:
-    workplace_problem = None
-    if form.is_open_link:
-        # Exact ints: True would pass as the department with id 1, and a list cannot be hashed.
-        if type(department_id) is not int or department_id not in {c.id for c in form.departments}:
-            workplace_problem = "Choose the department you work in."
-        elif type(staff_group_id) is not int or staff_group_id not in {
-            c.id for c in form.staff_groups
-        }:
-            workplace_problem = "Choose your staff group."
     missing = missing_answers(form, answers)
     too_long = len(comment) > form.comment_max_length
     if workplace_problem or missing or too_long:
@@ -216,11 +301,12 @@ def _check_submission(
 
 
 def _stored_values(
-    form: SurveyForm, items: Mapping[str, ItemInfo], answers: Mapping[str, AnswerValue | None]
+    questions: Mapping[str, Question],
+    items: Mapping[str, ItemInfo],
+    answers: Mapping[str, AnswerValue | None],
 ) -> dict[ItemInfo, int | None]:
     """Answers keyed by stored item, "does not apply" as None; unanswered optional questions
     are left out. Anything not offered on the form is refused."""
-    questions = {question.code: question for _, question in form.questions()}
     unknown = [code for code in answers if code not in questions]
     if unknown:
         quoted = ", ".join(sorted(shown(code) for code in unknown[:5]))
@@ -229,32 +315,57 @@ def _stored_values(
     for code, answer in answers.items():
         if answer is None:
             continue
-        question = questions[code]
         # Exactly an offered value: not True for 1, nor 3.0 for 3.
-        offered = type(answer) in (int, str) and answer in question.options()
+        offered = type(answer) in (int, str) and answer in questions[code].options()
         if not offered:
             raise InvalidAnswer(f"{code}: {shown(answer)} is not one of the offered answers")
         values[items[code]] = None if answer == NOT_APPLICABLE else int(answer)
     return values
 
 
+@dataclass(frozen=True)
+class _FormRules:
+    """What checking and storing one cycle's forms needs, built once per cycle and kept
+    while the cycle's instrument, its stored questions and the active staff groups stay the
+    same (the key of `_form_rules`); departments and the link itself are read every time."""
+
+    form: SurveyForm
+    questions: dict[str, Question]
+    items: dict[str, ItemInfo]
+    instrument_id: int
+
+
+# (database URL, cycle id, what the rules depend on) -> rules; a handful of open cycles.
+_form_rules: dict[tuple[object, ...], _FormRules] = {}
+_FORM_RULES_KEPT = 64
+
+
+def _rules_for(session: Session, invitation_id: int, key: tuple[object, ...]) -> _FormRules:
+    """The cached rules for `key`, or, the first time, built from the link's full context
+    (which also raises SurveyUnavailable exactly as opening the link would)."""
+    rules = _form_rules.get(key)
+    if rules is not None:
+        return rules
+    invitation = session.get(Invitation, invitation_id)
+    assert invitation is not None
+    context = _read_context(session, invitation)
+    rules = _FormRules(
+        form=context.form,
+        questions={question.code: question for _, question in context.form.questions()},
+        items=instrument_items(session=session, instrument_id=context.instrument_id),
+        instrument_id=context.instrument_id,
+    )
+    if len(_form_rules) >= _FORM_RULES_KEPT:
+        _form_rules.clear()
+    _form_rules[key] = rules
+    return rules
+
+
 # --- Submission ---------------------------------------------------------------------------------
 
 
-def _insert_ignoring_duplicates(session: Session, table, **values: object) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True when the row was new.
-
-    RETURNING tells, where a row count would not: drivers report -1 for inserts.
-    """
-    statement = dialect_insert(session)(table)
-    returned = session.execute(
-        statement.values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
-    )
-    return returned.first() is not None
-
-
 def _blur_transaction_ids(
-    session: Session, cycle_id: int, department_id: int, group_id: int
+    cursor: Any, sql: _RowSql, cycle_id: int, department_id: int, group_id: int
 ) -> None:
     """On PostgreSQL, keep the rows this transaction writes from being joined to each other.
 
@@ -265,29 +376,136 @@ def _blur_transaction_ids(
     gives all of them this transaction's id, which then says no more than the response's
     cell already does. SQLite updates rows in place and records no writer, so it needs none.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if sql.dialect != "postgresql":
         return
-    session.execute(
-        update(Invitation)
-        .where(
-            col(Invitation.cycle_id) == cycle_id,
-            col(Invitation.department_id) == department_id,
-            col(Invitation.staff_group_id) == group_id,
-            col(Invitation.used) == True,  # noqa: E712 - SQL expression
-        )
-        .values(used=True)
-        .execution_options(synchronize_session=False)
+    cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": group_id}
+    cursor.execute(sql.blur_invitations, {**cell, "yes": True})
+    cursor.execute(sql.blur_comments, cell)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the database says about a link, and all that checking its form depends on."""
+
+    invitation_id: int
+    cycle_id: int
+    cell: tuple[int, int] | None  # a personal link's; None for an open link
+    is_open: bool
+    answerable: bool  # the cycle is open and, for a personal link, the link unused
+    rules_key: tuple[object, ...]
+    department_active: bool  # an open link's chosen department exists and is not archived
+    staff_groups: frozenset[int]
+
+
+def _look(cursor: Any, sql: _RowSql, url: str, token: str, department_id: object) -> _Seen | None:
+    """Read the link, its cycle, the active staff groups and (for an open link) the chosen
+    department: four small reads, none through SQLAlchemy. None when there is no such link."""
+    if not (isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii()):
+        return None
+    cursor.execute(sql.invitation, {"token_hash": hash_token(token)})
+    link = cursor.fetchone()
+    if link is None:
+        return None
+    invitation_id, cycle_id, link_department, link_group, is_open, used = link[:6]
+    state, instrument_id, checksum, item_count, last_item = link[6:]
+    cursor.execute(sql.staff_groups, {"no": False})
+    groups = tuple(tuple(row) for row in cursor.fetchall())
+    active = False
+    # Only an exact int can be a department id, and only one that fits a 64-bit column.
+    if is_open and type(department_id) is int and -(2**63) <= department_id < 2**63:
+        cursor.execute(sql.department, {"id": department_id, "no": False})
+        active = cursor.fetchone() is not None
+    return _Seen(
+        invitation_id=invitation_id,
+        cycle_id=cycle_id,
+        cell=None if is_open else (link_department, link_group),
+        is_open=bool(is_open),
+        answerable=state == CycleState.open and (bool(is_open) or not used),
+        rules_key=(
+            url,
+            cycle_id,
+            instrument_id,
+            checksum,
+            item_count,
+            last_item,
+            groups,
+            get_settings().instrument_dir,
+        ),
+        department_active=active,
+        staff_groups=frozenset(group[0] for group in groups),
     )
-    session.execute(
-        update(Comment)
-        .where(
-            col(Comment.cycle_id) == cycle_id,
-            col(Comment.department_id) == department_id,
-            col(Comment.staff_group_id) == group_id,
-        )
-        .values(cycle_id=cycle_id)
-        .execution_options(synchronize_session=False)
-    )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    cell: tuple[int, int]
+    rows: _ResponseRows
+
+
+def _prepare(
+    rules: _FormRules,
+    seen: _Seen,
+    answers: Mapping[str, AnswerValue | None],
+    text: str,
+    department_id: int | None,
+    staff_group_id: int | None,
+) -> _Prepared | InvalidSubmission | InvalidAnswer:
+    """The form checked against its rules and turned into rows; or what refuses it, to be
+    raised where the submission reaches that check."""
+    try:
+        problem = None
+        if seen.is_open:
+            problem = _workplace_problem(
+                department_id,
+                staff_group_id,
+                {department_id} if seen.department_active and department_id is not None else (),
+                seen.staff_groups,
+            )
+        _check_submission(rules.form, answers, text, problem)
+        values = _stored_values(rules.questions, rules.items, answers)
+    except (InvalidSubmission, InvalidAnswer) as refused:
+        return refused
+    if seen.cell is not None:
+        cell = seen.cell
+    else:
+        assert department_id is not None and staff_group_id is not None
+        cell = (department_id, staff_group_id)
+    return _Prepared(cell, _response_rows(seen.cycle_id, cell, rules.instrument_id, values, text))
+
+
+@dataclass(frozen=True)
+class _Early:
+    seen: _Seen
+    outcome: _Prepared | InvalidSubmission | InvalidAnswer
+
+
+def _prepare_early(
+    engine: Engine,
+    token: str,
+    answers: Mapping[str, AnswerValue | None],
+    text: str,
+    department_id: int | None,
+    staff_group_id: int | None,
+) -> _Early | None:
+    """On SQLite, check the form and work out its rows before the writer's turn, so that the
+    one writer at a time spends its turn writing; the transaction uses them only if it sees
+    the link, cycle and rules exactly as they were here. On PostgreSQL writers run side by
+    side, and this would be one more read each."""
+    if not is_sqlite(engine):
+        return None
+    try:
+        with engine.connect() as connection:
+            # Outside any transaction: SQLite reads the last commit and takes no lock.
+            cursor = connection.connection.cursor()
+            seen = _look(cursor, _row_sql("sqlite"), str(engine.url), token, department_id)
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error):
+        return None  # the transaction will meet the same trouble, and say so
+    if seen is None or not seen.answerable:
+        return None
+    rules = _form_rules.get(seen.rules_key)
+    if rules is None:
+        return None
+    return _Early(seen, _prepare(rules, seen, answers, text, department_id, staff_group_id))
 
 
 def submission_key_hash(submission_key: str) -> str:
@@ -334,60 +552,44 @@ def submit_survey(
         raise ValueError("a submission key is required")
     text = clean_comment(comment)
     committing = False
+    early = _prepare_early(engine, token, answers, text, department_id, staff_group_id)
     try:
         with write_session(engine) as session:
-            invitation = _invitation_for(session, token)
+            dialect, cursor = driver_cursor(session)
+            sql = _row_sql(dialect)
+            seen = _look(cursor, sql, str(engine.url), token, department_id)
+            if seen is None:
+                _invitation_for(session, token)  # raises: not a link
+                raise AssertionError("unreachable")
             # First, so that a second copy of this form waits here for the first to finish
             # (on PostgreSQL the insert blocks on the uncommitted key) and then stores nothing.
             # Anything refused below rolls the receipt back with everything else.
-            new_form = _insert_ignoring_duplicates(
-                session,
-                SubmissionReceipt.__table__,  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
-                key_hash=submission_key_hash(submission_key),
-                cycle_id=invitation.cycle_id,
-            )
-            if not new_form:
+            receipt = {"key_hash": submission_key_hash(submission_key), "cycle_id": seen.cycle_id}
+            if cursor.execute(sql.receipt, receipt).fetchone() is None:
                 return SubmitOutcome.already_received
-            context = _read_context(session, invitation)
-            form = context.form
-            _check_submission(form, answers, text, department_id, staff_group_id)
-            items = instrument_items(session=session, instrument_id=context.instrument_id)
-            values = _stored_values(form, items, answers)
-            if invitation.is_open:
-                assert department_id is not None and staff_group_id is not None
-                cell = (department_id, staff_group_id)
+            if not seen.answerable:
+                # A closed, draft or used link: the full context says why, in its own words.
+                _read_context(session, _invitation_for(session, token))
+            if early is not None and early.seen == seen:
+                prepared = early.outcome
             else:
-                assert invitation.department_id is not None
-                assert invitation.staff_group_id is not None
-                cell = (invitation.department_id, invitation.staff_group_id)
-                marked = session.execute(
-                    update(Invitation)
-                    .where(
-                        col(Invitation.token_hash) == hash_token(token),
-                        col(Invitation.used) == False,  # noqa: E712 - SQL expression
-                    )
-                    .values(used=True)
-                    .execution_options(synchronize_session=False)
-                )
+                rules = _rules_for(session, seen.invitation_id, seen.rules_key)
+                prepared = _prepare(rules, seen, answers, text, department_id, staff_group_id)
+            if isinstance(prepared, Exception):
+                raise prepared
+            if not seen.is_open:
+                cursor.execute(sql.mark_used, {"id": seen.invitation_id, "yes": True, "no": False})
                 # The row count decides: when browsers race with one token, exactly one
                 # UPDATE finds it unused. The others roll back, receipt and all.
-                if marked.rowcount != 1:  # type: ignore[attr-defined]
+                if cursor.rowcount != 1:
                     raise SurveyUnavailable(Unavailable.used, _USED_MESSAGE)
-            store_response(
-                session=session,
-                cycle_id=context.cycle.id or 0,
-                department_id=cell[0],
-                staff_group_id=cell[1],
-                instrument_id=context.instrument_id,
-                answers=values,
-                comment=text,
-            )
+            _write_response(cursor, sql, prepared.rows)
             # Only open cycles take answers: their released snapshot moves, in steps.
-            steps.advance(session=session, cycle_id=context.cycle.id or 0, cell=cell)
-            _blur_transaction_ids(session, context.cycle.id or 0, *cell)
+            steps.advance(session=session, cycle_id=seen.cycle_id, cell=prepared.cell)
+            _blur_transaction_ids(cursor, sql, seen.cycle_id, *prepared.cell)
             # Everything is written; only the COMMIT is left.
             committing = True
-    except SQLAlchemyError as error:
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
         # A failure at COMMIT (the server went away before it replied) may come after the
         # transaction was made durable, so "nothing was stored" could be untrue. Either way
         # sending the same form again is safe: its receipt makes it count once.
