@@ -40,7 +40,7 @@ from surveys.survey.form import (
     _invitation_for,
     _read_context,
 )
-from surveys.text import shown, without_control_characters
+from surveys.text import scrub_personal_details, shown, without_control_characters
 
 NPS_MAX = 10
 
@@ -158,7 +158,14 @@ def _response_rows(
             {"response_id": response_id, "item_id": item.id, "value": value}
             for item, value in answers.items()
         ],
-        comment={"id": new_random_id(), **where, "text": comment, "released": False}
+        # The driver's own SQL skips the ORM column type that scrubs names, emails and phone
+        # numbers from every comment stored, so the submit path scrubs here itself.
+        comment={
+            "id": new_random_id(),
+            **where,
+            "text": scrub_personal_details(comment),
+            "released": False,
+        }
         if comment
         else None,
         rollups=rollups.response_increments(
