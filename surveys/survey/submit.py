@@ -3,8 +3,8 @@
 `submit_survey` checks the answers and, in one write transaction, uses the token, records the
 form's receipt and stores the response, its answers, its comment and the rollups.
 `store_response` is the storage step on its own. Each statement is the driver's own SQL on the
-DBAPI cursor and a cycle's form rules are cached (README, "Submissions under load"). Long
-because checking a form and storing it fast are one concern.
+DBAPI cursor and a cycle's form rules are cached (README, "Submissions under load").
+Long because checking a form and storing it fast are one concern.
 """
 
 from __future__ import annotations
