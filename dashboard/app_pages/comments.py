@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, filters, resources
+from surveys.reporting.comments import NOT_ANALYSED
 from surveys.text import escape_all_markdown
 
 PAGE_SIZE = 50
@@ -47,17 +48,23 @@ if result.themes_counted:
                 alt="Comments per theme in each cycle, up to the one chosen.",
             )
 if result.not_analysed:
+    many = result.not_analysed != 1
     st.caption(
-        f"{result.not_analysed:,} comment(s) not analysed yet; "
-        "they get a theme at the next run of the job runner."
+        f"{result.not_analysed:,} {'comments have' if many else 'comment has'} no theme yet; "
+        f"the job runner gives {'them one' if many else 'it one'} at its next run."
     )
-theme = st.selectbox(
-    "Theme",
-    [count.theme for count in result.themes_counted],
-    index=None,
-    placeholder="All themes",
-    key="comments_theme",
-    width=420,
+# A theme picker only when there are themes to pick.
+theme = (
+    st.selectbox(
+        "Theme",
+        [count.theme for count in result.themes_counted],
+        index=None,
+        placeholder="All themes",
+        key="comments_theme",
+        width=420,
+    )
+    if result.themes_counted
+    else None
 )
 search = st.text_input(
     "Search the comments",
@@ -100,7 +107,8 @@ themes = dict(zip(found.texts, found.themes, strict=False))
 for text in texts[:shown]:
     with st.container(border=True):
         st.text(text)
-        if text in themes:
+        # Nothing under a comment not analysed yet: the line above the list says how many.
+        if themes.get(text, NOT_ANALYSED) != NOT_ANALYSED:
             # Escaped, so that it reads as written whatever a codebook's theme name holds.
             st.caption(escape_all_markdown(f"Theme: {themes[text]} · Tone: {tones[text]}"))
 if len(texts) > shown:

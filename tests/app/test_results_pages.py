@@ -507,6 +507,18 @@ def test_the_comments_page_shows_themes_and_a_theme_filters(analysed: Engine) ->
     )
 
 
+def test_comments_not_analysed_yet_carry_no_theme_line_and_there_is_no_theme_picker(
+    demo: Engine,
+) -> None:
+    at = page_as(demo, "admin", "comments.py").run()
+    assert not at.exception
+    assert at.text, "the demo's comments are shown"
+    assert not [caption for caption in at.caption if caption.value.startswith("Theme")]
+    assert not [box for box in at.selectbox if box.key == "comments_theme"]
+    (waiting,) = [caption.value for caption in at.caption if "no theme yet" in caption.value]
+    assert waiting.split(" ")[1:3] == ["comments", "have"]
+
+
 def test_hostile_comments_stay_plain_text_beside_their_theme(analysed: Engine) -> None:
     at = page_as(analysed, "admin", "comments.py").run()
     assert not at.exception
