@@ -18,8 +18,7 @@ from surveys import reporting
 from surveys.access.accounts import account_named, department_scope
 from surveys.cli import app
 from surveys.config import get_settings
-from surveys.storage import make_engine
-from tests.support.demo import demo_file
+from tests.support.demo import demo_engine, demo_file
 
 runner = CliRunner()
 
@@ -31,11 +30,7 @@ def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def demo(demo_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{demo_path}")
-    get_settings.cache_clear()
-    engine = make_engine(get_settings().database_url)
-    yield engine
-    engine.dispose()
+    yield from demo_engine(demo_path, monkeypatch)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from surveys.cli import app
 from surveys.config import get_settings
 from surveys.reporting.figures import Figure
 from surveys.storage import make_engine
-from tests.support.demo import demo_file, use_copy
+from tests.support.demo import demo_engine, demo_file, use_copy
 from tests.support.hostile import INJECTION, MARKUP
 
 runner = CliRunner()
@@ -37,11 +37,7 @@ def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def demo(demo_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{demo_path}")
-    get_settings.cache_clear()
-    engine = make_engine(get_settings().database_url)
-    yield engine
-    engine.dispose()
+    yield from demo_engine(demo_path, monkeypatch)
 
 
 def make_report(out: Path, *args: str) -> PdfReader:

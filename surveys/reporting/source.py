@@ -371,20 +371,7 @@ class RollupSource:
         return _frame(rows, [*CELL, "invited"], ["int64"] * 3)
 
     def comments(self, cycle_id: int, cells: Collection[Cell]) -> list[str]:
-        wanted = set(cells)
-        if not wanted:
-            return []
-        departments = {department for department, _ in wanted}
-        # An open cycle's comments show once released, in batches (surveys/survey/steps.py).
-        is_open = self.reference().cycle(cycle_id).state == CycleState.open
-        rows = _rows(
-            self.connection,
-            "SELECT department_id, staff_group_id, text FROM comment WHERE cycle_id = ?"
-            f" AND department_id IN ({_int_list(departments)})"
-            + (" AND released = ?" if is_open else ""),
-            (int(cycle_id), True) if is_open else (int(cycle_id),),
-        )
-        return [row[2] for row in rows if (row[0], row[1]) in wanted]
+        return [text for text, _theme, _tone in self.analysed_comments(cycle_id, cells)]
 
     def analysed_comments(
         self, cycle_id: int, cells: Collection[Cell]
@@ -395,6 +382,7 @@ class RollupSource:
         if not wanted:
             return []
         departments = {department for department, _ in wanted}
+        # An open cycle's comments show once released, in batches (surveys/survey/steps.py).
         is_open = self.reference().cycle(cycle_id).state == CycleState.open
         rows = _rows(
             self.connection,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from surveys.config import get_settings
 from surveys.demo import load_demo
@@ -20,6 +22,16 @@ def demo_file(folder: Path) -> Path:
     load_demo(engine)
     engine.dispose()
     return path
+
+
+def demo_engine(path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """An engine on the demo file at `path`, with DATABASE_URL pointing at it (for the CLI);
+    the body of a test module's `demo` fixture."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    engine = make_engine(get_settings().database_url)
+    yield engine
+    engine.dispose()
 
 
 def use_copy(source: Path, folder: Path, monkeypatch: pytest.MonkeyPatch) -> str:
