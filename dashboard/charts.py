@@ -32,7 +32,7 @@ from surveys.palette import (
     UNFAVOURABLE,
     UNFAVOURABLE_LIGHT,
 )
-from surveys.reporting import Figure, Heatmap, Overview, Relationships
+from surveys.reporting import WHOLE_ORGANISATION, Figure, Heatmap, Overview, Relationships
 
 HEAT_SCALE = [[0.0, UNFAVOURABLE], [0.5, MIDPOINT], [1.0, FAVOURABLE]]
 ANSWER_COLOURS = {
@@ -232,7 +232,13 @@ def trend_chart(
                 y=[None if pd.isna(v) else v for v in rows["value"]],
                 mode="lines+markers",
                 name=_short(str(name), 32),
-                line={"color": colour, "width": 3 if is_total else 2},
+                # The whole organisation is the benchmark beside a part of it: dotted, so the
+                # two black lines are told apart without colour.
+                line={
+                    "color": colour,
+                    "width": 3 if is_total else 2,
+                    "dash": "dot" if name == WHOLE_ORGANISATION else "solid",
+                },
                 marker={"size": 6},
                 connectgaps=False,
                 hovertext=hover,

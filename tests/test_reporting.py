@@ -325,9 +325,9 @@ def test_heatmap_by_division_adds_up_each_division_as_its_filter_would(hospital:
         )
         # The filter's "all selected" row; a division of one department has none, since it
         # would only repeat that department's row.
-        total = {c.dimension: c.figure for c in filtered.cells if c.department_id is None} or {
-            c.dimension: c.figure for c in filtered.cells
-        }
+        total = {
+            c.dimension: c.figure for c in filtered.cells if c.department == reporting.ALL_SELECTED
+        } or {c.dimension: c.figure for c in filtered.cells}
         assert len(total) == len(filtered.dimensions)
         row = {c.dimension: c.figure for c in result.cells if c.department == name}
         assert {k: (f.n, f.suppressed) for k, f in row.items()} == {
@@ -533,6 +533,9 @@ def test_a_manager_scope_never_returns_data_about_another_department(hospital: d
     for frame in everything_about(engine, cycle, **asking_for_icu):
         text = frame.to_csv()
         assert "ICU" not in text and "huddle" not in text
+        for rows in ("department", "division"):  # the whole organisation's benchmark row
+            if rows in frame:  # is about no one department
+                frame = frame[frame[rows] != reporting.WHOLE_ORGANISATION]
         if "value" in frame:
             assert frame["value"].isna().all()
         if "department_id" in frame:
@@ -764,6 +767,8 @@ def test_no_combination_of_filters_lets_an_attacker_solve_for_a_small_cell(
         for chosen_departments in subsets(sorted(departments.values())):
             for chosen_groups in subsets(sorted(groups.values())):
                 selection = set(itertools.product(chosen_departments, chosen_groups))
+                # The benchmark beside a part of the organisation: every department.
+                whole = set(itertools.product(departments.values(), chosen_groups))
                 scope = {
                     "departments": None,
                     "selected_departments": chosen_departments,
@@ -774,7 +779,9 @@ def test_no_combination_of_filters_lets_an_attacker_solve_for_a_small_cell(
                     for row in trend.itertuples():
                         if not row.suppressed:
                             chosen = (
-                                selection
+                                whole
+                                if row.department == reporting.WHOLE_ORGANISATION
+                                else selection
                                 if pd.isna(row.department_id)
                                 else {c for c in selection if c[0] == row.department_id}
                             )
@@ -813,7 +820,9 @@ def test_no_combination_of_filters_lets_an_attacker_solve_for_a_small_cell(
                         if cell.figure.suppressed:
                             continue
                         chosen = (
-                            selection
+                            whole
+                            if cell.department == reporting.WHOLE_ORGANISATION
+                            else selection
                             if cell.department_id is None
                             else {c for c in selection if c[0] == cell.department_id}
                         )
@@ -833,7 +842,9 @@ def test_no_combination_of_filters_lets_an_attacker_solve_for_a_small_cell(
                             if division == cell.department
                         }
                         chosen = (
-                            selection
+                            whole
+                            if cell.department == reporting.WHOLE_ORGANISATION
+                            else selection
                             if cell.department_id is None
                             else {c for c in selection if c[0] in within}
                         )
@@ -922,3 +933,33 @@ def test_a_comment_search_keeps_those_with_every_word_ignoring_case_and_accents(
     assert found.matching("HANDOVER").texts == ("Café handover was late", "Handover on time")
     assert found.matching("cafe handover").texts == ("Café handover was late",)
     assert found.matching("night shift").texts == ()
+
+
+@backends()
+def test_a_part_of_the_organisation_sees_the_whole_beside_it(hospital: dict) -> None:
+    """#13: the benchmark a manager asks for first, released like every other figure."""
+    engine, cycle = hospital["engine"], q4(hospital)
+    emergency = hospital["departments"]["Emergency"]
+    whole = reporting.heatmap(engine, cycle_id=cycle, departments=None)
+    assert reporting.WHOLE_ORGANISATION not in [name for _, name in whole.rows]
+    expected = {
+        c.dimension: (c.figure.n, c.figure.value)
+        for c in whole.cells
+        if c.department == reporting.ALL_SELECTED
+    }
+    manager = reporting.heatmap(engine, cycle_id=cycle, departments=frozenset({emergency}))
+    assert [name for _, name in manager.rows] == [reporting.WHOLE_ORGANISATION, "Emergency"]
+    benchmark = {
+        c.dimension: (c.figure.n, c.figure.value)
+        for c in manager.cells
+        if c.department == reporting.WHOLE_ORGANISATION
+    }
+    assert benchmark == expected
+    assert any(n for n, _ in benchmark.values())
+    line = reporting.trends(engine, departments=frozenset({emergency}))
+    organisation = line[line["department"] == reporting.WHOLE_ORGANISATION]
+    everyone = reporting.trends(engine, departments=None)
+    assert reporting.WHOLE_ORGANISATION not in set(everyone["department"])
+    total = everyone[everyone["department"] == reporting.ALL_SELECTED]
+    assert organisation["value"].tolist() == pytest.approx(total["value"].tolist(), nan_ok=True)
+    assert organisation["department_id"].isna().all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, filters, resources
+from surveys import reporting
 from surveys.config import get_settings
 
 st.title("Trends")
@@ -21,7 +22,7 @@ measure = st.selectbox(
     width=320,
 )
 frame = resources.trends(selection, measure=measure)
-if frame["suppressed"].all():
+if reporting.trend_shows_nothing(frame):
     filters.nothing_to_show(selection)
 # The whole and the three that moved most, unless the viewer chose departments or has no
 # more than three (then every line is shown, and the sentence would not be true).

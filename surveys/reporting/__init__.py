@@ -32,6 +32,7 @@ from surveys.reporting.relationships import (
 )
 from surveys.reporting.scope import (
     ALL_SELECTED,
+    WHOLE_ORGANISATION,
     FilterOptions,
     cycle_label,
     filter_options,
@@ -39,10 +40,11 @@ from surveys.reporting.scope import (
     open_cycle_notice,
 )
 from surveys.reporting.source import ReportSource, RollupSource, data_version
-from surveys.reporting.trends import trends
+from surveys.reporting.trends import trend_shows_nothing, trends
 
 __all__ = [
     "ALL_SELECTED",
+    "WHOLE_ORGANISATION",
     "Asymmetry",
     "Comments",
     "CycleSummary",
@@ -75,5 +77,6 @@ __all__ = [
     "response_rates",
     "to_csv",
     "theme_trends",
+    "trend_shows_nothing",
     "trends",
 ]

@@ -14,7 +14,7 @@ from surveys.config import get_settings
 from surveys.reporting.figures import Figure, figure_row, missing, released_means
 from surveys.reporting.reference import DimensionInfo, sorted_departments
 from surveys.reporting.release import AtomTable, atoms_of, is_small, scores_by_department
-from surveys.reporting.scope import ALL_SELECTED, Filters, Selection
+from surveys.reporting.scope import ALL_SELECTED, WHOLE_ORGANISATION, Filters, Selection
 from surveys.reporting.source import ReportSource, open_source
 from surveys.reporting.statistics import changes_are_significant, standard_errors
 
@@ -83,7 +83,9 @@ def _department_grid(
 
 @dataclass(frozen=True)
 class HeatmapCell:
-    department_id: int | None  # None for the row of all selected departments
+    department_id: (
+        int | None
+    )  # None for the rows of all selected departments and the whole organisation
     department: str
     dimension: str
     label: str
@@ -109,8 +111,13 @@ class Heatmap:
 
     @property
     def shows_nothing(self) -> bool:
-        """Every cell suppressed (or none at all)."""
-        return all(cell.figure.suppressed for cell in self.cells)
+        """Every cell of the viewer's own rows suppressed (or none at all): the whole
+        organisation's row beside them is a benchmark, not a result of theirs."""
+        return all(
+            cell.figure.suppressed
+            for cell in self.cells
+            if cell.department != WHOLE_ORGANISATION or cell.department_id is not None
+        )
 
     def table(self) -> pd.DataFrame:
         frame = pd.DataFrame(
@@ -155,9 +162,9 @@ def heatmap(
     with open_source(data) as source:
         reference = source.reference()
         cycle, previous, cycle_ids = reference.with_previous(cycle_id)
-        selection = Filters(departments, selected_departments, divisions, staff_groups).within(
-            reference
-        )
+        filters = Filters(departments, selected_departments, divisions, staff_groups)
+        selection = filters.within(reference)
+        benchmark = filters.benchmark()
         cells = source.cells(cycle_ids)
         measures = [d.key for d in reference.dimensions]
         scores = source.scores(cycle_ids, measures)
@@ -183,6 +190,22 @@ def heatmap(
         minimum=minimum,
         key=f"{by}_id",
     )
+    if benchmark is not None:  # the whole organisation first, as the row to compare against
+        rows.insert(0, (None, WHOLE_ORGANISATION))
+        grid = (
+            _department_grid(
+                atoms,
+                scores,
+                benchmark.within(reference),
+                cycle_id=cycle.id,
+                previous_id=previous.id if previous else None,
+                departments=[None],
+                measures=len(measures),
+                minimum=minimum,
+                key=f"{by}_id",
+            )
+            + grid
+        )
     absent = missing(minimum)
     heat_cells = []
     figures = iter(grid)

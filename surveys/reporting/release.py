@@ -539,10 +539,19 @@ def scores_by_department(
 ) -> pd.DataFrame:
     """Released score sums for all selected departments together (`key` -1), then for each
     department (or, with `key` "division_id", each division: whole atoms never span two)."""
-    sums = ["total", "total_sq"]
-    overall = release(atoms, scores, selection, keys=[], n="n", sums=sums, minimum=minimum)
-    each = release(atoms, scores, selection, keys=[key], n="n", sums=sums, minimum=minimum)
-    return pd.concat([overall.assign(**{key: -1}), each], ignore_index=True)
+    overall = scores_overall(atoms, scores, selection, minimum).assign(**{key: -1})
+    each = release(atoms, scores, selection, keys=[key], n="n", sums=_SCORE_SUMS, minimum=minimum)
+    return pd.concat([overall, each], ignore_index=True)
+
+
+_SCORE_SUMS = ["total", "total_sq"]
+
+
+def scores_overall(
+    atoms: AtomTable, scores: pd.DataFrame, selection: Selection, minimum: int
+) -> pd.DataFrame:
+    """Released score sums for the whole selection together, per cycle and measure."""
+    return release(atoms, scores, selection, keys=[], n="n", sums=_SCORE_SUMS, minimum=minimum)
 
 
 def covered_cells(atoms: AtomTable, selection: Selection, cycle_id: int) -> set[Cell]:

@@ -14,6 +14,9 @@ from surveys.reporting.release import atoms_of, covered_cells
 from surveys.reporting.source import ReportSource, open_source
 
 ALL_SELECTED = "All selected departments"
+# The benchmark row or line beside a part of the organisation (a manager's departments, or the
+# departments a filter chose): the same staff groups across every department.
+WHOLE_ORGANISATION = "Whole organisation"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,14 @@ class Filters:
         if self.staff_groups is not None:
             groups &= self.staff_groups
         return Selection(frozenset(chosen), frozenset(groups))
+
+    def benchmark(self) -> Filters | None:
+        """The whole organisation for the same staff groups, when these filters show only a
+        part of it (None when they show it all already). A figure for it is released like any
+        other, so a manager sees it only where it is large enough."""
+        if self.scope is None and self.departments is None and self.divisions is None:
+            return None
+        return Filters(None, staff_groups=self.staff_groups)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 from surveys.config import get_settings
 from surveys.reporting.figures import released_means, suppressed_note
 from surveys.reporting.reference import cycles_in_range, sorted_departments
-from surveys.reporting.release import atoms_of, is_small, scores_by_department
-from surveys.reporting.scope import ALL_SELECTED, Filters
+from surveys.reporting.release import atoms_of, is_small, scores_by_department, scores_overall
+from surveys.reporting.scope import ALL_SELECTED, WHOLE_ORGANISATION, Filters
 from surveys.reporting.source import ReportSource, open_source
 from surveys.scoring import INDEX
 
@@ -44,7 +44,9 @@ def trends(
     """The index (or one dimension) per department and cycle, with 95% bands.
 
     One row per cycle and selected department, plus rows with `department_id` NA for all
-    selected departments together; suppressed points have NA values and `suppressed` True.
+    selected departments together and, when the selection is only part of the organisation,
+    for the whole organisation (the benchmark); suppressed points have NA values and
+    `suppressed` True.
     """
     # From the settings only: a page must not be able to lower it.
     minimum = get_settings().min_group_size
@@ -56,13 +58,17 @@ def trends(
             label = reference.dimension(measure).label
         cycles = cycles_in_range(reference, cycle_range)
         cycle_ids = [cycle.id for cycle in cycles]
-        selection = Filters(departments, selected_departments, divisions, staff_groups).within(
-            reference
-        )
+        filters = Filters(departments, selected_departments, divisions, staff_groups)
+        selection = filters.within(reference)
+        benchmark = filters.benchmark()
         cells = source.cells(cycle_ids)
         scores = source.scores(cycle_ids, [measure])
     atoms = atoms_of(cells, reference, cycle_ids, minimum)
     released = scores_by_department(atoms, scores, selection, minimum)
+    if benchmark is not None:
+        whole = scores_overall(atoms, scores, benchmark.within(reference), minimum)
+        whole = whole.assign(department_id=-2)
+        released = pd.concat([whole, released], ignore_index=True)
     mean, low, high = released_means(released)
     shown = ~is_small(released["n"].to_numpy(), minimum)
     figures = pd.DataFrame(
@@ -78,7 +84,8 @@ def trends(
     # Every cycle × (all selected, then each department), figures where there are some. With
     # one department, "all selected" would only repeat it.
     shown_departments = sorted_departments(reference, selection.departments)
-    targets = [(-1, ALL_SELECTED)] if len(shown_departments) != 1 else []
+    targets = [(-2, WHOLE_ORGANISATION)] if benchmark is not None else []
+    targets += [(-1, ALL_SELECTED)] if len(shown_departments) != 1 else []
     targets += [(d.id, d.name) for d in shown_departments]
     grid = pd.DataFrame(
         {
@@ -93,8 +100,12 @@ def trends(
     frame["suppressed"] = frame["value"].isna()
     frame["note"] = np.where(frame["suppressed"], suppressed_note(minimum), "")
     frame["n"] = frame["n"].astype("Int64")
-    frame["department_id"] = (
-        frame["department_id"].astype("Int64").mask(frame["department_id"] == -1)
-    )
+    frame["department_id"] = frame["department_id"].astype("Int64").mask(frame["department_id"] < 0)
     frame["measure"], frame["label"] = measure, label
     return frame[TREND_COLUMNS]
+
+
+def trend_shows_nothing(frame: pd.DataFrame) -> bool:
+    """Every point of the viewer's own lines suppressed: the whole organisation's line beside
+    them is a benchmark, not a result of theirs."""
+    return bool(frame.loc[frame["department"] != WHOLE_ORGANISATION, "suppressed"].all())
