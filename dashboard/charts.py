@@ -542,6 +542,11 @@ def item_distribution_chart(
     figure = go.Figure()
     hidden = frame["suppressed"].astype(bool).tolist()
     counts = frame["n"].astype("Float64").fillna(0).astype(int).tolist()
+    benchmark = (
+        frame["organisation_percent_favourable"].astype(float).tolist()
+        if "organisation_percent_favourable" in frame
+        else [float("nan")] * len(frame)
+    )
     # Relative bars stack outward from zero in trace order: the neutral halves go first.
     segments = ((3, -1), (2, -1), (1, -1), (3, 1), (4, 1), (5, 1))
     for value, side in segments:
@@ -558,8 +563,13 @@ def item_distribution_chart(
                 legendrank=value,
                 showlegend=not (value == 3 and side < 0),
                 hovertext=[
-                    "" if h else f"{text}<br>{ANSWER_LABELS[value]}: {share:.0f}% (n = {n:,})"
-                    for text, share, n, h in zip(frame["text"], full, counts, hidden, strict=True)
+                    ""
+                    if h
+                    else f"{text}<br>{ANSWER_LABELS[value]}: {share:.0f}% (n = {n:,})"
+                    + ("" if o != o else f"<br>Whole organisation: {o:.0f}% favourable")
+                    for text, share, n, h, o in zip(
+                        frame["text"], full, counts, hidden, benchmark, strict=True
+                    )
                 ],
                 hoverinfo="text",
             )

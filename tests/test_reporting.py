@@ -963,3 +963,10 @@ def test_a_part_of_the_organisation_sees_the_whole_beside_it(hospital: dict) -> 
     total = everyone[everyone["department"] == reporting.ALL_SELECTED]
     assert organisation["value"].tolist() == pytest.approx(total["value"].tolist(), nan_ok=True)
     assert organisation["department_id"].isna().all()
+    items = reporting.item_distributions(engine, cycle_id=cycle, departments=frozenset({emergency}))
+    all_items = reporting.item_distributions(engine, cycle_id=cycle, departments=None)
+    assert all_items["organisation_percent_favourable"].isna().all()
+    assert items["organisation_percent_favourable"].tolist() == pytest.approx(
+        all_items["percent_favourable"].tolist(), nan_ok=True
+    )
+    assert items["organisation_percent_favourable"].notna().any()

@@ -27,6 +27,7 @@ ITEM_COLUMNS = [
     *(f"count_{v}" for v in LIKERT_VALUES),
     *(f"percent_{v}" for v in LIKERT_VALUES),
     "percent_favourable",
+    "organisation_percent_favourable",
     "suppressed",
     "note",
 ]
@@ -58,9 +59,9 @@ def item_distributions(
             and item.scale != NPS_SCALE
             and (dimension is None or item.dimension == dimension)
         ]
-        selection = Filters(departments, selected_departments, divisions, staff_groups).within(
-            reference
-        )
+        filters = Filters(departments, selected_departments, divisions, staff_groups)
+        selection = filters.within(reference)
+        benchmark = filters.benchmark()
         cells = source.cells([cycle_id])
         counts = source.answer_counts([cycle_id], [item.id for item in items], LIKERT_VALUES)
     atoms = atoms_of(cells, reference, [cycle_id], minimum)
@@ -69,6 +70,25 @@ def item_distributions(
     released = release(
         atoms, counts, selection, keys=[], n="n", sums=["n_na", *values], minimum=minimum
     )
+    # Beside part of the organisation, the whole organisation's percent favourable per item.
+    organisation = np.full(len(items), np.nan)
+    if benchmark is not None:
+        whole = release(
+            atoms, counts, benchmark.within(reference), keys=[], n="n", sums=values,
+            minimum=minimum,
+        )  # fmt: skip
+        by_item = {m: i for i, m in enumerate(whole["measure"].tolist())}
+        for row, item in enumerate(items):
+            at = by_item.get(item.id)
+            if at is None or is_small(np.asarray([whole["n"].iloc[at]]), minimum)[0]:
+                continue
+            raw = [
+                LIKERT_POINTS + 1 - v if item.reverse else v
+                for v in LIKERT_VALUES
+                if v >= FAVOURABLE_MIN
+            ]
+            favourable = sum(float(whole[f"v{r}"].iloc[at]) for r in raw)
+            organisation[row] = 100 * favourable / float(whole["n"].iloc[at])
     group_names = {group.id: group.name for group in reference.groups}
     position = {measure: row for row, measure in enumerate(released["measure"].tolist())}
     found = np.asarray([position.get(item.id, -1) for item in items], dtype=np.int64)
@@ -109,6 +129,7 @@ def item_distributions(
             favourable = favourable + count
     columns |= percents
     columns["percent_favourable"] = 100 * favourable / n
+    columns["organisation_percent_favourable"] = organisation
     columns["suppressed"] = hidden
     columns["note"] = [suppressed_note(minimum) if h else "" for h in hidden.tolist()]
     return pd.DataFrame(columns)[ITEM_COLUMNS]
