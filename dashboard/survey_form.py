@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from surveys.survey.form import AnswerValue, Question, Step, SurveyForm
+from surveys.survey.form import NOT_APPLICABLE, AnswerValue, Question, Step, SurveyForm
 from surveys.survey.submit import InvalidSubmission, over_limit
 from surveys.text import escape_markdown
 
@@ -37,18 +37,28 @@ def answer_key(code: str) -> str:
     return f"answer:{code}"
 
 
-def question(item: Question) -> None:
-    """One question as a radio group, nothing pre-selected; the answer survives other steps."""
+SHORT_NOT_APPLICABLE = "N/A"
+
+
+def question(item: Question, *, compact: bool = False) -> None:
+    """One question as a radio group, nothing pre-selected; the answer survives other steps.
+
+    `compact` (a phone) puts an agreement scale's five points in one row of numbers, as the
+    0-10 scale always is, and "does not apply" as "N/A"; the step says once what they mean
+    (`scale_key`). Six stacked options a question made a step 1,869 px tall.
+    """
     text = f"{item.number}. {item.text}"
+    numbered = item.horizontal or compact
     if item.horizontal:
         # Eleven numbers fit in a row or two; the two ends say what they mean.
         low, high = (label.replace(" – ", " = ") for label in (item.labels[0], item.labels[-1]))
         text = f"{text} ({low}, {high})"
 
     def option_label(value: AnswerValue) -> str:
-        return (
-            str(value) if item.horizontal else escape_markdown(item.label_for(value), block=False)
-        )
+        if value == NOT_APPLICABLE:
+            # In words it takes a row of its own under the numbers.
+            return SHORT_NOT_APPLICABLE if compact else escape_markdown(item.label_for(value))
+        return str(value) if numbered else escape_markdown(item.label_for(value), block=False)
 
     st.radio(
         f"**{escape_markdown(text, block=False)}**",
@@ -56,7 +66,7 @@ def question(item: Question) -> None:
         index=None,
         format_func=option_label,
         key=answer_key(item.code),
-        horizontal=item.horizontal,
+        horizontal=numbered,
         persist_state="page",
     )
 
@@ -182,10 +192,24 @@ def progress(position: int, total: int) -> None:
     st.progress(position / total, text=f"Step {position} of {total}")
 
 
-def step_heading(step: Step) -> None:
+def step_heading(step: Step, *, compact: bool = False) -> None:
     st.header(escape_markdown(step.title), anchor=False)
     if step.intro:
         quiet(step.intro)
+    if compact:
+        # Said once for the step rather than in every question, where it took a line each.
+        for key in dict.fromkeys(scale_key(q) for q in step.questions if not q.horizontal):
+            quiet(key)
+
+
+def scale_key(item: Question) -> str:
+    """What a compact scale's numbers mean: "1 = strongly disagree, 5 = strongly agree, N/A =
+    does not apply"."""
+    ends = ((item.values[0], item.labels[0]), (item.values[-1], item.labels[-1]))
+    parts = [f"{value} = {label.lower()}" for value, label in ends]
+    if item.not_applicable:
+        parts.append(f"{SHORT_NOT_APPLICABLE} = {item.not_applicable.lower()}")
+    return "Answer " + ", ".join(parts) + "."
 
 
 def review_answers(

@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard import PAGE_ICON, resources
 from dashboard import survey_form as ui
+from dashboard.filters import on_a_phone
 from surveys.survey.form import AnswerValue, Step, SurveyForm, SurveyUnavailable, load_survey
 from surveys.survey.submit import (
     InvalidAnswer,
@@ -185,11 +186,12 @@ elif step <= last_step:
     current = form.steps[step - 1]
     ui.context_caption(form, *chosen_workplace())
     ui.progress(step, review_step)
-    ui.step_heading(current)
+    phone = on_a_phone()
+    ui.step_heading(current, compact=phone)
     with st.form(f"survey-step-{step}", border=False, enter_to_submit=False):
         checked = st.session_state.get(CHECKED) == step
         for item in current.questions:
-            ui.question(item)
+            ui.question(item, compact=phone)
         if current.has_comment:
             ui.comment_box(form, comment_problem(current) if checked else None)
         unanswered = current.unanswered(current_answers()) if checked else ()

@@ -150,8 +150,9 @@ def expect_chosen(page: Page, labels: list[str]) -> None:
 def likert_choice(index: int, labels: list[str]) -> str:
     if labels[0] == "0":  # the 0-10 question
         return "9"
-    if "Does not apply" in labels and index == 2:
-        return "Does not apply"
+    not_applicable = {"Does not apply", "N/A"} & set(labels)
+    if not_applicable and index == 2:
+        return not_applicable.pop()
     return labels[(index + 3) % 5]  # Agree, Strongly agree, then round again
 
 
@@ -438,3 +439,45 @@ def test_a_pasted_comment_over_the_limit_is_kept_to_be_shortened(
     page.get_by_role("button", name="Next").click()
     show_step(page, "Check your answers")
     expect(page.get_by_test_id("stText")).to_have_text(shortened.strip())
+
+
+# A phone says so in its user agent ("Mobi"), as tests/browser/test_results.py's does.
+PHONE_AGENT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+
+
+def step_length(page: Page) -> float:
+    """From the step's heading to its Next button, in px (the page's own padding left out)."""
+    heading = page.get_by_role("heading", name=STEP_TITLES[0]).bounding_box()
+    button = page.get_by_role("button", name="Next").bounding_box()
+    assert heading is not None and button is not None
+    return button["y"] - heading["y"]
+
+
+def test_a_phone_shows_each_agreement_scale_as_one_row_of_numbers(
+    new_context: Callable[..., BrowserContext], demo_database_url: str
+) -> None:
+    """#13 item 11: a step on a phone was 1,869 px tall, six stacked options a question."""
+    narrow = new_context(viewport=PHONE).new_page()  # a narrow desktop window: words
+    start_survey(narrow, new_link(demo_database_url))
+    phone = new_context(viewport=PHONE, user_agent=PHONE_AGENT).new_page()
+    start_survey(phone, new_link(demo_database_url))
+    full_screenshot(phone, "compact-phone")
+    assert step_length(phone) < 0.65 * step_length(narrow)
+    first = phone.get_by_role("radiogroup").first
+    labels = [text.strip() for text in first.locator("label").all_inner_texts()]
+    assert labels == ["1", "2", "3", "4", "5", "N/A"]
+    # What the numbers mean is said once, under the step's heading.
+    key = "Answer 1 = strongly disagree, 5 = strongly agree, N/A = does not apply."
+    expect(phone.get_by_text(key, exact=True)).to_be_visible()
+    expect(narrow.get_by_text(key, exact=True)).to_have_count(0)
+    chosen = answer_by_touch(phone, likert_choice)
+    assert_accessible(phone)
+    full_screenshot(phone, "compact-phone")
+    phone.get_by_role("button", name="Next").click()
+    show_step(phone, STEP_TITLES[1])
+    phone.get_by_role("button", name="Back").click()
+    show_step(phone, STEP_TITLES[0])
+    expect_chosen(phone, chosen)
