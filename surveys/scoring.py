@@ -11,7 +11,10 @@ Conventions used throughout Attune:
   every respondent weighs the same whatever the number of items they answered.
 - eNPS is % promoters (9-10) minus % detractors (0-6), from -100 to 100.
 - A respondent's outcome scores (what key drivers explain) are their recommendation answer
-  (0-10, times 10) and their overall rating (rescaled like the index), each 0-100.
+  (0-10, times 10) and their overall rating (rescaled like the index), each 0-100. What key
+  drivers correlate with them is the respondent's *mean* answer in each dimension, rescaled
+  like the index: a share favourable of one or two answers is only 0, 50 or 100 and would
+  understate how closely a dimension goes with an outcome.
 """
 
 from __future__ import annotations
@@ -110,3 +113,17 @@ def outcome_scores(answers: Iterable[tuple[ScoredItem, int | None]]) -> dict[str
             score = rescale(scored(value, reverse=item.reverse))
         values.setdefault(item.dimension, []).append(score)
     return {outcome: sum(scores) / len(scores) for outcome, scores in values.items()}
+
+
+def respondent_means(answers: Iterable[tuple[ScoredItem, int | None]]) -> dict[str, float]:
+    """One respondent's mean scored answer (rescaled 0-100) in each dimension and, as the
+    index, over index items: the x of key drivers. Absent where `respondent_scores` is."""
+    totals: dict[str, list[float]] = {}
+    for item, value in answers:
+        if value is None or item.scale == NPS_SCALE:
+            continue
+        score = rescale(scored(value, reverse=item.reverse))
+        totals.setdefault(item.dimension, []).append(score)
+        if item.in_index:
+            totals.setdefault(INDEX, []).append(score)
+    return {measure: sum(values) / len(values) for measure, values in totals.items()}

@@ -31,6 +31,7 @@ from surveys.scoring import (
     PATIENTS,
     outcome_scores,
     relationship_target,
+    respondent_means,
     respondent_scores,
     scored,
 )
@@ -67,15 +68,16 @@ _COUNTED = (*VALUE_COLUMNS, "n_na")
 _SCORE_SUMS = ("n", "total", "total_sq", *(c for o in OUTCOMES for c in DRIVER_COLUMNS[o]))
 
 
-def _driver_sums(score: float, outcomes: Mapping[str, float]) -> dict[str, float]:
-    """One respondent's key-driver sums for one measure: n, x, y, x², y², xy per outcome,
-    all zero for an outcome they did not answer."""
+def _driver_sums(x: float, outcomes: Mapping[str, float]) -> dict[str, float]:
+    """One respondent's key-driver sums for one measure (x: their mean answer in it, see
+    surveys.scoring): n, x, y, x², y², xy per outcome, all zero for an outcome they did not
+    answer."""
     sums: dict[str, float] = {}
     for outcome in OUTCOMES:
         columns = DRIVER_COLUMNS[outcome]
         if outcome in outcomes:
             y = outcomes[outcome]
-            values: tuple[float, ...] = (1, score, y, score * score, y * y, score * y)
+            values: tuple[float, ...] = (1, x, y, x * x, y * y, x * y)
         else:
             values = (0, 0.0, 0.0, 0.0, 0.0, 0.0)
         sums.update(zip(columns, values, strict=True))
@@ -102,6 +104,7 @@ def response_increments(
         column = "n_na" if value is None else VALUE_COLUMNS[value]
         item_rows.append({**cell, "item_id": item.id, **{c: int(c == column) for c in _COUNTED}})
     scores = respondent_scores(answers.items())
+    means = respondent_means(answers.items())
     outcomes = outcome_scores(answers.items())
     relationships = _relationship_counts(answers)
     return [
@@ -123,7 +126,7 @@ def response_increments(
                     "n": 1,
                     "total": score,
                     "total_sq": score * score,
-                    **_driver_sums(score, outcomes),
+                    **_driver_sums(means[measure], outcomes),
                 }
                 for measure, score in sorted(scores.items())
             ],
@@ -238,13 +241,14 @@ def rebuild(*, session: Session, cycle_id: int) -> None:
     per_respondent = (
         "SELECT r.id, r.department_id, r.staff_group_id, i.dimension AS measure,"
         f" 100.0 * SUM(CASE WHEN {scored} >= {FAVOURABLE_MIN} THEN 1 ELSE 0 END) / COUNT(*)"
-        " AS score"
+        f" AS score, AVG(({scored} - 1) * {100.0 / (LIKERT_POINTS - 1)}) AS mean_score"
         " FROM answer a JOIN response r ON r.id = a.response_id JOIN item i ON i.id = a.item_id"
         " WHERE r.cycle_id = :cycle AND a.value IS NOT NULL AND i.scale <> :nps"
         " GROUP BY r.id, r.department_id, r.staff_group_id, i.dimension"
         " UNION ALL"
         " SELECT r.id, r.department_id, r.staff_group_id, :index AS measure,"
-        f" AVG(({scored} - 1) * {100.0 / (LIKERT_POINTS - 1)}) AS score"
+        f" AVG(({scored} - 1) * {100.0 / (LIKERT_POINTS - 1)}) AS score,"
+        f" AVG(({scored} - 1) * {100.0 / (LIKERT_POINTS - 1)}) AS mean_score"
         " FROM answer a JOIN response r ON r.id = a.response_id JOIN item i ON i.id = a.item_id"
         " WHERE r.cycle_id = :cycle AND a.value IS NOT NULL AND i.scale <> :nps AND i.in_index"
         " GROUP BY r.id, r.department_id, r.staff_group_id"
@@ -272,7 +276,7 @@ def outcomes_sql(condition: str) -> str:
 
 def scores_from_answers(per_respondent: str, cycle: str) -> str:
     """INSERT … SELECT of score rows, with their key-driver sums, from `per_respondent` (rows
-    of id, department_id, staff_group_id, measure, score of one cycle, `cycle`)."""
+    of id, department_id, staff_group_id, measure, score, mean_score of one cycle, `cycle`)."""
     joins, sums = [], []
     for number, outcome in enumerate(OUTCOMES):
         alias = f"o{number}"
@@ -282,13 +286,14 @@ def scores_from_answers(per_respondent: str, cycle: str) -> str:
         )
         has = f"{alias}.y IS NOT NULL"
         y = f"{alias}.y"
+        x = "s.mean_score"
         sums += [
             f"SUM(CASE WHEN {has} THEN 1 ELSE 0 END)",
-            f"SUM(CASE WHEN {has} THEN s.score ELSE 0 END)",
+            f"SUM(CASE WHEN {has} THEN {x} ELSE 0 END)",
             f"SUM(CASE WHEN {has} THEN {y} ELSE 0 END)",
-            f"SUM(CASE WHEN {has} THEN s.score * s.score ELSE 0 END)",
+            f"SUM(CASE WHEN {has} THEN {x} * {x} ELSE 0 END)",
             f"SUM(CASE WHEN {has} THEN {y} * {y} ELSE 0 END)",
-            f"SUM(CASE WHEN {has} THEN s.score * {y} ELSE 0 END)",
+            f"SUM(CASE WHEN {has} THEN {x} * {y} ELSE 0 END)",
         ]
     columns = ", ".join(_SCORE_SUMS)
     return (

@@ -24,15 +24,17 @@ KEYS = ("cycle_id", "department_id", "staff_group_id", "measure")
 
 SCORED = "(CASE WHEN i.reverse THEN 6 - a.value ELSE a.value END)"
 ANSWERS = "FROM answer a JOIN response r ON r.id = a.response_id JOIN item i ON i.id = a.item_id"
-# Each respondent's dimension scores and index (rollups.rebuild as of this revision).
+# Each respondent's dimension scores and index, and their mean answers (rollups.rebuild as
+# of this revision).
 PER_RESPONDENT = (
     "SELECT r.id, r.cycle_id, r.department_id, r.staff_group_id, i.dimension AS measure,"
-    f" 100.0 * SUM(CASE WHEN {SCORED} >= 4 THEN 1 ELSE 0 END) / COUNT(*) AS score"
+    f" 100.0 * SUM(CASE WHEN {SCORED} >= 4 THEN 1 ELSE 0 END) / COUNT(*) AS score,"
+    f" AVG(({SCORED} - 1) * 25.0) AS mean_score"
     f" {ANSWERS} WHERE a.value IS NOT NULL AND i.scale <> 'nps'"
     " GROUP BY r.id, r.cycle_id, r.department_id, r.staff_group_id, i.dimension"
     " UNION ALL"
     " SELECT r.id, r.cycle_id, r.department_id, r.staff_group_id, 'index' AS measure,"
-    f" AVG(({SCORED} - 1) * 25.0) AS score"
+    f" AVG(({SCORED} - 1) * 25.0) AS score, AVG(({SCORED} - 1) * 25.0) AS mean_score"
     f" {ANSWERS} WHERE a.value IS NOT NULL AND i.scale <> 'nps' AND i.in_index"
     " GROUP BY r.id, r.cycle_id, r.department_id, r.staff_group_id"
 )
@@ -53,8 +55,8 @@ def _rebuild_sql() -> str:
             f" LEFT JOIN ({PER_OUTCOME}) {alias} ON {alias}.id = s.id"
             f" AND {alias}.outcome = '{outcome}'"
         )
-        for value in ("1", "s.score", f"{alias}.y", "s.score * s.score", f"{alias}.y * {alias}.y",
-                      f"s.score * {alias}.y"):  # fmt: skip
+        x, y = "s.mean_score", f"{alias}.y"
+        for value in ("1", x, y, f"{x} * {x}", f"{y} * {y}", f"{x} * {y}"):
             sums.append(f"SUM(CASE WHEN {has} THEN {value} ELSE 0 END)")
     return (
         "INSERT INTO score_rollup (cycle_id, department_id, staff_group_id, measure, n, total,"
