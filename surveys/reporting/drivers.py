@@ -92,6 +92,29 @@ class KeyDrivers:
             "both the dimension and the outcome."
         )
 
+    @property
+    def shown(self) -> tuple[DriverFigure, ...]:
+        """The drivers the chart draws (score and impact both shown), strongest first: the
+        chart numbers them in this order, and `legend` lists them."""
+        return tuple(driver for driver in self.drivers if driver.quadrant)
+
+    def legend(self) -> pd.DataFrame:
+        """The chart's numbered points as a table, for a phone and for screen readers."""
+        return pd.DataFrame(
+            [
+                {
+                    "#": number,
+                    "Dimension": driver.label,
+                    "Score": f"{driver.score.value:.0f}%",
+                    "Impact": f"{driver.impact.value:.2f}",
+                    "Where": driver.quadrant,
+                    "95% interval": f"{driver.impact.low:.2f} to {driver.impact.high:.2f}",
+                }
+                for number, driver in enumerate(self.shown, start=1)
+            ],
+            columns=["#", "Dimension", "Score", "Impact", "Where", "95% interval"],
+        )
+
     def table(self) -> pd.DataFrame:
         rows = [
             {
