@@ -21,11 +21,11 @@ from surveys.records import CycleState
 from surveys.reporting import drivers as driver_report
 from surveys.reporting.drivers import (
     STRONG_LOW,
+    DriverSums,
     key_drivers,
     release_driver_sums,
 )
 from surveys.reporting.focus import focus_areas
-from surveys.reporting.release import atoms_of
 from surveys.reporting.scope import filter_options
 from surveys.reporting.source import open_source
 from surveys.reporting.statistics import Z_95, correlation_interval
@@ -50,10 +50,7 @@ def raw_drivers(engine: Engine, cycle_id: int, outcome: str) -> dict[str, tuple[
             connection,
         )
     with open_source(engine) as source:
-        reference = source.reference()
-        atoms = atoms_of(
-            source.cells([cycle_id]), reference, [cycle_id], get_settings().min_group_size
-        )
+        atoms = DriverSums.read(source, source.reference(), cycle_id, outcome).atoms
     cells = pd.DataFrame(
         {
             "department_id": atoms.columns["department_id"],
