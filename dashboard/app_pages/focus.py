@@ -31,7 +31,7 @@ st.caption(
     "relationship one group rates much lower than the other does, or a real decline since "
     "the last survey. They are places to start a conversation, not verdicts."
 )
-if not result.departments:
+if result.shows_nothing:
     filters.nothing_to_show(selection)
 for department_id, name in result.departments:
     areas = result.of(department_id)

@@ -73,6 +73,7 @@ class FocusAreas:
     cycle: str
     departments: tuple[tuple[int, str], ...]  # every department in scope, in order
     areas: tuple[FocusArea, ...]
+    shows_nothing: bool = False  # no department has a released score to judge by
 
     def of(self, department_id: int) -> tuple[FocusArea, ...]:
         return tuple(area for area in self.areas if area.department_id == department_id)
@@ -140,6 +141,9 @@ def focus_areas(
         cycle=cycle.name,
         departments=tuple((d.id, d.name) for d in chosen),
         areas=tuple(areas),
+        shows_nothing=not any(
+            not driver.score.suppressed for drivers in own.values() for driver in drivers
+        ),
     )
 
 
