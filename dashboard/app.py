@@ -17,6 +17,7 @@ PAGES = Path(__file__).resolve().parent / "app_pages"
 # (file, title, icon, url path) of the results pages, in sidebar order.
 RESULT_PAGES = (
     ("overview.py", "Overview", ":material/dashboard:", "overview"),
+    ("focus.py", "Focus areas", ":material/flag:", "focus-areas"),
     ("trends.py", "Trends", ":material/trending_up:", "trends"),
     ("heatmap.py", "Heatmap", ":material/grid_on:", "heatmap"),
     ("relationships.py", "Relationships", ":material/hub:", "relationships"),

@@ -32,7 +32,15 @@ from surveys.palette import (
     UNFAVOURABLE,
     UNFAVOURABLE_LIGHT,
 )
-from surveys.reporting import WHOLE_ORGANISATION, Figure, Heatmap, Overview, Relationships
+from surveys.reporting import (
+    WHOLE_ORGANISATION,
+    Figure,
+    Heatmap,
+    KeyDrivers,
+    Overview,
+    Relationships,
+)
+from surveys.reporting.drivers import STRONG_CORRELATION, STRONG_HIGH, STRONG_LOW
 
 HEAT_SCALE = [[0.0, UNFAVOURABLE], [0.5, MIDPOINT], [1.0, FAVOURABLE]]
 ANSWER_COLOURS = {
@@ -703,3 +711,73 @@ def theme_trend_chart(frame: pd.DataFrame) -> go.Figure:
         )
     figure.update_layout(yaxis_title="Comments", xaxis_title=None)
     return _calm(figure, height=360)
+
+
+def driver_chart(drivers: KeyDrivers) -> go.Figure:
+    """Key drivers: each dimension's impact (its correlation with the outcome) against its
+    score, numbered as in `KeyDrivers.legend`. Strong and low, the place to focus, in
+    vermillion; strong and high in blue; the rest grey. Dotted lines mark "strong" and the
+    middle score."""
+    shown = drivers.shown
+    number = {driver.key: position for position, driver in enumerate(shown, start=1)}
+    colour = {STRONG_LOW: UNFAVOURABLE, STRONG_HIGH: FAVOURABLE}
+    figure = go.Figure()
+    for quadrant, name in (
+        (STRONG_LOW, "Strong and low: focus here"),
+        (STRONG_HIGH, "Strong and high"),
+        (None, "Weaker"),
+    ):
+        members = [
+            d for d in shown if (d.quadrant == quadrant if quadrant else d.quadrant not in colour)
+        ]
+        if not members:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=[d.score.value for d in members],
+                y=[d.impact.value for d in members],
+                mode="markers+text",
+                text=[str(number[d.key]) for d in members],
+                textposition="middle center",
+                textfont={"size": 11, "color": "white" if quadrant else TEXT},
+                marker={
+                    "size": 19,
+                    "color": colour.get(quadrant or "", NEUTRAL),
+                    "line": {"color": "white", "width": 1},
+                },
+                hovertext=[
+                    f"{number[d.key]}. {d.label}: {d.score.value:.0f}% favourable; "
+                    f"correlation {d.impact.value:.2f} (95% {d.impact.low:.2f} to "
+                    f"{d.impact.high:.2f}), n = {d.impact.n:,}"
+                    for d in members
+                ],
+                hoverinfo="text",
+                name=name,
+                cliponaxis=False,
+            )
+        )
+    impacts = [d.impact.value for d in shown if d.impact.value is not None]
+    top = max([STRONG_CORRELATION + 0.2, *(value + 0.08 for value in impacts)])
+    bottom = min([0.0, *(value - 0.05 for value in impacts)])
+    figure.add_hline(y=STRONG_CORRELATION, line={"color": MUTED_TEXT, "dash": "dot", "width": 1})
+    if drivers.high_from is not None:
+        figure.add_vline(x=drivers.high_from, line={"color": MUTED_TEXT, "dash": "dot", "width": 1})
+    for x, y, anchor, text in (
+        (0, top, "top", "Strong and low"),
+        (100, top, "top", "Strong and high"),
+        (0, bottom, "bottom", "Weaker"),
+    ):
+        figure.add_annotation(
+            x=x, y=y, xanchor="left" if x == 0 else "right", yanchor=anchor, text=text,
+            showarrow=False, font={"color": MUTED_TEXT, "size": 11},
+        )  # fmt: skip
+    _calm(figure, height=400)
+    figure.update_xaxes(
+        range=[0, 100], ticksuffix="%", title="Score (% favourable)", showgrid=True,
+        gridcolor=GRID,
+    )  # fmt: skip
+    figure.update_yaxes(
+        range=[bottom, top], title="Impact (correlation)", showgrid=True, gridcolor=GRID
+    )
+    figure.update_layout(legend={"y": -0.2})
+    return figure

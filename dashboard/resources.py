@@ -92,11 +92,13 @@ _REPORTS: dict[str, Callable[..., object]] = {
     "relationship_trends": reporting.relationship_trends,
     "item_distributions": reporting.item_distributions,
     "theme_trends": reporting.theme_trends,
+    "key_drivers": reporting.key_drivers,
+    "focus_areas": reporting.focus_areas,
 }
 COPIED_REPORTS = ("trends", "relationship_trends", "item_distributions", "theme_trends")
 
 
-def _compute(name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple) -> object:
+def _compute(name: str, url: str, version: int, thresholds: tuple[int, ...], key: tuple) -> object:
     del version, thresholds  # part of the cache key only
     arguments = {argument: _thawed(value) for argument, value in key}
     return _REPORTS[name](_engine_for(url), **arguments)
@@ -108,7 +110,7 @@ _shared_report = st.cache_resource(**_CACHING)(_compute)
 _copied_report = st.cache_data(**_CACHING)(_compute)
 
 
-def _report(name: str, url: str, version: int, thresholds: tuple[int, int], key: tuple) -> object:
+def _report(name: str, url: str, version: int, thresholds: tuple[int, ...], key: tuple) -> object:
     cached = _copied_report if name in COPIED_REPORTS else _shared_report
     return cached(name, url, version, thresholds, key)
 
@@ -128,7 +130,11 @@ def _cached_under() -> tuple[str, int, tuple[int, int]]:
     # What every cached report and chart is keyed on besides its own arguments.
     settings = get_settings()
     url = settings.database_url
-    thresholds = (settings.min_group_size, settings.min_comment_group_size)
+    thresholds = (
+        settings.min_group_size,
+        settings.min_comment_group_size,
+        settings.min_driver_group_size,
+    )
     return url, data_version(url), thresholds
 
 
@@ -175,6 +181,18 @@ def organisation_overview(selection: Selection) -> reporting.Overview:
     asks for first. Released like every figure; it names no department."""
     arguments = {"cycle_id": selection.cycle_id, "staff_groups": selection.staff_groups}
     return cast(reporting.Overview, _cached(_asked("overview", arguments | {"departments": None})))
+
+
+def key_drivers_asked(selection: Selection, *, outcome: str) -> Asked:
+    return _asked("key_drivers", selection.arguments() | {"outcome": outcome})
+
+
+def key_drivers(selection: Selection, *, outcome: str) -> reporting.KeyDrivers:
+    return cast(reporting.KeyDrivers, _cached(key_drivers_asked(selection, outcome=outcome)))
+
+
+def focus_areas(selection: Selection) -> reporting.FocusAreas:
+    return cast(reporting.FocusAreas, _cached(_asked("focus_areas", selection.arguments())))
 
 
 def heatmap_asked(selection: Selection, *, by: HeatmapRows) -> Asked:
@@ -260,7 +278,7 @@ def _chart(
     name: str,
     url: str,
     version: int,
-    thresholds: tuple[int, int],
+    thresholds: tuple[int, ...],
     key: tuple,
     alt: str,
     _draw: Callable[..., go.Figure],

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         validation_alias="ATTUNE_MIN_COMMENT_GROUP_SIZE",
         description="Fewest responses a group needs before its comments are shown.",
     )
+    min_driver_group_size: int = Field(
+        default=30,
+        ge=10,
+        le=1000,
+        validation_alias="ATTUNE_MIN_DRIVER_GROUP_SIZE",
+        description="Fewest respondents a key-driver correlation may rest on.",
+    )
     base_url: str = Field(
         default="http://localhost:8501",
         validation_alias="ATTUNE_BASE_URL",

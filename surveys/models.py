@@ -67,6 +67,11 @@ class ScrubbedText(TypeDecorator[str]):
 
 # "Does not apply" is stored as NULL so that AVG and COUNT(value) leave it out by themselves.
 VALUE_COLUMNS = tuple(f"v{value}" for value in range(11))
+# The score rollup's key-driver sums: one set per outcome (surveys.scoring.OUTCOMES).
+DRIVER_PARTS = ("n", "x", "y", "xx", "yy", "xy")
+DRIVER_COLUMNS = {
+    outcome: tuple(f"{outcome}_{part}" for part in DRIVER_PARTS) for outcome in ("enps", "overall")
+}
 
 
 class Division(SQLModel, table=True):
@@ -276,6 +281,21 @@ class ScoreRollup(SQLModel, table=True):
     n: int = 0
     total: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
     total_sq: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    # Key drivers: for each outcome (scoring.OUTCOMES), over the respondents with both this
+    # measure and the outcome: their count, and the sums of x (this measure), y (the outcome),
+    # x², y² and xy, so that a correlation can be combined over any set of cells.
+    enps_n: int = 0
+    enps_x: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    enps_y: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    enps_xx: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    enps_yy: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    enps_xy: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    overall_n: int = 0
+    overall_x: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    overall_y: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    overall_xx: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    overall_yy: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
+    overall_xy: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))
 
 
 class RelationshipRollup(SQLModel, table=True):

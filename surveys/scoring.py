@@ -10,6 +10,11 @@ Conventions used throughout Attune:
   that are favourable (0-100); a group's dimension score is the mean over respondents, so
   every respondent weighs the same whatever the number of items they answered.
 - eNPS is % promoters (9-10) minus % detractors (0-6), from -100 to 100.
+- A respondent's outcome scores (what key drivers explain) are their recommendation answer
+  (0-10, times 10) and their overall rating (rescaled like the index), each 0-100. What key
+  drivers correlate with them is the respondent's *mean* answer in each dimension, rescaled
+  like the index: a share favourable of one or two answers is only 0, 50 or 100 and would
+  understate how closely a dimension goes with an outcome.
 """
 
 from __future__ import annotations
@@ -26,6 +31,12 @@ INDEX = "index"
 # Sections whose items say how the respondent works with someone: a staff group, or patients.
 GROUPS_SECTION = "groups"
 PATIENTS = "patients"
+# The outcomes key drivers explain: dimension keys of the built-in instrument (the
+# recommendation question and the overall rating). Each has its own sums in the score rollup.
+RECOMMENDATION = "enps"
+OVERALL = "overall"
+OUTCOMES = (RECOMMENDATION, OVERALL)
+NPS_POINTS = 10
 
 
 class ScoredItem(Protocol):
@@ -86,3 +97,33 @@ def respondent_scores(answers: Iterable[tuple[ScoredItem, int | None]]) -> dict[
     if index_scores:
         result[INDEX] = sum(index_scores) / len(index_scores)
     return result
+
+
+def outcome_scores(answers: Iterable[tuple[ScoredItem, int | None]]) -> dict[str, float]:
+    """One respondent's outcome scores (0-100) from (item, raw value) pairs: the mean over
+    each outcome's answered items, a 0-10 answer times 10 and a 1-5 answer rescaled; an
+    outcome is absent when the respondent answered none of its items."""
+    values: dict[str, list[float]] = {}
+    for item, value in answers:
+        if value is None or item.dimension not in OUTCOMES:
+            continue
+        if item.scale == NPS_SCALE:
+            score = value * 100 / NPS_POINTS
+        else:
+            score = rescale(scored(value, reverse=item.reverse))
+        values.setdefault(item.dimension, []).append(score)
+    return {outcome: sum(scores) / len(scores) for outcome, scores in values.items()}
+
+
+def respondent_means(answers: Iterable[tuple[ScoredItem, int | None]]) -> dict[str, float]:
+    """One respondent's mean scored answer (rescaled 0-100) in each dimension and, as the
+    index, over index items: the x of key drivers. Absent where `respondent_scores` is."""
+    totals: dict[str, list[float]] = {}
+    for item, value in answers:
+        if value is None or item.scale == NPS_SCALE:
+            continue
+        score = rescale(scored(value, reverse=item.reverse))
+        totals.setdefault(item.dimension, []).append(score)
+        if item.in_index:
+            totals.setdefault(INDEX, []).append(score)
+    return {measure: sum(values) / len(values) for measure, values in totals.items()}

@@ -52,16 +52,16 @@ def test_upgrade_says_whether_it_created_upgraded_or_found_the_schema_current(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
     created = invoke("db", "upgrade")
     assert created.exit_code == 0, created.output
-    assert created.output == f"Created the database at sqlite:///{path} (schema 0006).\n"
+    assert created.output == f"Created the database at sqlite:///{path} (schema 0007).\n"
     again = invoke("db", "upgrade")
-    assert again.output == f"Schema is up to date at sqlite:///{path} (schema 0006).\n"
+    assert again.output == f"Schema is up to date at sqlite:///{path} (schema 0007).\n"
     older = tmp_path / "older.db"
     migrate(make_engine(f"sqlite:///{older}"), "0003")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{older}")
     upgraded = invoke("db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
     assert upgraded.output == (
-        f"Upgraded the database at sqlite:///{older} from schema 0003 to 0006.\n"
+        f"Upgraded the database at sqlite:///{older} from schema 0003 to 0007.\n"
     )
 
 
@@ -102,7 +102,7 @@ def test_every_change_made_on_the_command_line_is_audited(
     assert {event.actor for event in events} == {actor()}
     assert actor().startswith("cli:")
     assert events[0].detail == "attune.backup"
-    assert events[-1].detail == "schema 0006"
+    assert events[-1].detail == "schema 0007"
 
 
 def test_demo_before_upgrade_says_what_to_run() -> None:

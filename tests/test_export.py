@@ -85,6 +85,10 @@ def page_download(engine: Engine, report: str, selection: Selection) -> str:
         )
     elif report == "comments":
         result = reporting.comments(engine, **selection.arguments())
+    elif report == "drivers":
+        result = reporting.key_drivers(engine, **selection.arguments(), outcome="enps")
+    elif report == "focus":
+        result = reporting.focus_areas(engine, **selection.arguments())
     else:
         result = reporting.response_rates(engine, cycle_id=selection.cycle_id)
     return reporting.to_csv(result)
@@ -94,8 +98,10 @@ EXTRA = {"items": ["--dimension", "communication"]}
 
 
 @pytest.mark.parametrize(
-    "report", ["overview", "heatmap", "trends", "relationships", "items", "comments", "rates"]
-)
+    "report",
+    ["overview", "heatmap", "trends", "relationships", "items", "comments", "rates", "drivers",
+     "focus"],
+)  # fmt: skip
 def test_each_report_equals_the_page_download_byte_for_byte(
     demo: Engine, ordered_comments: None, report: str
 ) -> None:
@@ -106,7 +112,7 @@ def test_each_report_equals_the_page_download_byte_for_byte(
     assert len(expected.splitlines()) > 1
 
 
-@pytest.mark.parametrize("report", ["overview", "heatmap", "items", "comments"])
+@pytest.mark.parametrize("report", ["overview", "heatmap", "items", "comments", "drivers", "focus"])
 def test_a_managers_export_with_filters_equals_their_page_download(
     demo: Engine, ordered_comments: None, tmp_path: Path, report: str
 ) -> None:

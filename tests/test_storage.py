@@ -209,6 +209,21 @@ def test_upgrading_a_database_with_responses_fills_the_relationship_rollup(
 
 
 @backends()
+def test_upgrading_a_database_with_responses_fills_the_key_driver_sums(
+    engine: Engine, survey: dict
+) -> None:
+    store_random_responses(engine, survey, count=25)
+    kept = rollup_snapshot(engine)
+    assert any(row[6] for row in kept["scores"])  # respondents with a recommendation answer
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006")  # as a database made before the key-driver sums
+    migrate(engine)
+    assert rollup_snapshot(engine) == kept
+
+
+@backends()
 def test_response_ids_are_random_not_sequential(engine: Engine, survey: dict) -> None:
     store_random_responses(engine, survey, count=20)
     with read_session(engine) as session:

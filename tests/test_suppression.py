@@ -10,7 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from surveys.reporting.drivers import PAIR_SUMS, release_driver_sums
 from surveys.reporting.release import AtomTable, Partition, is_small, partition
+from surveys.reporting.scope import Selection
 
 K = 5
 # Two divisions: departments 1 and 2 in division 10, department 3 in division 20.
@@ -399,3 +401,46 @@ def test_primary_suppression_alone_would_leak_which_is_why_atoms_exist() -> None
         shown = released[released["n"] >= K]  # primary suppression of each figure only
         rows += shown[list(units)].to_numpy().tolist()
     assert determined(np.asarray(rows))[cells.index((1, 3))]
+
+
+@pytest.mark.parametrize("counts", ADVERSARIAL_ORGANISATIONS)
+def test_every_key_driver_figure_too_leaves_every_small_cell_unsolved(
+    counts: dict[tuple[int, int], int],
+) -> None:
+    """The attacker also learns every key-driver sum (n, x, y, x², y², xy each carry their
+    cell's unit here) for every filter: still no small cell can be solved for."""
+    table = table_for(counts)
+    cells = sorted(cell for cell, count in counts.items() if count)
+    units = {
+        f"unit_{i}": {other: int(other == cell) for other in cells} for i, cell in enumerate(cells)
+    }
+    data = cell_frame({cell: counts[cell] for cell in cells}, **units)
+    data = data.assign(**{column: data[column].astype(float) for column in units})
+    rows = every_released_row(counts, table).tolist()
+    learned = 0
+    departments = sorted({d for d, _ in cells})
+    for department_count in range(1, len(departments) + 1):
+        for chosen_departments in itertools.combinations(departments, department_count):
+            for group_count in range(1, len(GROUPS) + 1):
+                for chosen_groups in itertools.combinations(GROUPS, group_count):
+                    selection = Selection(frozenset(chosen_departments), frozenset(chosen_groups))
+                    for keys in ([], ["department_id"]):
+                        # Each unit in turn as x: the released x of a figure is then the
+                        # coefficient the figure gives that cell, read off the output.
+                        columns = [
+                            release_driver_sums(
+                                table,
+                                data.assign(**{**dict.fromkeys(PAIR_SUMS, 0.0), "x": data[unit]}),
+                                selection,
+                                keys=keys,
+                                minimum=K,
+                                driver_minimum=2 * K,
+                            )["x"].to_numpy()
+                            for unit in units
+                        ]
+                        rows += np.column_stack(columns).tolist()
+                        learned += len(columns[0])
+    assert learned  # drivers were released at all: the test is not vacuous
+    pinned = determined(np.asarray(rows, dtype=float).reshape(-1, len(cells)))
+    small = [i for i, cell in enumerate(cells) if is_small(counts[cell], K)]
+    assert not pinned[small].any(), [cells[i] for i in small if pinned[i]]

@@ -36,6 +36,13 @@ WATCHED = 3 * K - 1  # arrivals watched one at a time, as the issue asks
 CYCLE = "2026 Q4"
 
 
+@pytest.fixture(autouse=True)
+def _drivers_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Key drivers at the lowest minimum allowed, so that the few watched here show some."""
+    monkeypatch.setenv("ATTUNE_MIN_DRIVER_GROUP_SIZE", "10")
+    get_settings.cache_clear()
+
+
 @dataclass(frozen=True)
 class Respondent:
     token: str
@@ -81,6 +88,10 @@ def looks(engine: Engine, survey: dict, scope: frozenset[int]) -> Iterator[tuple
         yield f"trends {name}", _frame(reporting.trends(engine, **filters))
         shown = reporting.comments(engine, cycle_id=cycle_id, **filters)
         yield f"comments {name}", tuple(sorted(shown.texts))
+        for outcome in ("enps", "overall"):
+            drivers = reporting.key_drivers(engine, cycle_id=cycle_id, outcome=outcome, **filters)
+            yield f"drivers {outcome} {name}", repr(drivers)
+        yield f"focus {name}", repr(reporting.focus_areas(engine, cycle_id=cycle_id, **filters))
     for selected in (None, scope):
         matrix = reporting.relationships(
             engine, cycle_id=cycle_id, departments=scope, selected_departments=selected
@@ -170,6 +181,13 @@ def test_a_manager_watching_an_open_cycle_learns_nobodys_answers(
             assert not arrived or len(arrived) >= COMMENT_MINIMUM, (name, arrived)
     # Emergency's comments did appear while the manager watched.
     assert seen[-1]["comments []/[]"] != seen[0]["comments []/[]"]
+    # Key drivers were among what the manager saw move, and only with the rest.
+    drivers = [
+        n
+        for n in range(1, len(seen))
+        if seen[n]["drivers enps []/[]"] != seen[n - 1]["drivers enps []/[]"]
+    ]
+    assert drivers and set(drivers) <= set(figures), (drivers, figures)
 
 
 @backends()

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import charts, filters, resources
 from surveys.reporting import Figure
+from surveys.reporting import drivers as reporting_help
 
 st.title("Overview")
 selection = filters.filter_bar()
@@ -102,6 +103,39 @@ with right:
             st.text(f"▲ {department.department}: {department.figure.change:+.1f} index points")
         if not overview.declines and not overview.improvements:
             st.text("No department is large enough in both cycles to compare.")
+
+st.subheader("Key drivers", anchor=False)
+OUTCOMES = {"enps": "Would recommend working here", "overall": "Overall rating"}
+outcome = (
+    st.segmented_control(
+        "Outcome",
+        list(OUTCOMES),
+        format_func=OUTCOMES.__getitem__,
+        default="enps",
+        key="driver_outcome",
+    )
+    or "enps"
+)
+drivers = resources.key_drivers(selection, outcome=outcome)
+st.caption(reporting_help.HELP)
+if drivers.shows_nothing:
+    st.info(drivers.note)
+else:
+    resources.chart(
+        charts.driver_chart,
+        resources.key_drivers_asked(selection, outcome=outcome),
+        alt=f"Each dimension's correlation with “{drivers.outcome_label}” against its score "
+        f"in {drivers.cycle}, numbered as in the table below; strong and low dimensions are "
+        "where to focus.",
+    )
+    legend = drivers.legend()
+    # Every row in view: the table is the chart's key.
+    st.dataframe(legend, hide_index=True, height=35 * (len(legend) + 1) + 3)
+    filters.download(
+        "Download key drivers (CSV)",
+        drivers,
+        f"attune-key-drivers-{selection.cycle_name}.csv",
+    )
 
 with st.container(horizontal=True):
     filters.download(

@@ -34,6 +34,8 @@ class Report(StrEnum):
     items = "items"
     comments = "comments"
     rates = "rates"
+    drivers = "drivers"
+    focus = "focus"
 
 
 class Format(StrEnum):
@@ -171,6 +173,10 @@ def export_command(
     dimension: Annotated[
         str | None, typer.Option(help="items: one dimension key. Default: every dimension.")
     ] = None,
+    outcome: Annotated[
+        str,
+        typer.Option(help="drivers: 'enps' (would recommend working here) or 'overall'."),
+    ] = "enps",
     force: ForceOption = False,
 ) -> None:
     """Write one report's figures, exactly as the page's download gives them."""
@@ -212,6 +218,7 @@ def export_command(
             measure=measure,
             first_cycle_id=first_cycle_id,
             dimension=dimension,
+            outcome=outcome,
         )
     except (UnknownCycle, UnknownDimension) as error:
         raise fail(str(error)) from None

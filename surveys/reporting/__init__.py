@@ -16,8 +16,10 @@ nothing to add up comes back with `value=None` and `suppressed=True`.
 """
 
 from surveys.reporting.comments import Comments, comments, theme_trends
+from surveys.reporting.drivers import DriverFigure, KeyDrivers, key_drivers
 from surveys.reporting.export import to_csv
 from surveys.reporting.figures import Figure
+from surveys.reporting.focus import FocusArea, FocusAreas, focus_areas
 from surveys.reporting.heatmap import Heatmap, HeatmapCell, heatmap
 from surveys.reporting.items import item_distributions
 from surveys.reporting.overview import DepartmentFigure, DimensionFigure, Overview, overview
@@ -50,10 +52,14 @@ __all__ = [
     "CycleSummary",
     "DepartmentFigure",
     "DimensionFigure",
+    "DriverFigure",
+    "FocusArea",
+    "FocusAreas",
     "Figure",
     "FilterOptions",
     "Heatmap",
     "HeatmapCell",
+    "KeyDrivers",
     "Overview",
     "RelationshipCell",
     "Relationships",
@@ -67,6 +73,8 @@ __all__ = [
     "cycle_summaries",
     "data_version",
     "filter_options",
+    "focus_areas",
+    "key_drivers",
     "nothing_to_show",
     "open_cycle_notice",
     "heatmap",

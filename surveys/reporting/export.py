@@ -13,16 +13,28 @@ from sqlalchemy import Engine
 
 from surveys.csvsafe import frame_to_csv
 from surveys.reporting.comments import comments
+from surveys.reporting.drivers import key_drivers
+from surveys.reporting.focus import focus_areas
 from surveys.reporting.heatmap import HeatmapRows, heatmap
 from surveys.reporting.items import item_distributions
 from surveys.reporting.overview import overview
 from surveys.reporting.rates import response_rates
 from surveys.reporting.relationships import relationships
 from surveys.reporting.trends import trends
-from surveys.scoring import INDEX
+from surveys.scoring import INDEX, RECOMMENDATION
 
-# Every report `attune export` can give; key drivers and action plans join once they exist.
-REPORTS = ("overview", "heatmap", "trends", "relationships", "items", "comments", "rates")
+# Every report `attune export` can give; action plans join once they exist.
+REPORTS = (
+    "overview",
+    "heatmap",
+    "trends",
+    "relationships",
+    "items",
+    "comments",
+    "rates",
+    "drivers",
+    "focus",
+)
 ExportFormat = Literal["csv", "json"]
 
 
@@ -73,12 +85,14 @@ def export_result(
     measure: str = INDEX,
     first_cycle_id: int | None = None,
     dimension: str | None = None,
+    outcome: str = RECOMMENDATION,
 ) -> Any:
     """The result a page downloads for `report`, asked with the page's arguments.
 
     `cycle_id` is the cycle shown (for trends the last of the range, which starts at
-    `first_cycle_id`). `rows` is the heatmap's, `measure` the trend's and `dimension` the item
-    detail's choice (None: every dimension). Relationships and response rates take no staff
+    `first_cycle_id`). `rows` is the heatmap's, `measure` the trend's, `dimension` the item
+    detail's choice (None: every dimension) and `outcome` the key drivers' ("enps" or
+    "overall"). Relationships and response rates take no staff
     groups; response rates no department or division filter beyond the scope.
     """
     filters: dict[str, Any] = {
@@ -109,6 +123,12 @@ def export_result(
         )
     if report == "comments":
         return comments(engine, cycle_id=cycle_id, staff_groups=staff_groups, **filters)
+    if report == "drivers":
+        return key_drivers(
+            engine, cycle_id=cycle_id, staff_groups=staff_groups, outcome=outcome, **filters
+        )
+    if report == "focus":
+        return focus_areas(engine, cycle_id=cycle_id, staff_groups=staff_groups, **filters)
     if report == "rates":
         if selected_departments is not None or divisions is not None:
             raise ValueError("the rates report covers every department you may see")

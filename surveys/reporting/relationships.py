@@ -100,8 +100,10 @@ def _relationship_figures(
     cycle_ids: list[int],
     selection: Selection,
     minimum: int,
-) -> tuple[dict[tuple[int, str, int], Figure], dict[str, list[ItemInfo]]]:
-    """(cycle_id, set key, rater group id) -> Figure."""
+    by_department: bool = False,
+) -> tuple[dict[tuple, Figure], dict[str, list[ItemInfo]]]:
+    """(cycle_id, set key, rater group id) -> Figure; with `by_department`, one matrix per
+    department: (cycle_id, set key, rater group id, department id) -> Figure."""
     sets = _relationship_sets(reference)
     cells = source.cells(cycle_ids)
     counts = source.relationship_counts(cycle_ids, sets)
@@ -132,22 +134,25 @@ def _relationship_figures(
         atoms,
         counts,
         selection,
-        keys=["staff_group_id"],
+        keys=["staff_group_id", *(["department_id"] if by_department else [])],
         n="n",
         sums=["favourable", "applicable"],
         minimum=minimum,
     )
-    figures = {}
-    for cycle_id, measure, rater, favourable, applicable in zip(
+    figures: dict[tuple, Figure] = {}
+    departments = released["department_id"].tolist() if by_department else [None] * len(released)
+    for cycle_id, measure, rater, favourable, applicable, department in zip(
         *(
             released[column].tolist()
             for column in ("cycle_id", "measure", "staff_group_id", "favourable", "applicable")
         ),
+        departments,
         strict=True,
     ):
         items = items_in_set[int(measure), int(np.searchsorted(cycle_order, cycle_id))]
         estimate = pooled_percent_favourable(int(favourable), int(applicable), int(items))
-        figures[(int(cycle_id), keys[int(measure)], int(rater))] = shown(estimate, minimum)
+        key = (int(cycle_id), keys[int(measure)], int(rater))
+        figures[key if department is None else (*key, int(department))] = shown(estimate, minimum)
     return figures, sets
 
 
@@ -181,13 +186,29 @@ def relationships(
         cycle, previous, cycle_ids = reference.with_previous(cycle_id)
         selection = Filters(departments, selected_departments, divisions).within(reference)
         figures, sets = _relationship_figures(source, reference, cycle_ids, selection, minimum)
+    return matrix(reference, cycle.id, figures, sets, minimum, asymmetry_points)
+
+
+def matrix(
+    reference: Reference,
+    cycle_id: int,
+    figures: Mapping[tuple, Figure],
+    sets: Mapping[str, object],
+    minimum: int,
+    asymmetry_points: float = ASYMMETRY_POINTS,
+    department_id: int | None = None,
+) -> Relationships:
+    """The matrix of one cycle from `_relationship_figures` (of one department's, when the
+    figures are by department), with changes and asymmetries."""
+    cycle, previous = reference.cycle(cycle_id), reference.previous_cycle(cycle_id)
+    suffix = () if department_id is None else (department_id,)
     targets = _rated_targets(reference, sets)
-    matrix = []
+    cells = []
     for rated_id, rated_name, key in targets:
         for rater in reference.shown_groups:
-            now = figures.get((cycle.id, key, rater.id), missing(minimum))
-            before = figures.get((previous.id, key, rater.id)) if previous else None
-            matrix.append(
+            now = figures.get((cycle.id, key, rater.id, *suffix), missing(minimum))
+            before = figures.get((previous.id, key, rater.id, *suffix)) if previous else None
+            cells.append(
                 RelationshipCell(
                     rater.id, rater.name, rated_id, rated_name, with_change(now, before)
                 )
@@ -197,7 +218,7 @@ def relationships(
         cycle=cycle.name,
         raters=reference.shown_groups,
         rated=tuple((rated_id, name) for rated_id, name, _ in targets),
-        cells=tuple(matrix),
+        cells=tuple(cells),
         asymmetries=(),
         minimum=minimum,
     )

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, func, select, text
 
 from surveys.config import get_settings
 from surveys.instruments import InstrumentError, builtin_instrument, discover_instruments
-from surveys.models import CellRollup
+from surveys.models import DRIVER_COLUMNS, DRIVER_PARTS, CellRollup
 from surveys.records import (
     CycleInfo,
     CycleState,
@@ -40,6 +40,8 @@ CELL = ["department_id", "staff_group_id"]
 SCORE_COLUMNS = ["cycle_id", *CELL, "measure", "n", "total", "total_sq"]
 SCORE_DTYPES = ["int64"] * 5 + ["float64"] * 2
 FAVOURABLE_COLUMNS = ["cycle_id", *CELL, "measure", "favourable", "applicable"]
+DRIVER_SUM_COLUMNS = ["cycle_id", *CELL, "measure", *DRIVER_PARTS]
+DRIVER_SUM_DTYPES = ["int64"] * 5 + ["float64"] * 5
 
 
 def data_version(engine: Engine) -> int:
@@ -251,6 +253,17 @@ class ReportSource(Protocol):
         ...
 
 
+class DriverSource(ReportSource, Protocol):
+    """A source that also holds the key-driver sums of the score rollup."""
+
+    def driver_sums(
+        self, cycle_ids: Collection[int], measures: Sequence[str], outcome: str
+    ) -> pd.DataFrame:
+        """cycle_id, department_id, staff_group_id, measure (position in `measures`), n, x,
+        y, xx, yy, xy: over the respondents with both the measure and `outcome`."""
+        ...
+
+
 class RollupSource:
     """Reads the rollups kept with every submission: never a raw answer."""
 
@@ -326,6 +339,27 @@ class RollupSource:
             [*measures, *measures],
         )
         return _frame(rows, SCORE_COLUMNS, SCORE_DTYPES)
+
+    def driver_sums(
+        self, cycle_ids: Collection[int], measures: Sequence[str], outcome: str
+    ) -> pd.DataFrame:
+        measures = list(measures)
+        if not measures or outcome not in DRIVER_COLUMNS:
+            return _frame([], DRIVER_SUM_COLUMNS, DRIVER_SUM_DTYPES)
+        positions = " ".join(f"WHEN ? THEN {position}" for position in range(len(measures)))
+        placeholders = ", ".join("?" for _ in measures)
+        # Column names from the model's own list, never from the caller.
+        columns = DRIVER_COLUMNS[outcome]
+        rows = self._read(
+            f"SELECT cycle_id, department_id, staff_group_id, CASE measure {positions} END,"
+            f" {', '.join(columns)}"
+            " FROM {table} WHERE cycle_id IN ({cycles})"
+            f" AND measure IN ({placeholders}) AND {columns[0]} > 0",
+            "score_rollup",
+            cycle_ids,
+            [*measures, *measures],
+        )
+        return _frame(rows, DRIVER_SUM_COLUMNS, DRIVER_SUM_DTYPES)
 
     def answer_counts(
         self, cycle_ids: Collection[int], item_ids: Collection[int], values: Sequence[int]

@@ -1,4 +1,5 @@
-"""Estimates with 95% intervals, and the one test of whether a change is beyond chance.
+"""Estimates with 95% intervals (means, shares, eNPS, correlations), and the one test of
+whether a change is beyond chance.
 
 Every interval and significance test a report shows comes from here, each written once; the
 array forms do the same arithmetic for a whole heatmap or trend at once. What a score *is*
@@ -181,3 +182,37 @@ def changes_are_significant(
 def standard_errors(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Standard errors from 95% bounds (NaN where there are none)."""
     return (high - low) / (2 * Z_95)
+
+
+def correlations(
+    n: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    xx: np.ndarray,
+    yy: np.ndarray,
+    xy: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pearson correlations of many groups at once from their n and sums of x, y, x², y² and
+    xy, with 95% bounds from Fisher's z (NaN where n is below 4 or either side never varies)."""
+    n, x, y, xx, yy, xy = (np.asarray(v, dtype=np.float64) for v in (n, x, y, xx, yy, xy))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread_x = n * xx - x * x
+        spread_y = n * yy - y * y
+        # Relative to the sums, a spread this small is rounding, not variation.
+        flat = (spread_x <= 1e-9 * np.maximum(1.0, n * xx)) | (
+            spread_y <= 1e-9 * np.maximum(1.0, n * yy)
+        )
+        r = np.clip((n * xy - x * y) / np.sqrt(spread_x * spread_y), -1.0, 1.0)
+        r = np.where(flat | (n < 4), np.nan, r)
+        z = np.arctanh(np.clip(r, -0.9999999, 0.9999999))
+        half = Z_95 / np.sqrt(n - 3)
+        low, high = np.tanh(z - half), np.tanh(z + half)
+    return r, np.where(np.isnan(r), np.nan, low), np.where(np.isnan(r), np.nan, high)
+
+
+def correlation_interval(n: int, x: float, y: float, xx: float, yy: float, xy: float) -> Estimate:
+    """`correlations` for one group: r with its Fisher-z 95% interval, or EMPTY."""
+    r, low, high = correlations(*(np.asarray([v], dtype=np.float64) for v in (n, x, y, xx, yy, xy)))
+    if np.isnan(r[0]):
+        return EMPTY
+    return Estimate(float(r[0]), float(low[0]), float(high[0]), int(n))

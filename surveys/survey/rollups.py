@@ -12,6 +12,7 @@ from sqlalchemy import delete, text
 from sqlmodel import Session, col
 
 from surveys.models import (
+    DRIVER_COLUMNS,
     VALUE_COLUMNS,
     CellRollup,
     ItemRollup,
@@ -24,9 +25,13 @@ from surveys.scoring import (
     GROUPS_SECTION,
     INDEX,
     LIKERT_POINTS,
+    NPS_POINTS,
     NPS_SCALE,
+    OUTCOMES,
     PATIENTS,
+    outcome_scores,
     relationship_target,
+    respondent_means,
     respondent_scores,
     scored,
 )
@@ -60,6 +65,23 @@ class Increments:
 
 _CELL = ("cycle_id", "department_id", "staff_group_id")
 _COUNTED = (*VALUE_COLUMNS, "n_na")
+_SCORE_SUMS = ("n", "total", "total_sq", *(c for o in OUTCOMES for c in DRIVER_COLUMNS[o]))
+
+
+def _driver_sums(x: float, outcomes: Mapping[str, float]) -> dict[str, float]:
+    """One respondent's key-driver sums for one measure (x: their mean answer in it, see
+    surveys.scoring): n, x, y, x², y², xy per outcome, all zero for an outcome they did not
+    answer."""
+    sums: dict[str, float] = {}
+    for outcome in OUTCOMES:
+        columns = DRIVER_COLUMNS[outcome]
+        if outcome in outcomes:
+            y = outcomes[outcome]
+            values: tuple[float, ...] = (1, x, y, x * x, y * y, x * y)
+        else:
+            values = (0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        sums.update(zip(columns, values, strict=True))
+    return sums
 
 
 def response_increments(
@@ -82,6 +104,8 @@ def response_increments(
         column = "n_na" if value is None else VALUE_COLUMNS[value]
         item_rows.append({**cell, "item_id": item.id, **{c: int(c == column) for c in _COUNTED}})
     scores = respondent_scores(answers.items())
+    means = respondent_means(answers.items())
+    outcomes = outcome_scores(answers.items())
     relationships = _relationship_counts(answers)
     return [
         Increments(
@@ -94,9 +118,16 @@ def response_increments(
         Increments(
             "score_rollup",
             (*_CELL, "measure"),
-            ("n", "total", "total_sq"),
+            _SCORE_SUMS,
             [
-                {**cell, "measure": measure, "n": 1, "total": score, "total_sq": score * score}
+                {
+                    **cell,
+                    "measure": measure,
+                    "n": 1,
+                    "total": score,
+                    "total_sq": score * score,
+                    **_driver_sums(means[measure], outcomes),
+                }
                 for measure, score in sorted(scores.items())
             ],
         ),
@@ -210,30 +241,70 @@ def rebuild(*, session: Session, cycle_id: int) -> None:
     per_respondent = (
         "SELECT r.id, r.department_id, r.staff_group_id, i.dimension AS measure,"
         f" 100.0 * SUM(CASE WHEN {scored} >= {FAVOURABLE_MIN} THEN 1 ELSE 0 END) / COUNT(*)"
-        " AS score"
+        f" AS score, AVG(({scored} - 1) * {100.0 / (LIKERT_POINTS - 1)}) AS mean_score"
         " FROM answer a JOIN response r ON r.id = a.response_id JOIN item i ON i.id = a.item_id"
         " WHERE r.cycle_id = :cycle AND a.value IS NOT NULL AND i.scale <> :nps"
         " GROUP BY r.id, r.department_id, r.staff_group_id, i.dimension"
         " UNION ALL"
         " SELECT r.id, r.department_id, r.staff_group_id, :index AS measure,"
-        f" AVG(({scored} - 1) * {100.0 / (LIKERT_POINTS - 1)}) AS score"
+        f" AVG(({scored} - 1) * {100.0 / (LIKERT_POINTS - 1)}) AS score,"
+        f" AVG(({scored} - 1) * {100.0 / (LIKERT_POINTS - 1)}) AS mean_score"
         " FROM answer a JOIN response r ON r.id = a.response_id JOIN item i ON i.id = a.item_id"
         " WHERE r.cycle_id = :cycle AND a.value IS NOT NULL AND i.scale <> :nps AND i.in_index"
         " GROUP BY r.id, r.department_id, r.staff_group_id"
     )
-    session.execute(
-        text(
-            "INSERT INTO score_rollup (cycle_id, department_id, staff_group_id, measure, n,"
-            " total, total_sq)"
-            " SELECT :cycle, department_id, staff_group_id, measure, COUNT(*), SUM(score),"
-            " SUM(score * score)"
-            f" FROM ({per_respondent}) per_respondent"
-            " GROUP BY department_id, staff_group_id, measure"
-        ),
-        params,
-    )
+    session.execute(text(scores_from_answers(per_respondent, ":cycle")), params)
     # From the item counts just rebuilt: the same sums, without a second pass over answers.
     session.execute(text(relationships_from_item_rollup("r.cycle_id = :cycle")), params)
+
+
+def outcomes_sql(condition: str) -> str:
+    """Each respondent's outcome scores (id, outcome, y), as `scoring.outcome_scores` gives
+    them, for the responses matching `condition` (a trusted SQL expression over `r`)."""
+    scored = _scored_sql()
+    rescaled = f"({scored} - 1) * {100.0 / (LIKERT_POINTS - 1)}"
+    keys = ", ".join(f"'{outcome}'" for outcome in OUTCOMES)
+    return (
+        "SELECT r.id, i.dimension AS outcome,"
+        f" AVG(CASE WHEN i.scale = '{NPS_SCALE}' THEN a.value * {100.0 / NPS_POINTS}"
+        f" ELSE {rescaled} END) AS y"
+        " FROM answer a JOIN response r ON r.id = a.response_id JOIN item i ON i.id = a.item_id"
+        f" WHERE {condition} AND a.value IS NOT NULL AND i.dimension IN ({keys})"
+        " GROUP BY r.id, i.dimension"
+    )
+
+
+def scores_from_answers(per_respondent: str, cycle: str) -> str:
+    """INSERT … SELECT of score rows, with their key-driver sums, from `per_respondent` (rows
+    of id, department_id, staff_group_id, measure, score, mean_score of one cycle, `cycle`)."""
+    joins, sums = [], []
+    for number, outcome in enumerate(OUTCOMES):
+        alias = f"o{number}"
+        joins.append(
+            f" LEFT JOIN ({outcomes_sql('r.cycle_id = ' + cycle)}) {alias}"
+            f" ON {alias}.id = s.id AND {alias}.outcome = '{outcome}'"
+        )
+        has = f"{alias}.y IS NOT NULL"
+        y = f"{alias}.y"
+        x = "s.mean_score"
+        sums += [
+            f"SUM(CASE WHEN {has} THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN {has} THEN {x} ELSE 0 END)",
+            f"SUM(CASE WHEN {has} THEN {y} ELSE 0 END)",
+            f"SUM(CASE WHEN {has} THEN {x} * {x} ELSE 0 END)",
+            f"SUM(CASE WHEN {has} THEN {y} * {y} ELSE 0 END)",
+            f"SUM(CASE WHEN {has} THEN {x} * {y} ELSE 0 END)",
+        ]
+    columns = ", ".join(_SCORE_SUMS)
+    return (
+        f"INSERT INTO score_rollup (cycle_id, department_id, staff_group_id, measure, {columns})"
+        f" SELECT {cycle}, s.department_id, s.staff_group_id, s.measure, COUNT(*),"
+        " SUM(s.score), SUM(s.score * s.score), "
+        + ", ".join(sums)
+        + f" FROM ({per_respondent}) s"
+        + "".join(joins)
+        + " GROUP BY s.department_id, s.staff_group_id, s.measure"
+    )
 
 
 def _plus(values: Iterable[int]) -> str:

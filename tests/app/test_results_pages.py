@@ -27,6 +27,7 @@ from tests.support.app import PAGES
 
 RESULTS_PAGES = {
     "overview.py": "Overview",
+    "focus.py": "Focus areas",
     "trends.py": "Trends",
     "heatmap.py": "Heatmap",
     "relationships.py": "Relationships",
@@ -525,3 +526,53 @@ def test_hostile_comments_stay_plain_text_beside_their_theme(analysed: Engine) -
     hostile = [text.value for text in at.text if text.value.startswith("**bold**")]
     assert hostile, "the hostile comment is shown, as plain text"
     assert not [markdown for markdown in at.markdown if "bold" in markdown.value]
+
+
+def test_the_overview_shows_key_drivers_and_says_correlation_is_not_cause(demo: Engine) -> None:
+    at = page_as(demo, "admin", "overview.py").run()
+    assert not at.exception
+    assert any("correlation, not cause" in caption.value for caption in at.caption)
+    specs = charts_of(at)
+    assert len(specs) == 2  # the dimensions, and the key drivers beside them
+    assert "Strong and low: focus here" in specs[1]
+    legend = at.dataframe[0].value
+    assert list(legend.columns)[:4] == ["#", "Dimension", "Score", "Impact"]
+    at.segmented_control(key="driver_outcome").set_value("overall").run()
+    assert not at.exception
+    assert charts_of(at)[1] != specs[1]
+
+
+def test_a_manager_below_the_driver_minimum_is_told_why_and_shown_no_driver(
+    demo: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTUNE_MIN_DRIVER_GROUP_SIZE", "1000")
+    get_settings.cache_clear()
+    at = page_as(demo, "ed.manager", "overview.py").run()
+    assert not at.exception
+    assert any("Key drivers need at least 1000 people" in info.value for info in at.info)
+    assert len(charts_of(at)) == 1
+
+
+def test_focus_areas_name_the_emergency_story_and_keep_a_plan_for_the_form(demo: Engine) -> None:
+    at = page_as(demo, "ed.manager", "focus.py").run()
+    assert not at.exception
+    assert [subheader.value for subheader in at.subheader] == ["Emergency"]
+    texts = [text.value for text in at.text]
+    assert "Relationship: Nursing staff and physicians" in texts
+    position = texts.index("Relationship: Nursing staff and physicians")
+    buttons = [button for button in at.button if button.label == "Start an action plan"]
+    # Text and buttons alternate: title, reason, button, for each focus area.
+    buttons[(position - 0) // 2].click().run()
+    assert not at.exception
+    prefill = at.session_state["plan_prefill"]
+    assert prefill["from_group"] == "nursing" and prefill["to_group"] == "physicians"
+    assert prefill["department_id"] == department_id(demo, "Emergency")
+    assert set(prefill) == {
+        "department_id",
+        "dimension_key",
+        "from_group",
+        "to_group",
+        "title",
+        "reason",
+    }
+    assert any("Action plans arrive soon" in info.value for info in at.info)

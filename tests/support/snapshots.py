@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
-from surveys.models import CellRollup, ItemRollup, RelationshipRollup, ScoreRollup
+from surveys.models import (
+    DRIVER_COLUMNS,
+    CellRollup,
+    ItemRollup,
+    RelationshipRollup,
+    ScoreRollup,
+)
+from surveys.scoring import OUTCOMES
 from surveys.storage import read_session
 
 
@@ -14,7 +21,8 @@ def rollup_snapshot(engine: Engine) -> dict:
         items = sorted(tuple(row) for row in session.execute(select(ItemRollup.__table__)).all())
         scores = sorted(
             (r.department_id, r.staff_group_id, r.measure, r.n, round(r.total, 6),
-             round(r.total_sq, 4))
+             round(r.total_sq, 4),
+             *(round(getattr(r, c), 4) for o in OUTCOMES for c in DRIVER_COLUMNS[o]))
             for r in session.execute(select(ScoreRollup.__table__)).all()
         )  # fmt: skip
         relationships = sorted(
