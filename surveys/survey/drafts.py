@@ -28,7 +28,7 @@ import secrets
 import string
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -44,6 +44,7 @@ from surveys.invitations.links import hash_token
 from surveys.models import SurveyDraft
 from surveys.records import CycleState
 from surveys.storage import driver_cursor, driver_sql, read_session, write_session
+from surveys.survey.form import SurveyForm
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +232,9 @@ def save_draft(*, engine: Engine, token: str, draft: Draft, resume_key: str | No
 
     Returns False, storing nothing, when drafts are turned off (`ATTUNE_SURVEY_DRAFTS`), the
     link is unknown, used or for a cycle that is not open, or an open link comes without a
-    resume key. Raises DraftTooLarge, or DraftNotSaved when the database fails.
+    resume key. A comment pasted so far over the limit that the draft would pass
+    `MAX_DRAFT_BYTES` is left out of it (the page keeps it). Raises DraftNotSaved when the
+    database fails.
     """
     if not get_settings().survey_drafts or not isinstance(token, str) or not token:
         return False
@@ -249,7 +252,11 @@ def save_draft(*, engine: Engine, token: str, draft: Draft, resume_key: str | No
             secret = secret_for_link(token=token, is_open=bool(is_open), resume_key=resume_key)
             if secret is None:
                 return False
-            nonce, ciphertext = seal(draft, secret=secret, cycle_id=cycle_id)
+            try:
+                nonce, ciphertext = seal(draft, secret=secret, cycle_id=cycle_id)
+            except DraftTooLarge:
+                draft = replace(draft, comment="")
+                nonce, ciphertext = seal(draft, secret=secret, cycle_id=cycle_id)
             cursor.execute(
                 sql.upsert,
                 {"id": secret.id, "cycle_id": cycle_id, "nonce": nonce, "ciphertext": ciphertext},
@@ -260,10 +267,17 @@ def save_draft(*, engine: Engine, token: str, draft: Draft, resume_key: str | No
     return True
 
 
-def load_draft(*, engine: Engine, token: str, resume_key: str | None = None) -> Draft | None:
+def load_draft(
+    *,
+    engine: Engine,
+    token: str,
+    resume_key: str | None = None,
+    form: SurveyForm | None = None,
+) -> Draft | None:
     """The draft kept for this link, or None (none kept, drafts off, or it cannot be read).
 
-    Only for a link that can still be answered: the caller has opened the form first."""
+    Only for a link that can still be answered: the caller has opened the form first. With
+    `form`, only what still fits it comes back (`fit_to_form`)."""
     if not get_settings().survey_drafts or not isinstance(token, str) or not token:
         return None
     try:
@@ -285,7 +299,35 @@ def load_draft(*, engine: Engine, token: str, resume_key: str | None = None) -> 
     if row is None:
         return None
     cycle_id, nonce, ciphertext = row
-    return unseal(nonce, ciphertext, secret=secret, cycle_id=cycle_id)
+    draft = unseal(nonce, ciphertext, secret=secret, cycle_id=cycle_id)
+    return draft if draft is None or form is None else fit_to_form(draft, form)
+
+
+def fit_to_form(draft: Draft, form: SurveyForm) -> Draft:
+    """The draft with only what the form still offers: answers to its questions among their
+    options, an active department and staff group (open links), a step that exists. A draft
+    kept before the instrument or the departments changed loses only what changed."""
+    questions = {question.code: question for _, question in form.questions()}
+    answers = {
+        code: value
+        for code, value in draft.answers.items()
+        if code in questions
+        and value in questions[code].options()
+        # "does not apply" is a string; a number must be the int itself, not True.
+        and type(value) in (int, str)
+    }
+    department = draft.department_id
+    group = draft.staff_group_id
+    if form.is_open_link:
+        department = department if department in {c.id for c in form.departments} else None
+        group = group if group in {c.id for c in form.staff_groups} else None
+    else:
+        department = group = None
+    step = min(max(draft.step, 0), len(form.steps) + 1)
+    if form.is_open_link and (department is None or group is None):
+        step = 0  # where the respondent says where they work
+    return Draft(step=step, answers=answers, comment=draft.comment,
+                 department_id=department, staff_group_id=group)  # fmt: skip
 
 
 def discard_draft(*, engine: Engine, token: str, resume_key: str | None = None) -> None:
