@@ -291,3 +291,14 @@ def test_a_draft_saved_while_its_cycle_closes_is_deleted_with_the_rest(
     closer.join(timeout=30)
     assert saved == [True]
     assert draft_count(engine) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_saved_draft_leaves_nothing_in_the_sqlite_log(engine: Engine, survey: dict) -> None:
+    """Like every write, a save ends by emptying the write-ahead log into the database file."""
+    (token,) = tokens(engine, survey, 1)
+    assert engine.url.database
+    wal = Path(f"{engine.url.database}-wal")
+    for step in (1, 2, 3):
+        save_draft(engine=engine, token=token, draft=Draft(step=step, comment=COMMENT))
+        assert not wal.exists() or wal.stat().st_size == 0
