@@ -177,6 +177,13 @@ class Settings(BaseSettings):
         description="Secret from which emailed links are rebuilt at each send (never stored).",
     )
 
+    survey_drafts: bool = Field(
+        default=True,
+        validation_alias="ATTUNE_SURVEY_DRAFTS",
+        description="Keep each respondent's answers so far, encrypted with their link, "
+        "until they submit or the cycle closes.",
+    )
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
