@@ -1,7 +1,8 @@
 """Action plans: what each department will do about its results, and whether it worked.
 
 Managers see and change their own departments' plans, administrators every plan; that is
-decided in surveys/actions, not here. Plan text is shown as plain text, never as Markdown.
+decided in surveys/actions, not here. Plan text (titles included) is shown only through st.text:
+escaped Markdown would still turn a web address in it into a link.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ options = resources.filter_options(scope)
 today = utc_now().date()
 departments = {d.id: d.name for d in options.departments if not d.archived}
 if account.is_admin:
-    departments = {WHOLE: ORGANISATION_WIDE} | departments
+    departments[WHOLE] = ORGANISATION_WIDE
 dimensions = {dimension.key: dimension.label for dimension in options.dimensions}
 groups = {group.id: group.name for group in options.staff_groups}
 begun = [cycle for cycle in options.cycles if cycle.state != CycleState.draft]  # newest first
@@ -261,7 +262,7 @@ def plan_form(prefix: str, start: PlanDraft | None, *, status: bool) -> tuple[Pl
 
 def plan_card(plan: PlanRecord) -> None:
     with st.container(border=True):
-        st.markdown(f"**{plain(plan.title)}**")
+        st.text(plan.title)
         st.caption(
             plain(
                 " · ".join(
@@ -358,7 +359,8 @@ def show_plan(plan_id: int) -> None:
             "There is no such plan among the plans you can see.", icon=":material/search_off:"
         )
         return
-    st.header(plain(plan.title), anchor=False)
+    st.caption("Action plan")
+    st.text(plan.title)
     _status_badge(plan)
     facts = {
         "Department": plan.department,
@@ -403,8 +405,12 @@ def show_plan(plan_id: int) -> None:
                         None if point.figure.suppressed else point.figure.n
                         for point in progress.points
                     ],
-                    "Note": [point.figure.note for point in progress.points],
                 }
+                | (
+                    {"Note": [point.figure.note for point in progress.points]}
+                    if any(point.figure.suppressed for point in progress.points)
+                    else {}
+                )
             ),
             hide_index=True,
             width="content",
@@ -418,8 +424,9 @@ def show_plan(plan_id: int) -> None:
     st.subheader("Progress notes", anchor=False)
     for note in plan.notes:
         with st.container(border=True):
-            st.caption(f"{note.written_on:%-d %b %Y} · {plain(note.author)}")
+            st.caption(f"{note.written_on:%-d %b %Y}")
             st.text(note.text)
+            st.text(f"— {note.author}")
     if not plan.notes:
         st.caption("No progress notes yet.")
     with st.form(f"plan_note_form_{plan.id}", clear_on_submit=True, border=False):
@@ -427,7 +434,12 @@ def show_plan(plan_id: int) -> None:
             "Add a progress note", key="plan_note_text", max_chars=NOTE_MAX_LENGTH
         )
         written_on = st.date_input(
-            "Dated", value=today, max_value=today, key="plan_note_date", format="YYYY-MM-DD"
+            "Dated",
+            value=today,
+            max_value=today,
+            key="plan_note_date",
+            format="YYYY-MM-DD",
+            width=200,
         )
         if st.form_submit_button("Add note", key="plan_note_save"):
             auth.apply(
