@@ -137,23 +137,44 @@ def _take_prefill() -> None:
     _open(None)
 
 
-def plan_form(prefix: str, start: PlanDraft | None, *, status: bool) -> tuple[PlanDraft, str]:
-    """The plan's fields as widgets (keys start with `prefix`); returns the draft and the
-    chosen status. Not an st.form: which fields show depends on what the plan addresses."""
+def plan_form(
+    prefix: str, current: PlanRecord | None, *, status: bool
+) -> tuple[PlanDraft, PlanStatus]:
+    """The plan's fields as widgets (keys start with `prefix`), starting from `current` when
+    editing; returns the draft and the chosen status. Not an st.form: which fields show
+    depends on what the plan addresses."""
+    # A plan keeps what it points at even when that was archived since: the form offers it.
+    department_choices, dimension_choices = dict(departments), dict(dimensions)
+    group_choices, cycle_choices = dict(groups), dict(cycles)
+    start = current.as_draft() if current is not None else None
+    if current is not None:
+        if current.department_id is not None:
+            department_choices.setdefault(current.department_id, current.department)
+        if current.dimension_key is not None:
+            dimension_choices.setdefault(
+                current.dimension_key, current.dimension or current.dimension_key
+            )
+        for group_id, name in (
+            (current.from_group_id, current.from_group),
+            (current.to_group_id, current.to_group),
+        ):
+            if group_id is not None:
+                group_choices.setdefault(group_id, name or f"Staff group {group_id}")
+        cycle_choices.setdefault(current.started_cycle_id, current.started_cycle)
     for key, known in (
-        (f"{prefix}_department", departments),
-        (f"{prefix}_dimension", dimensions),
-        (f"{prefix}_from", groups),
-        (f"{prefix}_to", groups),
-        (f"{prefix}_cycle", cycles),
+        (f"{prefix}_department", department_choices),
+        (f"{prefix}_dimension", dimension_choices),
+        (f"{prefix}_from", group_choices),
+        (f"{prefix}_to", group_choices),
+        (f"{prefix}_cycle", cycle_choices),
         (f"{prefix}_addresses", ADDRESSES),
         (f"{prefix}_status", STATUS_WORDS),
     ):
         _forget_unknown(key, known)
     if f"{prefix}_due" not in st.session_state:
         st.session_state[f"{prefix}_due"] = today + timedelta(days=90)
-    if len(groups) > 1 and f"{prefix}_to" not in st.session_state:
-        st.session_state[f"{prefix}_to"] = list(groups)[1]
+    if len(group_choices) > 1 and f"{prefix}_to" not in st.session_state:
+        st.session_state[f"{prefix}_to"] = list(group_choices)[1]
     if start is not None and f"{prefix}_title" not in st.session_state:
         st.session_state[f"{prefix}_title"] = start.title
         st.session_state[f"{prefix}_actions"] = start.actions
@@ -161,14 +182,14 @@ def plan_form(prefix: str, start: PlanDraft | None, *, status: bool) -> tuple[Pl
         st.session_state[f"{prefix}_show_owner"] = start.show_owner
         st.session_state[f"{prefix}_due"] = start.due_on
         department = WHOLE if start.department_id is None else start.department_id
-        if department in departments:
+        if department in department_choices:
             st.session_state[f"{prefix}_department"] = department
-        if start.started_cycle_id in cycles:
+        if start.started_cycle_id in cycle_choices:
             st.session_state[f"{prefix}_cycle"] = start.started_cycle_id
-        if start.dimension_key in dimensions:
+        if start.dimension_key in dimension_choices:
             st.session_state[f"{prefix}_addresses"] = "dimension"
             st.session_state[f"{prefix}_dimension"] = start.dimension_key
-        elif start.from_group_id in groups and start.to_group_id in groups:
+        elif start.from_group_id in group_choices and start.to_group_id in group_choices:
             st.session_state[f"{prefix}_addresses"] = "relationship"
             st.session_state[f"{prefix}_from"] = start.from_group_id
             st.session_state[f"{prefix}_to"] = start.to_group_id
@@ -178,8 +199,8 @@ def plan_form(prefix: str, start: PlanDraft | None, *, status: bool) -> tuple[Pl
     title = st.text_input("Title", key=f"{prefix}_title", max_chars=TITLE_MAX_LENGTH)
     department = st.selectbox(
         "Department",
-        options=list(departments),
-        format_func=departments.__getitem__,
+        options=list(department_choices),
+        format_func=department_choices.__getitem__,
         key=f"{prefix}_department",
     )
     addresses = st.radio(
@@ -190,22 +211,25 @@ def plan_form(prefix: str, start: PlanDraft | None, *, status: bool) -> tuple[Pl
         horizontal=True,
     )
     dimension_key = from_group = to_group = None
-    if addresses == "dimension" and dimensions:
+    if addresses == "dimension" and dimension_choices:
         dimension_key = st.selectbox(
             "Dimension",
-            options=list(dimensions),
-            format_func=dimensions.__getitem__,
+            options=list(dimension_choices),
+            format_func=dimension_choices.__getitem__,
             key=f"{prefix}_dimension",
         )
-    elif addresses == "relationship" and groups:
+    elif addresses == "relationship" and group_choices:
         rating, rated = st.columns(2)
         from_group = rating.selectbox(
-            "How this group", list(groups), format_func=groups.__getitem__, key=f"{prefix}_from"
+            "How this group",
+            list(group_choices),
+            format_func=group_choices.__getitem__,
+            key=f"{prefix}_from",
         )
         to_group = rated.selectbox(
             "sees working with",
-            list(groups),
-            format_func=groups.__getitem__,
+            list(group_choices),
+            format_func=group_choices.__getitem__,
             key=f"{prefix}_to",
         )
     actions = st.text_area(
@@ -232,8 +256,8 @@ def plan_form(prefix: str, start: PlanDraft | None, *, status: bool) -> tuple[Pl
     )
     started_cycle = started.selectbox(
         "Started after the results of",
-        options=list(cycles),
-        format_func=cycles.__getitem__,
+        options=list(cycle_choices),
+        format_func=cycle_choices.__getitem__,
         key=f"{prefix}_cycle",
         help="The cycle whose results the plan answers. Its figures are followed from there.",
     )
@@ -473,7 +497,7 @@ def show_plan(plan_id: int) -> None:
 
     with st.expander("Change this plan"):
         prefix = f"plan_edit_{plan.id}"
-        draft, _ = plan_form(prefix, plan.as_draft(), status=False)
+        draft, _ = plan_form(prefix, plan, status=False)
         if st.button("Save changes", key="plan_edit_save", type="primary"):
             auth.apply(
                 lambda: plans.update_plan(

@@ -16,6 +16,7 @@ from surveys.actions.plans import PlanDraft, PlanStatus
 from surveys.clock import utc_now
 from surveys.models import ActionPlan, Department, StaffGroup
 from surveys.organisation.cycles import add_cycle
+from surveys.organisation.structure import set_department_archived
 from surveys.records import CycleState
 from surveys.storage import read_session, write_session
 from tests.support.accounts import use_fast_hashing
@@ -286,3 +287,20 @@ def test_hostile_plan_text_is_never_read_as_markup(hospital: Engine, case: str) 
         assert not [h.value for h in at.header if hostile in h.value]
     detail = page(hospital, "boss", plan=str(made))
     assert [t.value for t in detail.text].count(hostile) >= 2  # what will be done, the note
+
+
+def test_editing_a_plan_of_an_archived_department_keeps_it_there(hospital: Engine) -> None:
+    oncology = ids(hospital)["Oncology"]
+    set_department_archived(engine=hospital, department_id=oncology, archived=True, actor="boss")
+    plan = plan_id(hospital, "Oncology secret plan")
+    at = page(hospital, "boss", plan=str(plan))
+    at.text_input(key=f"plan_edit_{plan}_title").input("Oncology plan, renamed")
+    at.button(key="plan_edit_save").click().run()
+    assert not at.exception
+    with read_session(hospital) as session:
+        stored = session.get(ActionPlan, plan)
+        assert (stored.title, stored.department_id, stored.dimension_key) == (
+            "Oncology plan, renamed",
+            oncology,
+            "feedback",
+        )
