@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
+from dashboard.charts import plan_progress_chart
 from surveys import reporting
 from surveys.access.accounts import account_named
 from surveys.actions import plans
 from surveys.actions.plans import PlanRecord, PlanStatus
-from surveys.reporting.plan_progress import plan_progress
+from surveys.reporting.figures import Figure
+from surveys.reporting.plan_progress import PlanProgress, ProgressPoint, plan_progress
 from tests.support.demo import demo_engine, demo_file
 
 
@@ -142,3 +145,16 @@ def test_a_plan_that_addresses_nothing_has_no_figures(demo: Engine) -> None:
         )
         is None
     )
+
+
+def test_the_plan_chart_leaves_a_gap_where_a_figure_is_suppressed() -> None:
+    points = (
+        ProgressPoint(1, "2026 Q1", date(2026, 1, 12), Figure(40.0, 35.0, 45.0, 80, False)),
+        ProgressPoint(2, "2026 Q2", date(2026, 4, 12), Figure(None, None, None, 0, True)),
+        ProgressPoint(3, "2026 Q3", date(2026, 7, 12), Figure(55.0, 50.0, 60.0, 90, False)),
+    )
+    figure = plan_progress_chart(PlanProgress("Feedback acted on", "Billing", points, "", 5))
+    line = next(trace for trace in figure.data if trace.mode == "lines+markers")
+    assert list(line.y) == [40.0, None, 55.0]
+    assert [annotation.text for annotation in figure.layout.annotations] == ["Plan began"]
+    assert figure.layout.annotations[0].x == "2026 Q1"
