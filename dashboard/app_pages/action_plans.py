@@ -113,6 +113,14 @@ def _forget_later(prefix: str) -> None:
     st.session_state["plans_forget"] = prefix
 
 
+def _group_id(given: object) -> int | None:
+    """A staff group a focus area names, by key (as focus areas do) or by id."""
+    if type(given) is int and given in groups:
+        return given
+    by_key = {group.key: group.id for group in options.staff_groups}
+    return by_key.get(given) if isinstance(given, str) else None
+
+
 def _take_prefill() -> None:
     """Start the new-plan form from a focus area, once: its department, what it addresses,
     its title and why it was suggested (kept beside the form)."""
@@ -125,10 +133,12 @@ def _take_prefill() -> None:
     if prefill.get("dimension_key") in dimensions:
         st.session_state["plan_new_addresses"] = "dimension"
         st.session_state["plan_new_dimension"] = prefill["dimension_key"]
-    elif prefill.get("from_group") in groups and prefill.get("to_group") in groups:
+    elif (rating := _group_id(prefill.get("from_group"))) and (
+        rated := _group_id(prefill.get("to_group"))
+    ):
         st.session_state["plan_new_addresses"] = "relationship"
-        st.session_state["plan_new_from"] = prefill["from_group"]
-        st.session_state["plan_new_to"] = prefill["to_group"]
+        st.session_state["plan_new_from"] = rating
+        st.session_state["plan_new_to"] = rated
     if isinstance(prefill.get("title"), str):
         st.session_state["plan_new_title"] = prefill["title"][:TITLE_MAX_LENGTH]
     reason = prefill.get("reason")

@@ -204,11 +204,12 @@ def test_a_focus_area_starts_the_form_with_its_suggestion(hospital: Engine) -> N
         )
     at = signed_in(hospital, "ed")
     at.switch_page(PAGE)
+    # As the focus areas hand it over: staff groups by key.
     at.session_state["plan_prefill"] = {
         "department_id": ids(hospital)["Emergency"],
         "dimension_key": None,
-        "from_group": nursing,
-        "to_group": physicians,
+        "from_group": "nursing",
+        "to_group": "physicians",
         "title": "Nurses and physicians",
         "reason": "Nurses rate physicians 20 points lower than physicians rate nurses.",
     }
