@@ -12,6 +12,10 @@ five answer points. On top of that sit the stories a viewer should be able to fi
   groups do not understand their role; those who do see it acted on would recommend working
   here, so for them "Feedback acted on" is a key driver.
 - Oncology is consistently strong.
+
+Action plans close the loop: ICU's teamwork programme (begun in the third quarter, done), an
+Emergency plan on how nurses and physicians work together (in progress), and an overdue plan
+to act on administrative staff's feedback across the organisation.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sqlmodel import Session
 
 from surveys import audit
 from surveys.access.accounts import DemoAccounts, create_demo_accounts
+from surveys.demo_plans import write_plans
 from surveys.instruments import builtin_instrument
 from surveys.models import Comment, Invitation
 
@@ -199,6 +204,7 @@ def load_demo(
         summary = _load(session, scale, rng, today)
         # An admin and a manager to sign in with.
         accounts = create_demo_accounts(session=session, actor=actor)
+        write_plans(session=session, today=today, actor=actor)
         audit.record(
             session=session,
             actor=actor,

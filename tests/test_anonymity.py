@@ -292,3 +292,19 @@ def test_a_submission_writes_nothing_to_the_delivery_tables(
     before = delivery_rows()
     submit(engine, token, comment="A comment")
     assert delivery_rows() == before
+
+
+PLAN_TABLES = ("action_plan", "action_plan_note")
+PLAN_REFERENCES = {"department", "staff_group", "survey_cycle", "action_plan"}
+
+
+@backends()
+def test_action_plan_tables_point_at_no_answer(engine: Engine) -> None:
+    # Plans are written by signed-in managers about released results: they name departments,
+    # staff groups and cycles, never a response, a comment or an invitation.
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        for table_name in PLAN_TABLES:
+            references = {key["referred_table"] for key in inspector.get_foreign_keys(table_name)}
+            assert references <= PLAN_REFERENCES, (table_name, references)
+            assert not set(ANSWER_TABLES) & references

@@ -23,6 +23,7 @@ from surveys.reporting.focus import FocusArea, FocusAreas, focus_areas
 from surveys.reporting.heatmap import Heatmap, HeatmapCell, heatmap
 from surveys.reporting.items import item_distributions
 from surveys.reporting.overview import DepartmentFigure, DimensionFigure, Overview, overview
+from surveys.reporting.plan_progress import PlanProgress, plan_progress
 from surveys.reporting.rates import CycleSummary, ResponseRates, cycle_summaries, response_rates
 from surveys.reporting.reference import UnknownCycle, UnknownDimension
 from surveys.reporting.relationships import (
@@ -61,6 +62,7 @@ __all__ = [
     "HeatmapCell",
     "KeyDrivers",
     "Overview",
+    "PlanProgress",
     "RelationshipCell",
     "Relationships",
     "ReportSource",
@@ -80,6 +82,7 @@ __all__ = [
     "heatmap",
     "item_distributions",
     "overview",
+    "plan_progress",
     "relationship_trends",
     "relationships",
     "response_rates",
