@@ -55,6 +55,8 @@ ACTION_WORDS: dict[str, str] = {
     "invitations.create": "Made one-time links",
     "invitations.roster": "Made links from a roster",
     "invitations.open_link": "Made an open link",
+    "share.publish": "Published a cycle's summary for staff",
+    "share.revoke": "Revoked the link to a cycle's summary for staff",
     "demo.load": "Loaded the demo",
     "database.create": "Created the database",
     "database.upgrade": "Upgraded the database",
