@@ -111,42 +111,46 @@ def find_cycle(*, engine: Engine, name: str) -> int:
     )
 
 
+def add_share_link(*, session: Session, cycle_id: int, actor: str) -> str:
+    """Publish a closed cycle's summary inside the caller's transaction, audited; returns the
+    full share link. The demo calls this in its own transaction; everyone else
+    `publish_summary`."""
+    cycle = _cycle(session, cycle_id)
+    if cycle.state != CycleState.closed:
+        raise ShareError(f"{cycle.name} is {cycle.state}: publish its summary once it has closed")
+    live = _live(session, cycle_id)
+    if live is not None:
+        raise ShareError(
+            f"{cycle.name}'s summary is already published (since "
+            f"{audit.as_utc(live.published_at):%-d %b %Y}); revoke it first to make a new link"
+        )
+    nonce: str | None = secrets.token_urlsafe(TOKEN_BYTES)
+    token = _rebuilt_token(nonce) if nonce else None
+    if token is None:
+        nonce, token = None, secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(
+        ShareLink(
+            cycle_id=cycle_id,
+            token_hash=hash_token(token),
+            nonce=nonce,
+            published_at=utc_now(),
+            published_by=actor.strip()[:120],
+        )
+    )
+    session.flush()
+    audit.record(session=session, actor=actor, action="share.publish", detail=cycle.name)
+    return share_url(token)
+
+
 def publish_summary(*, engine: Engine, cycle_id: int, actor: str) -> str:
     """Publish a closed cycle's staff summary; returns the full share link (shown to whoever
     published it). Refused while the cycle has a live link: revoke it first."""
     try:
         with write_session(engine) as session:
-            cycle = _cycle(session, cycle_id)
-            if cycle.state != CycleState.closed:
-                raise ShareError(
-                    f"{cycle.name} is {cycle.state}: publish its summary once it has closed"
-                )
-            live = _live(session, cycle_id)
-            if live is not None:
-                raise ShareError(
-                    f"{cycle.name}'s summary is already published (since "
-                    f"{audit.as_utc(live.published_at):%-d %b %Y}); revoke it first to make a "
-                    "new link"
-                )
-            nonce: str | None = secrets.token_urlsafe(TOKEN_BYTES)
-            token = _rebuilt_token(nonce) if nonce else None
-            if token is None:
-                nonce, token = None, secrets.token_urlsafe(TOKEN_BYTES)
-            session.add(
-                ShareLink(
-                    cycle_id=cycle_id,
-                    token_hash=hash_token(token),
-                    nonce=nonce,
-                    published_at=utc_now(),
-                    published_by=actor.strip()[:120],
-                )
-            )
-            session.flush()
-            audit.record(session=session, actor=actor, action="share.publish", detail=cycle.name)
+            return add_share_link(session=session, cycle_id=cycle_id, actor=actor)
     except IntegrityError:
         # Another administrator published the same cycle a moment ago.
         raise ShareError("the summary was published meanwhile; revoke it first") from None
-    return share_url(token)
 
 
 def revoke_summary(*, engine: Engine, cycle_id: int, actor: str) -> None:
@@ -216,10 +220,15 @@ def plans_for_staff(engine: Engine) -> list[PlanInput]:
     return []
 
 
+def summary_for_cycle(*, engine: Engine, cycle_id: int) -> SharedSummary:
+    """A cycle's staff summary with every department's plans, as its shared link shows it."""
+    return shared_summary(engine, cycle_id=cycle_id, plans=plans_for_staff(engine))
+
+
 def summary_for_link(*, engine: Engine, token: str) -> SharedSummary | None:
     """What a share link opens: its cycle's staff summary, or None for a wrong or revoked
     link (the page then names nothing)."""
     cycle_id = cycle_for_token(engine=engine, token=token)
     if cycle_id is None:
         return None
-    return shared_summary(engine, cycle_id=cycle_id, plans=plans_for_staff(engine))
+    return summary_for_cycle(engine=engine, cycle_id=cycle_id)
