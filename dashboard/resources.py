@@ -13,8 +13,10 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from surveys import reporting
+from surveys.actions import sharing
 from surveys.config import get_settings
 from surveys.reporting.heatmap import HeatmapRows
+from surveys.reporting.shared_summary import SharedSummary
 from surveys.storage import DatabaseUnavailable, check_connection, make_engine, schema_is_current
 
 if TYPE_CHECKING:
@@ -118,6 +120,7 @@ def forget_results() -> None:
     renamed, a cycle opened) that adds no response, so the data version stays the same."""
     st.cache_data.clear()
     _shared_report.clear()
+    _shared_summary.clear()
 
 
 def _key(arguments: Mapping[str, object]) -> tuple:
@@ -285,3 +288,40 @@ def chart(draw: Callable[..., go.Figure], asked: Asked, *, alt: str, **options: 
     url, version, thresholds = _cached_under()
     drawing = f"{draw.__module__}.{draw.__qualname__}"
     _chart(drawing, _key(options), asked.name, url, version, thresholds, asked.arguments, alt, draw)
+
+
+# --- Results shared with staff ---------------------------------------------------------------
+
+# Plans change without a response arriving (the data version stays the same): a shared page
+# shows a plan's new status within this many seconds.
+SHARED_SUMMARY_TTL_SECONDS = 60
+
+
+@st.cache_resource(ttl=SHARED_SUMMARY_TTL_SECONDS, show_spinner=False, max_entries=16)
+def _shared_summary(
+    url: str, cycle_id: int, version: int, thresholds: tuple[int, int]
+) -> SharedSummary:
+    del version, thresholds  # part of the cache key only
+    return sharing.summary_for_cycle(engine=_engine_for(url), cycle_id=cycle_id)
+
+
+def shared_summary(token: str) -> SharedSummary | None:
+    """The staff summary a share link opens, or None for a wrong or revoked link. The link is
+    checked on every call (a revoked link stops at once); only the summary is cached."""
+    cycle_id = sharing.cycle_for_token(engine=engine(), token=token)
+    if cycle_id is None:
+        return None
+    url, version, thresholds = _cached_under()
+    return _shared_summary(url, cycle_id, version, thresholds)
+
+
+def previous_summary(cycle_id: int) -> sharing.SharedLink | None:
+    """The published summary of the cycle before this one, if there is one."""
+    return sharing.previous_summary(engine=engine(), cycle_id=cycle_id)
+
+
+def summary_of_cycle(cycle_id: int) -> SharedSummary:
+    """A published cycle's staff summary (the thank-you page shows it when its link cannot
+    be given out)."""
+    url, version, thresholds = _cached_under()
+    return _shared_summary(url, cycle_id, version, thresholds)

@@ -196,9 +196,10 @@ def cycle_for_token(*, engine: Engine, token: str) -> int | None:
 
 
 def previous_summary(*, engine: Engine, cycle_id: int) -> SharedLink | None:
-    """The published summary of the cycle before `cycle_id` (the one that opened before it),
-    when its link can be rebuilt: what the thank-you page and the invitation emails of
-    `cycle_id` point to."""
+    """The published summary of the cycle before `cycle_id` (the one that opened before it):
+    what the thank-you page and the invitation emails of `cycle_id` point to. Its `url` is
+    None when the link cannot be rebuilt (no ATTUNE_LINK_SECRET): the thank-you page then
+    shows the summary itself, and emails say nothing of it."""
     with read_session(engine) as session:
         cycles = list(
             session.scalars(
@@ -210,8 +211,7 @@ def previous_summary(*, engine: Engine, cycle_id: int) -> SharedLink | None:
         return None
     previous = cycles[ids.index(cycle_id) - 1]
     assert previous.id is not None
-    link = shared_link(engine=engine, cycle_id=previous.id)
-    return link if link is not None and link.url is not None else None
+    return shared_link(engine=engine, cycle_id=previous.id)
 
 
 def plans_for_staff(engine: Engine) -> list[PlanInput]:
