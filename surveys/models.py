@@ -475,6 +475,62 @@ class InvitationDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=300)
 
 
+class ActionPlan(SQLModel, table=True):
+    """What a department (or, made by an administrator, the whole organisation) will do about
+    a result: surveys/actions/plans.py. Written by signed-in managers and administrators about
+    results already released; nothing here points at a response, a comment or a respondent."""
+
+    __tablename__ = "action_plan"
+    __table_args__ = (
+        CheckConstraint("status IN ('planned', 'in_progress', 'done', 'dropped')", name="status"),
+        # A dimension, or a relationship (both groups), or nothing: never a mixture.
+        CheckConstraint(
+            "(from_group_id IS NULL AND to_group_id IS NULL) OR "
+            "(from_group_id IS NOT NULL AND to_group_id IS NOT NULL AND dimension_key IS NULL)",
+            name="addresses",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # None: the whole organisation (administrators only).
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    dimension_key: str | None = Field(default=None, max_length=80)
+    # A relationship: how `from_group` (the group rating) sees working with `to_group`.
+    from_group_id: int | None = Field(default=None, foreign_key="staff_group.id")
+    to_group_id: int | None = Field(default=None, foreign_key="staff_group.id")
+    # What will be done; plain text, shown as it is written.
+    actions: str = Field(sa_column=Column(Text, nullable=False))
+    # Free text: no staff directory is needed.
+    owner: str = Field(default="", max_length=120)
+    # Whether staff reading the shared summary see the owner's name (the author's choice).
+    show_owner: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    due_on: date
+    status: str = Field(default="planned", max_length=12)
+    started_cycle_id: int = Field(foreign_key="survey_cycle.id")
+    created_by: str = Field(max_length=120)
+    created_on: date
+
+
+class ActionPlanNote(SQLModel, table=True):
+    """A dated progress note on an action plan, by a signed-in manager or administrator."""
+
+    __tablename__ = "action_plan_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("action_plan.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    # Day precision is enough: notes are by staff who sign in, never by respondents.
+    written_on: date
+    author: str = Field(max_length=120)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class ShareLink(SQLModel, table=True):
     """A cycle's staff summary, published through a link anyone holding it may open.
 
