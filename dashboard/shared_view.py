@@ -60,6 +60,8 @@ def _plan(plan: PlanForStaff) -> None:
         with st.container(horizontal=True, horizontal_alignment="distribute", gap="small"):
             st.markdown(f"**{escape_all_markdown(plan.title)}**", width="content")
             st.badge(plan.status, color="gray" if plan.status != "Done" else "blue")
+        if plan.addresses:
+            quiet(f"About: {plan.addresses}")
         st.text(plan.actions)
         if plan.owner:
             quiet(f"Led by {plan.owner}")

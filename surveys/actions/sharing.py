@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from surveys import audit
+from surveys.actions.plans import plans_for_departments
 from surveys.clock import utc_now
 from surveys.config import get_settings
 from surveys.models import ShareLink, SurveyCycle
@@ -215,9 +216,21 @@ def previous_summary(*, engine: Engine, cycle_id: int) -> SharedLink | None:
 
 
 def plans_for_staff(engine: Engine) -> list[PlanInput]:
-    """Every action plan, as the summary is given them (the owner's name travels with its
-    "show owner" choice; the summary drops it unless chosen)."""
-    return []
+    """Every action plan, each department's and the whole organisation's, whatever its
+    status (staff see what was dropped too), as the summary is given them: the owner's name
+    only where the plan's author ticked "show owner"."""
+    return [
+        PlanInput(
+            department_id=plan.department_id,
+            title=plan.title,
+            actions=plan.actions,
+            status=plan.status.value,
+            owner=plan.owner_for_staff or "",
+            show_owner=plan.owner_for_staff is not None,
+            addresses=plan.addresses,
+        )
+        for plan in plans_for_departments(engine, department_ids=None, organisation_wide=True)
+    ]
 
 
 def summary_for_cycle(*, engine: Engine, cycle_id: int) -> SharedSummary:

@@ -44,6 +44,7 @@ class PlanInput:
     status: str
     owner: str = ""
     show_owner: bool = False
+    addresses: str = ""  # the dimension or relationship, in words
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class PlanForStaff:
     actions: str
     status: str  # in words
     owner: str | None
+    addresses: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ def staff_view(plans: Sequence[PlanInput]) -> tuple[PlanForStaff, ...]:
             actions=plan.actions,
             status=PLAN_STATUS_WORDS.get(plan.status, plan.status),
             owner=(plan.owner.strip() or None) if plan.show_owner else None,
+            addresses=plan.addresses,
         )
         for plan in ranked
     )
