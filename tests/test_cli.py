@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 from alembic.script import ScriptDirectory
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from surveys import audit
