@@ -50,6 +50,7 @@ ADMIN_PAGES = {
     "admin_cycles.py": "Manage cycles",
     "admin_invitations.py": "Invitations",
     "admin_response_rates.py": "Response rates",
+    "admin_sharing.py": "Share results",
     "admin_organisation.py": "Departments",
     "admin_staff_groups.py": "Staff groups",
     "admin_accounts.py": "Accounts",
