@@ -128,10 +128,15 @@ def _department(department: DepartmentSummary, summary: SharedSummary) -> None:
             moved = change(department.index, summary.previous_cycle)
             if moved:
                 lines.append(f"Index {moved}")
-            if department.strongest is not None:
-                lines.append(f"Going well: {_dimension_line(department.strongest, minimum)}")
-            if department.weakest is not None:
-                lines.append(f"To work on: {_dimension_line(department.weakest, minimum)}")
+            for words, dimension in (
+                ("Going well", department.strongest),
+                ("To work on", department.weakest),
+            ):
+                if dimension is not None:
+                    lines.append(
+                        f"{words}: {dimension.label} "
+                        f"({number(dimension.figure, minimum)}% favourable)"
+                    )
             st.text("\n".join(lines))
         else:
             quiet(

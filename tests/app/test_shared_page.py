@@ -134,8 +134,10 @@ def test_a_share_link_shows_the_reporting_layers_figures_and_the_plans(demo: Eng
             f"Index {own.index.change:+.1f} since 2026 Q2"
         )
         assert line in shown, department.name
+        strongest, weakest = own.strongest[0], own.weakest[0]
         assert (
-            f"Going well: {own.strongest[0].label}: {own.strongest[0].figure.value:.0f}% favourable"
+            f"Going well: {strongest.label} ({strongest.figure.value:.0f}% favourable)\n"
+            f"To work on: {weakest.label} ({weakest.figure.value:.0f}% favourable)"
         ) in shown
     # Plans as staff see them: the owner's name only where the author chose to show it.
     assert "What will be done: handover checklist." in texts
