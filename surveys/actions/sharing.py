@@ -189,7 +189,7 @@ def cycle_for_token(*, engine: Engine, token: str) -> int | None:
         return None
     with read_session(engine) as session:
         return session.scalars(
-            select(ShareLink.cycle_id).where(
+            select(col(ShareLink.cycle_id)).where(
                 col(ShareLink.token_hash) == hash_token(token),
                 col(ShareLink.revoked_at).is_(None),
             )

@@ -97,7 +97,7 @@ class SharedSummary:
 
     def table(self) -> pd.DataFrame:
         """Every figure the summary shows, one row per scope and measure."""
-        rows = [
+        rows: list[dict[Any, Any]] = [
             {"scope": "organisation", **row}
             for row in self.overview.table().to_dict("records")
             if not str(row["measure"]).startswith("department:")
