@@ -26,6 +26,8 @@ RESULT_PAGES = (
     ("comments.py", "Comments", ":material/forum:", "comments"),
 )
 CYCLES_PAGE = ("cycles.py", "Survey cycles", ":material/event_note:", "cycles")
+# For managers (their own departments' plans) and administrators (every plan).
+PLANS_PAGE = ("action_plans.py", "Action plans", ":material/checklist:", "action-plans")
 # (file, title, icon, url path) of the administration pages, in sidebar order.
 ADMIN_PAGES = (
     ("admin_cycles.py", "Manage cycles", ":material/edit_calendar:", "manage-cycles"),
@@ -37,7 +39,7 @@ ADMIN_PAGES = (
     ("admin_accounts.py", "Accounts", ":material/manage_accounts:", "accounts"),
     ("admin_audit.py", "Audit log", ":material/history:", "audit-log"),
 )
-SIGNED_IN_PAGES = (*RESULT_PAGES, CYCLES_PAGE, *ADMIN_PAGES)
+SIGNED_IN_PAGES = (*RESULT_PAGES, PLANS_PAGE, CYCLES_PAGE, *ADMIN_PAGES)
 
 
 def _page(file: str, title: str, icon: str, url: str, *, default: bool = False) -> st.Page:
@@ -100,10 +102,12 @@ else:
         # Organisation-wide counts: for administrators only (their landing page), since
         # managers see only their own departments.
         cycles = _page(*CYCLES_PAGE, default=account.is_admin)
+        action = [_page(*PLANS_PAGE)]
         if account.is_admin:
             navigation = st.navigation(
                 {
                     "Results": [cycles, *results],
+                    "Action": action,
                     "Administration": [_page(*page) for page in ADMIN_PAGES],
                 },
                 # Streamlit folds more than ten links behind "View N more", which hid half of
@@ -116,7 +120,7 @@ else:
                 st.Page(_administrators_only, title=title, url_path=url, visibility="hidden")
                 for _, title, _, url in (CYCLES_PAGE, *ADMIN_PAGES)
             ]
-            navigation = st.navigation({"Results": [*results, *refused]})
+            navigation = st.navigation({"Results": [*results, *refused], "Action": action})
         with st.sidebar:
             st.text(f"Signed in as {account.label}")
             st.caption("Administrator" if account.is_admin else "Manager")

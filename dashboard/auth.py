@@ -183,10 +183,16 @@ def show_flash() -> None:
         st.success(message, icon=":material/check_circle:")
 
 
-def apply(change: Callable[[], object], *, success: str) -> object | None:
+def apply(
+    change: Callable[[], object],
+    *,
+    success: str,
+    then: Callable[[object], None] | None = None,
+) -> object | None:
     """Run `change` (a domain function that is one write transaction, its audit record
     included), then rerun the page with `success` shown; a refusal is shown where the page
-    is, and nothing is written."""
+    is, and nothing is written. `then` gets the result before the rerun (to clear a form,
+    say), only when the change was made."""
     try:
         result = change()
     except (ValueError, LookupError, PermissionError) as error:
@@ -198,5 +204,7 @@ def apply(change: Callable[[], object], *, success: str) -> object | None:
     # Cached results (the cycle list, for one) key on responses; these changes add none.
     resources.forget_results()
     flash(success)
+    if then is not None:
+        then(result)
     st.rerun()
     return result

@@ -32,7 +32,7 @@ from surveys.palette import (
     UNFAVOURABLE,
     UNFAVOURABLE_LIGHT,
 )
-from surveys.reporting import Figure, Heatmap, Overview, Relationships
+from surveys.reporting import Figure, Heatmap, Overview, PlanProgress, Relationships
 
 HEAT_SCALE = [[0.0, UNFAVOURABLE], [0.5, MIDPOINT], [1.0, FAVOURABLE]]
 ANSWER_COLOURS = {
@@ -297,6 +297,25 @@ def pair_trend_chart(
     pairs = relationship_pair(history, rater, rated)
     pairs = pairs.assign(pair=pairs["rater"] + " rating " + pairs["rated"])
     return trend_chart(pairs, series="pair", percent=True, minimum=minimum, compact=compact)
+
+
+def plan_progress_chart(progress: PlanProgress, *, compact: bool = False) -> go.Figure:
+    """What a plan addresses, % favourable in each cycle since it began (the first point),
+    with its 95% band: whether the plan worked, at a glance."""
+    figure = trend_chart(
+        progress.table(), series="series", percent=True, minimum=progress.minimum, compact=compact
+    )
+    if progress.points:
+        figure.add_annotation(
+            x=progress.points[0].cycle,
+            y=100,
+            text="Plan began",
+            showarrow=False,
+            yanchor="bottom",
+            font={"color": MUTED_TEXT, "size": 11},
+        )
+    figure.update_layout(showlegend=False, height=360 if not compact else 420)
+    return figure
 
 
 def _tint(colour: str, opacity: float) -> str:

@@ -21,6 +21,7 @@ from surveys.storage import DatabaseUnavailable, check_connection, make_engine, 
 
 if TYPE_CHECKING:
     from dashboard.filters import Selection
+    from surveys.actions.plans import PlanRecord
 
 # How long a query result may be reused before the data version is checked again; a new
 # response therefore shows within this many seconds.
@@ -94,6 +95,7 @@ _REPORTS: dict[str, Callable[..., object]] = {
     "relationship_trends": reporting.relationship_trends,
     "item_distributions": reporting.item_distributions,
     "theme_trends": reporting.theme_trends,
+    "plan_progress": reporting.plan_progress,
 }
 COPIED_REPORTS = ("trends", "relationship_trends", "item_distributions", "theme_trends")
 
@@ -232,6 +234,25 @@ def theme_trends_asked(selection: Selection) -> Asked:
 
 def theme_trends(selection: Selection) -> pd.DataFrame:
     return cast(pd.DataFrame, _cached(theme_trends_asked(selection)))
+
+
+def plan_progress_asked(scope: frozenset[int] | None, plan: PlanRecord) -> Asked:
+    """A plan's figures since it began, within the viewer's scope."""
+    return _asked(
+        "plan_progress",
+        {
+            "departments": scope,
+            "department_id": plan.department_id,
+            "since_cycle_id": plan.started_cycle_id,
+            "dimension_key": plan.dimension_key,
+            "from_group_id": plan.from_group_id,
+            "to_group_id": plan.to_group_id,
+        },
+    )
+
+
+def plan_progress(scope: frozenset[int] | None, plan: PlanRecord) -> reporting.PlanProgress | None:
+    return cast("reporting.PlanProgress | None", _cached(plan_progress_asked(scope, plan)))
 
 
 def board_report_pdf(selection: Selection) -> bytes:

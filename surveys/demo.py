@@ -11,6 +11,10 @@ five answer points. On top of that sit the stories a viewer should be able to fi
 - Administrative & support staff everywhere feel their feedback is not heard, and other
   groups do not understand their role.
 - Oncology is consistently strong.
+
+Action plans close the loop: ICU's teamwork programme (begun in the third quarter, done), an
+Emergency plan on how nurses and physicians work together (in progress), and an overdue plan
+to act on administrative staff's feedback across the organisation.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sqlmodel import Session, col
 from surveys import audit
 from surveys.access.accounts import DemoAccounts, create_demo_accounts
 from surveys.actions import sharing
+from surveys.demo_plans import write_plans
 from surveys.instruments import builtin_instrument
 from surveys.models import Comment, Invitation, SurveyCycle
 
@@ -201,7 +206,9 @@ def load_demo(
         summary = _load(session, scale, rng, today)
         # An admin and a manager to sign in with.
         accounts = create_demo_accounts(session=session, actor=actor)
-        # "You said, we did": the newest closed cycle's summary, published for staff.
+        write_plans(session=session, today=today, actor=actor)
+        # "You said, we did": the newest closed cycle's summary, with the plans above,
+        # published for staff.
         shared_link = _publish_last_closed(session, actor)
         audit.record(
             session=session,

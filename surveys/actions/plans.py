@@ -345,18 +345,24 @@ def plans_visible_to(
     engine: Engine,
     viewer: AccountInfo,
     department_ids: Collection[int] | None = None,
+    whole_organisation: bool | None = None,
     statuses: Collection[PlanStatus | str] | None = None,
 ) -> list[PlanRecord]:
     """The plans `viewer` may see, overdue first, optionally only some departments (narrowed
-    within the viewer's, never widened) or statuses. Organisation-wide plans come with an
-    administrator's list unless `department_ids` is given."""
+    within the viewer's, never widened) or statuses. The whole organisation's plans come with
+    an administrator's list when `whole_organisation` says so (by default, when no departments
+    are asked for); never with a manager's."""
     scope = scope_of(viewer)
     if department_ids is not None:
         wanted = frozenset(department_ids)
         scope = wanted if scope is None else scope & wanted
-    organisation_wide = viewer.is_admin and department_ids is None
+    if whole_organisation is None:
+        whole_organisation = department_ids is None
     reference, rows = _read(
-        engine, scope=scope, organisation_wide=organisation_wide, statuses=statuses
+        engine,
+        scope=scope,
+        organisation_wide=viewer.is_admin and whole_organisation,
+        statuses=statuses,
     )
     today = utc_now().date()
     return _ordered(_record(reference, row, today) for row in rows)

@@ -21,6 +21,7 @@ from surveys.reporting.figures import Figure
 from surveys.reporting.heatmap import Heatmap, HeatmapCell, heatmap
 from surveys.reporting.items import item_distributions
 from surveys.reporting.overview import DepartmentFigure, DimensionFigure, Overview, overview
+from surveys.reporting.plan_progress import PlanProgress, plan_progress
 from surveys.reporting.rates import CycleSummary, ResponseRates, cycle_summaries, response_rates
 from surveys.reporting.reference import UnknownCycle, UnknownDimension
 from surveys.reporting.relationships import (
@@ -53,6 +54,7 @@ __all__ = [
     "Heatmap",
     "HeatmapCell",
     "Overview",
+    "PlanProgress",
     "RelationshipCell",
     "Relationships",
     "ReportSource",
@@ -70,6 +72,7 @@ __all__ = [
     "heatmap",
     "item_distributions",
     "overview",
+    "plan_progress",
     "relationship_trends",
     "relationships",
     "response_rates",
