@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import date
+from datetime import UTC, date, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,16 +18,19 @@ from surveys.actions import plans, sharing
 from surveys.actions.records import PlanDraft, PlanStatus
 from surveys.cli import app
 from surveys.config import get_settings
-from surveys.invitations.delivery import render
+from surveys.invitations.delivery import import_email_roster, render
+from surveys.jobs import run_due
 from surveys.models import ShareLink
 from surveys.organisation.cycles import change_cycle_state
+from surveys.organisation.schedule import put_schedule
 from surveys.reporting import overview
 from surveys.reporting.shared_summary import PlanInput, shared_summary, staff_view
-from surveys.storage import read_session
+from surveys.storage import read_session, write_session
 from surveys.survey.form import load_survey
 from surveys.survey.submit import submit_survey
 from tests.support.backends import backends
 from tests.support.hostile import INJECTION, INVISIBLE, MARKUP, changed_tables, database_dump
+from tests.support.mail import MailServer, addresses, roster
 from tests.support.submission import full_answers, tokens
 
 ADMIN = AccountInfo(id=1, username="boss", role="admin", department_ids=None)
@@ -342,3 +345,24 @@ def test_the_command_publishes_and_revokes(
     actions = [event.action for event in audit.list_events(engine=engine)]
     assert actions[:2] == ["share.revoke", "share.publish"]
     assert audit.list_events(engine=engine)[0].actor.startswith("cli")
+
+
+def test_the_next_cycles_invitations_sent_by_the_runner_link_the_summary(
+    engine: Engine, survey: dict, mail_settings: MailServer
+) -> None:
+    q4, q1 = survey["cycles"]["2026 Q4"], survey["cycles"]["2027 Q1"]
+    change_cycle_state(engine=engine, cycle_id=q4, action="close", actor="t")
+    url = sharing.publish_summary(engine=engine, cycle_id=q4, actor="boss")
+    with write_session(engine) as session:
+        put_schedule(session=session, cycle_id=q1, actor="boss", reminder_days=())
+    emails = addresses(3)
+    import_email_roster(
+        engine=engine, data=roster(emails, ("Emergency", "ICU")), cycle_id=q1, actor="boss"
+    )
+    report = run_due(engine, datetime(2027, 1, 12, 9, tzinfo=UTC))
+    assert report.invitations_sent == 3
+    for message in mail_settings.mailbox.messages:
+        plain = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert "You said, we did: what came of the 2026 Q4 survey" in plain
+        assert url in plain and f'href="{url}"' in html
