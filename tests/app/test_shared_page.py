@@ -248,3 +248,14 @@ def test_a_thank_you_page_without_a_published_summary_says_nothing_of_it(demo: E
     at = thank_you(demo)
     assert not at.expander and not at.get("link_button")
     assert "You said, we did" not in everything_shown(at)
+
+
+def test_the_demo_publishes_2026_q3_with_its_plans(demo: Engine) -> None:
+    q3 = cycle_ids(demo)["2026 Q3"]
+    live = sharing.shared_link(engine=demo, cycle_id=q3)
+    assert live is not None and live.published_by == "attune demo"
+    summary = sharing.summary_for_cycle(engine=demo, cycle_id=q3)
+    statuses = {d.department: [p.status for p in d.plans] for d in summary.departments}
+    assert statuses["Intensive Care (ICU)"] == ["Done"]
+    assert statuses["Emergency"] == ["In progress"]
+    assert [plan.status for plan in summary.organisation_plans] == ["In progress"]
