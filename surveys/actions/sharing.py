@@ -126,9 +126,12 @@ def add_share_link(*, session: Session, cycle_id: int, actor: str) -> str:
             f"{audit.as_utc(live.published_at):%-d %b %Y}); revoke it first to make a new link"
         )
     nonce: str | None = secrets.token_urlsafe(TOKEN_BYTES)
-    token = _rebuilt_token(nonce) if nonce else None
-    if token is None:
+    rebuilt = _rebuilt_token(nonce) if nonce else None
+    if rebuilt is None:
+        # No link secret: a random token, shown once; nothing in the row could rebuild it.
         nonce, token = None, secrets.token_urlsafe(TOKEN_BYTES)
+    else:
+        token = rebuilt
     session.add(
         ShareLink(
             cycle_id=cycle_id,
