@@ -2,7 +2,8 @@
 
 Everything shown comes from a `SharedSummary` (surveys/reporting/shared_summary.py); numbers
 are only formatted here. Names and plan text are shown as plain text: plan text through
-`st.text`, names inside Markdown with every punctuation character escaped.
+`st.text` (Markdown, even escaped, links a bare web address); department and division names
+inside Markdown with every punctuation character escaped, as the survey page shows them.
 """
 
 from __future__ import annotations
@@ -56,15 +57,17 @@ def _dimension_line(dimension: DimensionFigure, minimum: int) -> str:
 
 
 def _plan(plan: PlanForStaff) -> None:
+    # Plan text only through st.text: Markdown, even escaped, turns a bare web address in a
+    # title into a link.
     with st.container(border=True, gap="small"):
         with st.container(horizontal=True, horizontal_alignment="distribute", gap="small"):
-            st.markdown(f"**{escape_all_markdown(plan.title)}**", width="content")
+            st.text(plan.title)
             st.badge(plan.status, color="gray" if plan.status != "Done" else "blue")
         if plan.addresses:
-            quiet(f"About: {plan.addresses}")
+            st.text(f"About: {plan.addresses}")
         st.text(plan.actions)
         if plan.owner:
-            quiet(f"Led by {plan.owner}")
+            st.text(f"Led by {plan.owner}")
 
 
 def _plans(plans: tuple[PlanForStaff, ...]) -> None:
