@@ -45,6 +45,7 @@ RESULTS_PAGES = {
     "relationships.py",
     "items.py",
     "comments.py",
+    "action_plans.py",  # managers' and administrators' alike (wt-actions)
 }
 ADMIN_PAGES = {
     "admin_cycles.py": "Manage cycles",
