@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 from typer.testing import CliRunner
 
 from surveys import audit
@@ -366,3 +366,18 @@ def test_the_next_cycles_invitations_sent_by_the_runner_link_the_summary(
         html = message.get_body(("html",)).get_content()
         assert "You said, we did: what came of the 2026 Q4 survey" in plain
         assert url in plain and f'href="{url}"' in html
+
+
+@backends()
+def test_the_share_link_table_points_at_no_answer_and_no_submission_writes_to_it(
+    engine: Engine, survey: dict
+) -> None:
+    # A share link names a cycle and who published it: never a response, a comment or a
+    # link that admitted one, and answering the survey leaves it as it was.
+    with engine.connect() as connection:
+        foreign_keys = inspect(connection).get_foreign_keys("share_link")
+    assert {key["referred_table"] for key in foreign_keys} == {"survey_cycle"}
+    sharing.publish_summary(engine=engine, cycle_id=survey["cycles"]["2026 Q3"], actor="boss")
+    before = database_dump(engine)["share_link"]
+    answer(engine, survey, 1, "Emergency", "nursing")
+    assert database_dump(engine)["share_link"] == before
