@@ -16,7 +16,7 @@ from surveys import reporting
 from surveys.actions import sharing
 from surveys.config import get_settings
 from surveys.reporting.heatmap import HeatmapRows
-from surveys.reporting.shared_summary import SharedSummary
+from surveys.reporting.shared_summary import SharedSummary, shared_figures
 from surveys.storage import DatabaseUnavailable, check_connection, make_engine, schema_is_current
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def forget_results() -> None:
     renamed, a cycle opened) that adds no response, so the data version stays the same."""
     st.cache_data.clear()
     _shared_report.clear()
-    _shared_summary.clear()
+    _shared_figures.clear()
 
 
 def _key(arguments: Mapping[str, object]) -> tuple:
@@ -313,27 +313,31 @@ def chart(draw: Callable[..., go.Figure], asked: Asked, *, alt: str, **options: 
 
 # --- Results shared with staff ---------------------------------------------------------------
 
-# Plans change without a response arriving (the data version stays the same): a shared page
-# shows a plan's new status within this many seconds.
-SHARED_SUMMARY_TTL_SECONDS = 60
 
-
-@st.cache_resource(ttl=SHARED_SUMMARY_TTL_SECONDS, show_spinner=False, max_entries=16)
-def _shared_summary(
+@st.cache_resource(ttl=600, show_spinner=False, max_entries=16)
+def _shared_figures(
     url: str, cycle_id: int, version: int, thresholds: tuple[int, int]
 ) -> SharedSummary:
+    # The costly part (an overview per department), kept until a response arrives; the plans
+    # change without one and are read on every call.
     del version, thresholds  # part of the cache key only
-    return sharing.summary_for_cycle(engine=_engine_for(url), cycle_id=cycle_id)
+    return shared_figures(_engine_for(url), cycle_id=cycle_id)
+
+
+def _summary_of(cycle_id: int) -> SharedSummary:
+    url, version, thresholds = _cached_under()
+    figures = _shared_figures(url, cycle_id, version, thresholds)
+    return sharing.summary_with_plans(engine=engine(), figures=figures)
 
 
 def shared_summary(token: str) -> SharedSummary | None:
     """The staff summary a share link opens, or None for a wrong or revoked link. The link is
-    checked on every call (a revoked link stops at once); only the summary is cached."""
+    checked and the plans read on every call (a revoked link stops, a changed plan shows, at
+    once); only the figures are cached, until a response arrives."""
     cycle_id = sharing.cycle_for_token(engine=engine(), token=token)
     if cycle_id is None:
         return None
-    url, version, thresholds = _cached_under()
-    return _shared_summary(url, cycle_id, version, thresholds)
+    return _summary_of(cycle_id)
 
 
 def previous_summary(cycle_id: int) -> sharing.SharedLink | None:
@@ -344,5 +348,4 @@ def previous_summary(cycle_id: int) -> sharing.SharedLink | None:
 def summary_of_cycle(cycle_id: int) -> SharedSummary:
     """A published cycle's staff summary (the thank-you page shows it when its link cannot
     be given out)."""
-    url, version, thresholds = _cached_under()
-    return _shared_summary(url, cycle_id, version, thresholds)
+    return _summary_of(cycle_id)

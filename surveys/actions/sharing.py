@@ -32,7 +32,12 @@ from surveys.clock import utc_now
 from surveys.config import get_settings
 from surveys.models import ShareLink, SurveyCycle
 from surveys.records import CycleState
-from surveys.reporting.shared_summary import PlanInput, SharedSummary, shared_summary
+from surveys.reporting.shared_summary import (
+    PlanInput,
+    SharedSummary,
+    shared_summary,
+    with_plans,
+)
 from surveys.storage import read_session, write_session
 from surveys.text import did_you_mean
 
@@ -239,6 +244,12 @@ def plans_for_staff(engine: Engine) -> list[PlanInput]:
 def summary_for_cycle(*, engine: Engine, cycle_id: int) -> SharedSummary:
     """A cycle's staff summary with every department's plans, as its shared link shows it."""
     return shared_summary(engine, cycle_id=cycle_id, plans=plans_for_staff(engine))
+
+
+def summary_with_plans(*, engine: Engine, figures: SharedSummary) -> SharedSummary:
+    """`figures` (reporting.shared_summary.shared_figures, kept by a cache) with the plans as
+    they are now."""
+    return with_plans(figures, plans_for_staff(engine))
 
 
 def summary_for_link(*, engine: Engine, token: str) -> SharedSummary | None:

@@ -11,7 +11,7 @@ may see of a plan enters here, and the owner's name only where its author chose 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -159,15 +159,19 @@ def shared_summary(
 ) -> SharedSummary:
     """The staff summary of one cycle: the organisation's figures, then every department that
     has a released figure or a plan, each with its plans."""
+    return with_plans(shared_figures(data, cycle_id=cycle_id), plans)
+
+
+def shared_figures(data: Engine | ReportSource, *, cycle_id: int) -> SharedSummary:
+    """The summary's figures, every department listed and no plan yet (`with_plans` adds
+    them). The costly part: one overview per department, so callers may keep it longer than
+    the plans, which change without a response arriving."""
     settings = get_settings()
     with open_source(data) as opened:
         # Each department's overview reads the same rollups: read them once.
         source = _Remembered(opened)
         reference = source.reference()
         whole = overview(source, cycle_id=cycle_id, departments=None, movers=HEADLINE_DIMENSIONS)
-        by_department: dict[int | None, list[PlanInput]] = {}
-        for plan in plans:
-            by_department.setdefault(plan.department_id, []).append(plan)
         departments = []
         for department in _in_order(reference):
             own = overview(
@@ -177,18 +181,18 @@ def shared_summary(
                 selected_departments=frozenset({department.id}),
                 movers=1,
             )
-            summary = DepartmentSummary(
-                department_id=department.id,
-                department=department.name,
-                division=reference.divisions[department.division_id].name,
-                responses=own.responses,
-                index=own.index,
-                strongest=own.strongest[0] if own.strongest else None,
-                weakest=own.weakest[0] if own.weakest else None,
-                plans=staff_view(by_department.get(department.id, ())),
+            departments.append(
+                DepartmentSummary(
+                    department_id=department.id,
+                    department=department.name,
+                    division=reference.divisions[department.division_id].name,
+                    responses=own.responses,
+                    index=own.index,
+                    strongest=own.strongest[0] if own.strongest else None,
+                    weakest=own.weakest[0] if own.weakest else None,
+                    plans=(),
+                )
             )
-            if summary.shows_figures or summary.plans:
-                departments.append(summary)
     return SharedSummary(
         organisation=settings.organisation_name.strip(),
         cycle_id=whole.cycle_id,
@@ -196,8 +200,28 @@ def shared_summary(
         previous_cycle=whole.previous_cycle,
         overview=whole,
         departments=tuple(departments),
-        organisation_plans=staff_view(by_department.get(None, ())),
+        organisation_plans=(),
         minimum=settings.min_group_size,
+    )
+
+
+def with_plans(figures: SharedSummary, plans: Sequence[PlanInput]) -> SharedSummary:
+    """The summary with each department's plans, as staff may see them; a department stays
+    only if it has a released figure or a plan."""
+    by_department: dict[int | None, list[PlanInput]] = {}
+    for plan in plans:
+        by_department.setdefault(plan.department_id, []).append(plan)
+    departments = []
+    for department in figures.departments:
+        listed = replace(
+            department, plans=staff_view(by_department.get(department.department_id, ()))
+        )
+        if listed.shows_figures or listed.plans:
+            departments.append(listed)
+    return replace(
+        figures,
+        departments=tuple(departments),
+        organisation_plans=staff_view(by_department.get(None, ())),
     )
 
 

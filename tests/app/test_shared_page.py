@@ -259,3 +259,13 @@ def test_the_demo_publishes_2026_q3_with_its_plans(demo: Engine) -> None:
     assert statuses["Intensive Care (ICU)"] == ["Done"]
     assert statuses["Emergency"] == ["In progress"]
     assert [plan.status for plan in summary.organisation_plans] == ["In progress"]
+
+
+def test_a_plan_made_after_the_page_was_opened_shows_on_the_next_visit(demo: Engine) -> None:
+    token = republish(demo)
+    at = open_link(token)
+    assert "What will be done: rota review." not in [element.value for element in at.text]
+    add_plan(demo, "Oncology", "Rota review", "", show=False)
+    at.run()
+    assert not at.exception
+    assert "What will be done: rota review." in [element.value for element in at.text]
