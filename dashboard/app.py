@@ -1,7 +1,8 @@
 """Entry point: page config, who is signed in, and routing by role.
 
 Staff arrive with a survey link (`/survey?token=...`) and only ever see the survey, with no
-navigation and no sign-in. Everyone else signs in first; administrators get the
+navigation and no sign-in; a share link (`/shared?k=...`) opens one cycle's published summary
+for staff and nothing else. Everyone else signs in first; administrators get the
 administration pages, managers the results for their own departments.
 """
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import PAGE_ICON, auth
+from surveys.actions.sharing import SHARE_PARAMETER, SHARE_PATH
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
 # (file, title, icon, url path) of the results pages, in sidebar order.
@@ -32,6 +34,7 @@ ADMIN_PAGES = (
     ("admin_cycles.py", "Manage cycles", ":material/edit_calendar:", "manage-cycles"),
     ("admin_invitations.py", "Invitations", ":material/forward_to_inbox:", "invitations"),
     ("admin_response_rates.py", "Response rates", ":material/monitoring:", "response-rates"),
+    ("admin_sharing.py", "Share results", ":material/campaign:", "share-results"),
     ("admin_organisation.py", "Departments", ":material/account_tree:", "departments"),
     ("admin_staff_groups.py", "Staff groups", ":material/groups:", "staff-groups"),
     ("admin_accounts.py", "Accounts", ":material/manage_accounts:", "accounts"),
@@ -64,6 +67,15 @@ if "token" in st.query_params:
     # a "page not found" dialog over the survey; a hidden default page hands over instead.
     start = st.Page(to_survey, title="Staff survey", default=True, visibility="hidden")
     navigation = st.navigation([start, survey], position="hidden")
+elif SHARE_PARAMETER in st.query_params:
+    # Checked before anyone's sign-in: the link alone decides, and it opens only the summary.
+    shared = st.Page(PAGES / "shared.py", title="You said, we did", url_path=SHARE_PATH)
+
+    def to_shared() -> None:
+        st.switch_page(shared, query_params=st.query_params.to_dict())
+
+    start = st.Page(to_shared, title="You said, we did", default=True, visibility="hidden")
+    navigation = st.navigation([start, shared], position="hidden")
 else:
     account = auth.current_account()
     if account is None:
@@ -77,7 +89,8 @@ else:
                     st.Page(
                         PAGES / "sign_in.py", title="Sign in", url_path=url, visibility="hidden"
                     )
-                    for *_, url in SIGNED_IN_PAGES
+                    # A share link that lost its token is just another address to sign in at.
+                    for url in (*(page[-1] for page in SIGNED_IN_PAGES), SHARE_PATH)
                 ),
             ],
             position="hidden",

@@ -13,8 +13,10 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from surveys import reporting
+from surveys.actions import sharing
 from surveys.config import get_settings
 from surveys.reporting.heatmap import HeatmapRows
+from surveys.reporting.shared_summary import SharedSummary, shared_figures
 from surveys.storage import DatabaseUnavailable, check_connection, make_engine, schema_is_current
 
 if TYPE_CHECKING:
@@ -122,6 +124,7 @@ def forget_results() -> None:
     renamed, a cycle opened) that adds no response, so the data version stays the same."""
     st.cache_data.clear()
     _shared_report.clear()
+    _shared_figures.clear()
 
 
 def _key(arguments: Mapping[str, object]) -> tuple:
@@ -324,3 +327,43 @@ def chart(draw: Callable[..., go.Figure], asked: Asked, *, alt: str, **options: 
     url, version, thresholds = _cached_under()
     drawing = f"{draw.__module__}.{draw.__qualname__}"
     _chart(drawing, _key(options), asked.name, url, version, thresholds, asked.arguments, alt, draw)
+
+
+# --- Results shared with staff ---------------------------------------------------------------
+
+
+@st.cache_resource(ttl=600, show_spinner=False, max_entries=16)
+def _shared_figures(
+    url: str, cycle_id: int, version: int, thresholds: tuple[int, int]
+) -> SharedSummary:
+    # The costly part (an overview per department), kept until a response arrives; the plans
+    # change without one and are read on every call.
+    del version, thresholds  # part of the cache key only
+    return shared_figures(_engine_for(url), cycle_id=cycle_id)
+
+
+def _summary_of(cycle_id: int) -> SharedSummary:
+    url, version, thresholds = _cached_under()
+    figures = _shared_figures(url, cycle_id, version, thresholds)
+    return sharing.summary_with_plans(engine=engine(), figures=figures)
+
+
+def shared_summary(token: str) -> SharedSummary | None:
+    """The staff summary a share link opens, or None for a wrong or revoked link. The link is
+    checked and the plans read on every call (a revoked link stops, a changed plan shows, at
+    once); only the figures are cached, until a response arrives."""
+    cycle_id = sharing.cycle_for_token(engine=engine(), token=token)
+    if cycle_id is None:
+        return None
+    return _summary_of(cycle_id)
+
+
+def previous_summary(cycle_id: int) -> sharing.SharedLink | None:
+    """The published summary of the cycle before this one, if there is one."""
+    return sharing.previous_summary(engine=engine(), cycle_id=cycle_id)
+
+
+def summary_of_cycle(cycle_id: int) -> SharedSummary:
+    """A published cycle's staff summary (the thank-you page shows it when its link cannot
+    be given out)."""
+    return _summary_of(cycle_id)

@@ -59,6 +59,8 @@ ACTION_WORDS: dict[str, str] = {
     "plan.update": "Changed an action plan",
     "plan.status": "Changed an action plan's status",
     "plan.note": "Added a progress note to an action plan",
+    "share.publish": "Published a cycle's summary for staff",
+    "share.revoke": "Revoked the link to a cycle's summary for staff",
     "demo.load": "Loaded the demo",
     "database.create": "Created the database",
     "database.upgrade": "Upgraded the database",

@@ -28,14 +28,15 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Engine, insert
-from sqlmodel import Session
+from sqlalchemy import Engine, insert, select
+from sqlmodel import Session, col
 
 from surveys import audit
 from surveys.access.accounts import DemoAccounts, create_demo_accounts
+from surveys.actions import sharing
 from surveys.demo_plans import write_plans
 from surveys.instruments import builtin_instrument
-from surveys.models import Comment, Invitation
+from surveys.models import Comment, Invitation, SurveyCycle
 
 # The session-taking building blocks: the demo builds everything in one transaction.
 from surveys.organisation.catalogue import instrument_items, register_instrument
@@ -113,6 +114,8 @@ class DemoSummary:
     comments: int
     seconds: float
     accounts: DemoAccounts | None = None  # None only in _load's interim summary
+    # The published staff summary of the newest closed cycle: its full link (shown once).
+    shared_link: str | None = None
 
 
 def quarterly_cycles(count: int, last_quarter_start: date) -> list[tuple[str, date, date]]:
@@ -205,6 +208,9 @@ def load_demo(
         # An admin and a manager to sign in with.
         accounts = create_demo_accounts(session=session, actor=actor)
         write_plans(session=session, today=today, actor=actor)
+        # "You said, we did": the newest closed cycle's summary, with the plans above,
+        # published for staff.
+        shared_link = _publish_last_closed(session, actor)
         audit.record(
             session=session,
             actor=actor,
@@ -222,7 +228,25 @@ def load_demo(
             connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
         connection.exec_driver_sql("ANALYZE")
     seconds = time.perf_counter() - started
-    return DemoSummary(**{**summary.__dict__, "seconds": seconds, "accounts": accounts})
+    return DemoSummary(
+        **{
+            **summary.__dict__,
+            "seconds": seconds,
+            "accounts": accounts,
+            "shared_link": shared_link,
+        }
+    )
+
+
+def _publish_last_closed(session: Session, actor: str) -> str | None:
+    closed = session.scalars(
+        select(SurveyCycle)
+        .where(col(SurveyCycle.state) == CycleState.closed.value)
+        .order_by(col(SurveyCycle.opens).desc())
+    ).first()
+    if closed is None or closed.id is None:
+        return None
+    return sharing.add_share_link(session=session, cycle_id=closed.id, actor=actor)
 
 
 def _load(session: Session, scale: Scale, rng: np.random.Generator, today: date) -> DemoSummary:

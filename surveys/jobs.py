@@ -29,6 +29,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 from sqlmodel import Session, col
 
 from surveys import audit
+from surveys.actions.sharing import previous_summary
 from surveys.clock import utc_now
 from surveys.invitations.delivery import (
     MailError,
@@ -357,6 +358,8 @@ def _deliver(
     not_needed = 0
     server_down = False
     reason = ""
+    # "You said, we did": the previous cycle's published summary, linked in every message.
+    shared = previous_summary(engine=engine, cycle_id=info.cycle_id)
     with (mailer_factory or open_mailer)() as mailer:
         while not server_down:
             claimed = _claim(engine, info.cycle_id, step, now, me)
@@ -394,6 +397,7 @@ def _deliver(
                         intro=info.intro,
                         link=survey_url(link_token(row.nonce)),
                         reminder=reminder,
+                        shared=shared,
                     )
                     mailer.send(build_message(to=row.address, rendered=rendered))
                 except MailError as error:

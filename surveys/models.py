@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -572,3 +573,39 @@ class ActionPlanNote(SQLModel, table=True):
     written_on: date
     author: str = Field(max_length=120)
     text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ShareLink(SQLModel, table=True):
+    """A cycle's staff summary, published through a link anyone holding it may open.
+
+    The link's token is never stored: only its SHA-256 hash. With ATTUNE_LINK_SECRET set the
+    token is rebuilt from `nonce` and the secret (as emailed invitations are), so the link can
+    be shown again and put in the next cycle's thank-you page and emails; without it `nonce` is
+    empty and the token was shown once, when it was made. A revoked link stays revoked: a new
+    publication makes a new row. At most one live link per cycle.
+    """
+
+    __tablename__ = "share_link"
+    __table_args__ = (
+        Index(
+            "ix_share_link_live",
+            "cycle_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("survey_cycle.id", ondelete="CASCADE"), nullable=False)
+    )
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    nonce: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, unique=True)
+    )
+    published_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    published_by: str = Field(max_length=120)
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

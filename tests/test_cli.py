@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -13,10 +14,12 @@ from surveys.cli import actor, app
 from surveys.config import get_settings
 from surveys.instruments import BUILTIN_DIR
 from surveys.models import Response
-from surveys.storage import make_engine, migrate, read_session
+from surveys.storage import MIGRATIONS_DIR, make_engine, migrate, read_session
 from tests.support.accounts import PASSWORD
 
 runner = CliRunner()
+# The newest migration: what a fresh `attune db upgrade` reaches.
+HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -33,6 +36,8 @@ def test_upgrade_then_demo_then_demo_if_empty() -> None:
     assert "Loaded the hospital demo: 14 departments" in result.output
     # The demo accounts' password is shown this once (the domain returns it; the CLI prints).
     assert "Demo accounts: admin and ed.manager. Password: " in result.output
+    # And the link to 2026 Q3's summary for staff, published by the demo, also shown once.
+    assert f"(you said, we did): {get_settings().base_url}/shared?k=" in result.output
     engine = make_engine(get_settings().database_url)
     with read_session(engine) as session:
         responses = session.scalar(select(func.count()).select_from(Response))
@@ -52,16 +57,16 @@ def test_upgrade_says_whether_it_created_upgraded_or_found_the_schema_current(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
     created = invoke("db", "upgrade")
     assert created.exit_code == 0, created.output
-    assert created.output == f"Created the database at sqlite:///{path} (schema 0007).\n"
+    assert created.output == f"Created the database at sqlite:///{path} (schema {HEAD}).\n"
     again = invoke("db", "upgrade")
-    assert again.output == f"Schema is up to date at sqlite:///{path} (schema 0007).\n"
+    assert again.output == f"Schema is up to date at sqlite:///{path} (schema {HEAD}).\n"
     older = tmp_path / "older.db"
     migrate(make_engine(f"sqlite:///{older}"), "0003")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{older}")
     upgraded = invoke("db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
     assert upgraded.output == (
-        f"Upgraded the database at sqlite:///{older} from schema 0003 to 0007.\n"
+        f"Upgraded the database at sqlite:///{older} from schema 0003 to {HEAD}.\n"
     )
 
 
@@ -78,6 +83,8 @@ def test_every_change_made_on_the_command_line_is_audited(
         invoke("demo"),
         invoke(*INVITE, "--out", str(tmp_path / "links.csv")),
         invoke("invite", "--open", "--cycle", "2026 Q4"),
+        invoke("share", "revoke", "--cycle", "2026 Q3"),
+        invoke("share", "publish", "--cycle", "2026 Q3"),
         runner.invoke(app, [*ADD_ADMIN, "--password-stdin"], input=f"{PASSWORD}\n"),
         invoke("user", "disable", "chief"),
         invoke("backup", str(tmp_path / "attune.backup")),
@@ -88,13 +95,18 @@ def test_every_change_made_on_the_command_line_is_audited(
     restored = invoke("restore", str(tmp_path / "attune.backup"))
     assert restored.exit_code == 0, restored.output
     events = audit.list_events(engine=make_engine(get_settings().database_url))
-    assert [event.action for event in reversed(events)] == [
+    # The demo's action plans (plan.*) are recorded too; they are the action plans' tests' own.
+    actions = [event.action for event in reversed(events) if not event.action.startswith("plan.")]
+    assert actions == [
         "database.create",
         "account.create",
         "account.create",
+        "share.publish",  # the demo's summary of 2026 Q3 for staff
         "demo.load",
         "invitations.create",
         "invitations.open_link",
+        "share.revoke",
+        "share.publish",
         "account.create",
         "account.disable",
         "database.restore",
@@ -102,7 +114,7 @@ def test_every_change_made_on_the_command_line_is_audited(
     assert {event.actor for event in events} == {actor()}
     assert actor().startswith("cli:")
     assert events[0].detail == "attune.backup"
-    assert events[-1].detail == "schema 0007"
+    assert events[-1].detail == f"schema {HEAD}"
 
 
 def test_demo_before_upgrade_says_what_to_run() -> None:

@@ -188,6 +188,7 @@ with st.expander("Preview of the invitation", expanded=False):
             intro=plan.intro,
             link="(each person's own link)",
             reminder=False,
+            shared=resources.previous_summary(scheduled_id),
         )
     except ValueError as error:
         st.error(auth.plain(error), icon=":material/error:")

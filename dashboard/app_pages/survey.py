@@ -13,7 +13,7 @@ import secrets
 
 import streamlit as st
 
-from dashboard import PAGE_ICON, resources
+from dashboard import PAGE_ICON, resources, shared_view
 from dashboard import survey_form as ui
 from dashboard.filters import on_a_phone
 from surveys.survey.drafts import (
@@ -45,6 +45,8 @@ PROBLEM = "survey_problem"
 FAILURE = "survey_failure"
 UNAVAILABLE = "survey_unavailable"
 DONE = "survey_done"
+# The cycle just answered: its thank-you links the previous cycle's shared summary.
+SHARED_BEFORE = "survey_shared_before"
 # The step whose Next found something to say: unanswered questions, a comment too long.
 CHECKED = "survey_checked_step"
 # An open link's resume key (in the address), and what became of the draft.
@@ -71,6 +73,27 @@ def show_unavailable(message: str) -> None:
     st.stop()
 
 
+def shared_summary(cycle_id: int | None) -> None:
+    """ "You said, we did": the published summary of the cycle before this one, if any."""
+    if not cycle_id:
+        return
+    published = resources.previous_summary(cycle_id)
+    if published is None:
+        return
+    st.subheader("You said, we did", anchor=False)
+    st.markdown(
+        f"What came of the {escape_markdown(published.cycle)} survey: the results, and what "
+        "is being done about them."
+    )
+    if published.url:
+        st.link_button(
+            f"Read the {published.cycle} summary", published.url, icon=":material/campaign:"
+        )
+    else:
+        with st.expander(f"Read the {published.cycle} summary"):
+            shared_view.render(resources.summary_of_cycle(published.cycle_id))
+
+
 if st.session_state.get(DONE):
     st.title("Thank you", anchor=False)
     st.success("Your answers have been saved anonymously.", icon=":material/check_circle:")
@@ -78,6 +101,7 @@ if st.session_state.get(DONE):
         "They will be combined with your colleagues' answers and shown only for groups large "
         "enough that no one can be picked out. You can close this page now."
     )
+    shared_summary(st.session_state.get(SHARED_BEFORE))
     st.stop()
 if st.session_state.get(UNAVAILABLE):
     show_unavailable(st.session_state[UNAVAILABLE])
@@ -218,6 +242,7 @@ def submit() -> None:
         st.session_state[DONE] = True
         # Its draft is gone with the submission; the address no longer needs the key.
         st.query_params.pop(RESUME_PARAMETER, None)
+        st.session_state[SHARED_BEFORE] = form.cycle_id
 
 
 def chosen_workplace() -> tuple[str | None, str | None]:

@@ -50,3 +50,6 @@ def demo(
         f"{summary.answers:,} answers, {summary.comments:,} comments "
         f"in {summary.seconds:.1f} s."
     )
+    if summary.shared_link:
+        # Staff open this without signing in; administrators find it under "Share results".
+        typer.echo(f"Results shared with staff (you said, we did): {summary.shared_link}")

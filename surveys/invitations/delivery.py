@@ -33,6 +33,7 @@ from sqlalchemy import Engine, insert, select
 from sqlmodel import Session, col
 
 from surveys import audit
+from surveys.actions.sharing import SharedLink, previous_summary
 from surveys.config import get_settings
 from surveys.invitations import links
 from surveys.invitations.roster import RosterError, RosterKind, RosterProblem, _check_cycle, _parse
@@ -173,8 +174,17 @@ def sender_name() -> str:
 
 
 def render(
-    *, cycle: str, closes: date, subject: str, intro: str, link: str, reminder: bool
+    *,
+    cycle: str,
+    closes: date,
+    subject: str,
+    intro: str,
+    link: str,
+    reminder: bool,
+    shared: SharedLink | None = None,
 ) -> Rendered:
+    """The message; `shared` is the previous cycle's published summary for staff, linked
+    when its link can be given out ("you said, we did")."""
     subject = clean_subject(subject) or default_subject(cycle, reminder=reminder)
     intro = clean_intro(intro)
     values = {
@@ -188,6 +198,8 @@ def render(
         "sender": sender_name(),
         "minutes": SURVEY_MINUTES,
         "min_group": get_settings().min_group_size,
+        "shared_cycle": shared.cycle if shared is not None and shared.url else None,
+        "shared_link": shared.url if shared is not None else None,
     }
     environment = _templates()
     return Rendered(
@@ -373,6 +385,7 @@ def send_test_email(*, engine: Engine, cycle_id: int, to: str, actor: str) -> No
         intro=schedule.intro,
         link=f"{get_settings().base_url}/survey?token=test-email-no-survey",
         reminder=False,
+        shared=previous_summary(engine=engine, cycle_id=cycle_id),
     )
     with open_mailer() as mailer:
         mailer.send(build_message(to=address, rendered=rendered))

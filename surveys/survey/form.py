@@ -119,6 +119,8 @@ class SurveyForm:
     min_comment_group_size: int
     # Answers so far are kept, encrypted with the link, until submitted (ATTUNE_SURVEY_DRAFTS).
     keeps_drafts: bool = False
+    # The cycle's id: the thank-you page links the previous cycle's shared summary.
+    cycle_id: int = 0
 
     def questions(self) -> list[tuple[Step, Question]]:
         return [(step, question) for step in self.steps for question in step.questions]
@@ -312,6 +314,7 @@ def _read_context(session: Session, invitation: Invitation) -> _Context:
         min_group_size=settings.min_group_size,
         min_comment_group_size=settings.min_comment_group_size,
         keeps_drafts=settings.survey_drafts,
+        cycle_id=cycle.id or 0,
     )
     return _Context(invitation, cycle, form, stored_instrument.id or 0)
 

@@ -45,11 +45,13 @@ RESULTS_PAGES = {
     "relationships.py",
     "items.py",
     "comments.py",
+    "action_plans.py",  # managers' and administrators' alike (wt-actions)
 }
 ADMIN_PAGES = {
     "admin_cycles.py": "Manage cycles",
     "admin_invitations.py": "Invitations",
     "admin_response_rates.py": "Response rates",
+    "admin_sharing.py": "Share results",
     "admin_organisation.py": "Departments",
     "admin_staff_groups.py": "Staff groups",
     "admin_accounts.py": "Accounts",

@@ -138,6 +138,7 @@ ADMINISTRATION_PAGES = [
     "Manage cycles",
     "Invitations",
     "Response rates",
+    "Share results",
     "Departments",
     "Staff groups",
     "Accounts",
