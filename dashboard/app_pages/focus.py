@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from dashboard import filters, resources
 from surveys.reporting import FocusArea
 
-# The action plans page (issue 15): "Start an action plan" opens it once it exists.
-ACTION_PLANS_PAGE = Path(__file__).with_name("action_plans.py")
+ACTION_PLANS_PAGE = "app_pages/action_plans.py"
 KIND_WORDS = {"driver": "Key driver", "relationship": "Relationship", "decline": "Decline"}
 
 
 def start_plan(area: FocusArea) -> None:
     """Hand the focus area to the action plan form, and open it."""
     st.session_state["plan_prefill"] = area.prefill()
-    if ACTION_PLANS_PAGE.exists():
-        st.switch_page(ACTION_PLANS_PAGE)
-    st.info(f"Action plans arrive soon: “{area.title}” is kept for the plan form.")
+    st.switch_page(ACTION_PLANS_PAGE)
 
 
 st.title("Focus areas")

@@ -40,12 +40,13 @@ from tests.support.app import PAGES, account_id, build_hospital, new_app, signed
 
 RESULTS_PAGES = {
     "overview.py",
+    "focus.py",
     "trends.py",
     "heatmap.py",
     "relationships.py",
     "items.py",
     "comments.py",
-    "action_plans.py",  # managers' and administrators' alike (wt-actions)
+    "action_plans.py",
 }
 ADMIN_PAGES = {
     "admin_cycles.py": "Manage cycles",

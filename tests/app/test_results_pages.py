@@ -23,7 +23,7 @@ from surveys.models import Account, Department, Division
 from surveys.organisation.cycles import create_cycle, list_cycles
 from surveys.storage import make_engine, migrate, read_session
 from tests.support.accounts import use_fast_hashing
-from tests.support.app import PAGES
+from tests.support.app import PAGES, signed_in
 
 RESULTS_PAGES = {
     "overview.py": "Overview",
@@ -553,8 +553,9 @@ def test_a_manager_below_the_driver_minimum_is_told_why_and_shown_no_driver(
     assert len(charts_of(at)) == 1
 
 
-def test_focus_areas_name_the_emergency_story_and_keep_a_plan_for_the_form(demo: Engine) -> None:
-    at = page_as(demo, "ed.manager", "focus.py").run()
+def test_focus_areas_name_the_emergency_story_and_open_a_plan_from_it(demo: Engine) -> None:
+    at = signed_in(demo, "ed.manager")
+    at.switch_page("app_pages/focus.py").run()
     assert not at.exception
     assert [subheader.value for subheader in at.subheader] == ["Emergency"]
     texts = [text.value for text in at.text]
@@ -564,15 +565,7 @@ def test_focus_areas_name_the_emergency_story_and_keep_a_plan_for_the_form(demo:
     # Text and buttons alternate: title, reason, button, for each focus area.
     buttons[(position - 0) // 2].click().run()
     assert not at.exception
-    prefill = at.session_state["plan_prefill"]
-    assert prefill["from_group"] == "nursing" and prefill["to_group"] == "physicians"
-    assert prefill["department_id"] == department_id(demo, "Emergency")
-    assert set(prefill) == {
-        "department_id",
-        "dimension_key",
-        "from_group",
-        "to_group",
-        "title",
-        "reason",
-    }
-    assert any("Action plans arrive soon" in info.value for info in at.info)
+    # The action plan form opens, filled in from the focus area, which it then lets go of.
+    assert at.text_input(key="plan_new_title").value == "Nursing staff and physicians"
+    assert at.radio(key="plan_new_addresses").value == "relationship"
+    assert "plan_prefill" not in at.session_state
