@@ -52,16 +52,16 @@ def test_upgrade_says_whether_it_created_upgraded_or_found_the_schema_current(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
     created = invoke("db", "upgrade")
     assert created.exit_code == 0, created.output
-    assert created.output == f"Created the database at sqlite:///{path} (schema 0006).\n"
+    assert created.output == f"Created the database at sqlite:///{path} (schema 0011).\n"
     again = invoke("db", "upgrade")
-    assert again.output == f"Schema is up to date at sqlite:///{path} (schema 0006).\n"
+    assert again.output == f"Schema is up to date at sqlite:///{path} (schema 0011).\n"
     older = tmp_path / "older.db"
     migrate(make_engine(f"sqlite:///{older}"), "0003")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{older}")
     upgraded = invoke("db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
     assert upgraded.output == (
-        f"Upgraded the database at sqlite:///{older} from schema 0003 to 0006.\n"
+        f"Upgraded the database at sqlite:///{older} from schema 0003 to 0011.\n"
     )
 
 
@@ -102,7 +102,7 @@ def test_every_change_made_on_the_command_line_is_audited(
     assert {event.actor for event in events} == {actor()}
     assert actor().startswith("cli:")
     assert events[0].detail == "attune.backup"
-    assert events[-1].detail == "schema 0006"
+    assert events[-1].detail == "schema 0011"
 
 
 def test_demo_before_upgrade_says_what_to_run() -> None:
@@ -153,3 +153,38 @@ def test_every_command_has_help(command: list[str]) -> None:
     result = invoke(*command, "--help")
     assert result.exit_code == 0
     assert "Usage" in result.output
+
+
+def test_run_due_status_reports_the_last_run_and_fails_when_it_is_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert invoke("db", "upgrade").exit_code == 0
+    never = invoke("run-due", "--status")
+    assert never.exit_code == 1
+    assert "no job runner has finished a run yet" in never.output
+    assert invoke("run-due", "--now", "2026-10-01T09:00:00+00:00").exit_code == 0
+    fresh = invoke("run-due", "--status")
+    assert fresh.exit_code == 0, fresh.output
+    assert "last run finished" in fresh.output
+    # A second run updates the same runner's row rather than adding one.
+    assert invoke("run-due").exit_code == 0
+    assert len(invoke("run-due", "--status").output.splitlines()) == 1
+    monkeypatch.setenv("ATTUNE_WORKER_STALE_SECONDS", "600")
+    late = invoke("run-due", "--status", "--now", "2099-01-01T00:00:00+00:00")
+    assert late.exit_code == 1
+    assert "in the last 600 s" in late.output
+
+
+def test_run_due_status_fails_when_the_latest_run_failed() -> None:
+    from surveys.jobs import heartbeats, record_heartbeat
+
+    assert invoke("db", "upgrade").exit_code == 0
+    engine = make_engine(get_settings().database_url)
+    record_heartbeat(engine, succeeded=True, worker="host-a")
+    record_heartbeat(engine, succeeded=False, worker="host-b")
+    assert [beat.worker for beat in heartbeats(engine)] == ["host-b", "host-a"]
+    result = invoke("run-due", "--status")
+    assert result.exit_code == 1
+    assert "host-b: last run FAILED" in result.output
+    assert "the latest run failed" in result.output
+    engine.dispose()
