@@ -173,9 +173,11 @@ class LoadResult:
 # --- The database ------------------------------------------------------------------------------
 
 
-def prepare_database(*, database_url: str, pages: int) -> list[Respondent]:
+def prepare_database(*, database_url: str, pages: int, spread: bool = True) -> list[Respondent]:
     """A migrated database with one open cycle and a personal link per respondent, spread
-    over two departments and every staff group (so both shared and separate rollup rows)."""
+    over two departments and every staff group (so both shared and separate rollup rows), or
+    (not `spread`) all in one department and staff group, so that their responses add up to
+    figures that can be shown."""
     engine = make_engine(database_url)
     migrate(engine)
     links: list[tuple[int, str, str, str]] = []
@@ -200,7 +202,7 @@ def prepare_database(*, database_url: str, pages: int) -> list[Respondent]:
             for group in staff_groups(session=session)
         ]
         for number in range(1, pages + 1):
-            department, department_id, group = cells[number % len(cells)]
+            department, department_id, group = cells[number % len(cells) if spread else 0]
             (token,) = create_invitations(
                 session=session,
                 cycle_id=cycle_id,
