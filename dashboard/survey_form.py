@@ -79,7 +79,7 @@ def comment_box(form: SurveyForm, over_the_limit: str | None = None) -> None:
     if over_the_limit:
         st.error(
             f"Your comment is {over_the_limit}. Please shorten it. "
-            "Your text is still in the box; nothing is saved until you submit.",
+            "Your text is still in the box; nothing counts until you submit.",
             icon=":material/error:",
         )
 
@@ -144,12 +144,19 @@ def fixed_workplace(form: SurveyForm) -> None:
 def privacy_statement(form: SurveyForm) -> None:
     st.header("Your answers are anonymous", anchor=False)
     stored, never = st.columns(2, gap="medium")
+    opens_them = "this page's address, once you start," if form.is_open_link else "your link"
+    kept = (
+        f"- until you submit, your answers so far, locked so that only {opens_them} opens them\n"
+        if form.keeps_drafts
+        else ""
+    )
     with stored:
         st.markdown(
             "**What we store**\n"
             "- your answers\n"
             "- your comment, if you write one, exactly as written\n"
-            "- the survey, your department and your staff group"
+            "- the survey, your department and your staff group\n"
+            f"{kept}"
         )
     link = (
         "- anything about your link: it is the same for everyone\n"
@@ -170,6 +177,17 @@ def privacy_statement(form: SurveyForm) -> None:
         f"and comments only for groups of at least {form.min_comment_group_size}. "
         "Comments are read as written, so please leave out names and anything that could "
         "identify you or someone else."
+    )
+
+
+def until_submitted(form: SurveyForm) -> str:
+    """What happens to the answers before Submit, said on the review."""
+    if not form.keeps_drafts:
+        return "Nothing is saved until you press Submit. You can still change any answer."
+    where = "this page's address" if form.is_open_link else "your link"
+    return (
+        "Your answers count only once you press Submit. Until then they are kept, locked, so "
+        f"that {where} brings them back if you leave. You can still change any answer."
     )
 
 

@@ -185,6 +185,12 @@ class Settings(BaseSettings):
         description="`attune run-due --status` fails when no runner finished a run for this "
         "many seconds (the loop runs every minute).",
     )
+    survey_drafts: bool = Field(
+        default=True,
+        validation_alias="ATTUNE_SURVEY_DRAFTS",
+        description="Keep each respondent's answers so far, encrypted with their link, "
+        "until they submit or the cycle closes.",
+    )
 
     @field_validator("time_zone")
     @classmethod

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -342,6 +343,29 @@ class SubmissionReceipt(SQLModel, table=True):
 
     key_hash: str = Field(sa_column=Column(String(64), primary_key=True))
     cycle_id: int = Field(foreign_key="survey_cycle.id")
+
+
+class SurveyDraft(SQLModel, table=True):
+    """A respondent's answers so far, encrypted with a key only their link gives
+    (surveys/survey/drafts.py), so that a reload, a lost connection or a restarted server
+    loses nothing. Deleted by the submission's own transaction and when the cycle closes.
+
+    The id is derived from the link, not counted or drawn: the server can find a draft only
+    with the link, and nothing here points at the invitation. No time is stored; without a
+    rowid SQLite keeps drafts in (random-looking) id order, not in the order they were saved.
+    """
+
+    __tablename__ = "survey_draft"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    cycle_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("survey_cycle.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    nonce: bytes = Field(sa_column=Column(LargeBinary(12), nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class AccountRole(StrEnum):

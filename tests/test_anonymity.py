@@ -46,6 +46,8 @@ from tests.support.backends import backends
 # moves in steps.
 ROLLUP_TABLES = ("cell_rollup", "item_rollup", "score_rollup", "relationship_rollup")
 ANSWER_TABLES = (
+    # A respondent's answers so far, encrypted under their link (surveys/survey/drafts.py).
+    "survey_draft",
     "response",
     "answer",
     "comment",

@@ -31,11 +31,15 @@ def response_ids(engine: Engine) -> set[int]:
         return set(session.scalars(select(Response.id)))
 
 
-def orderings(engine: Engine, table: str, key: str, where: str = "") -> dict[str, list]:
-    """Every order in which the database can list `table`'s rows, as lists of `key`."""
+def orderings(
+    engine: Engine, table: str, key: str, where: str = "", *, rowid: bool = True
+) -> dict[str, list]:
+    """Every order in which the database can list `table`'s rows, as lists of `key`
+    (`rowid=False` for a SQLite table without one)."""
     columns = {"id": "id"}
     if engine.dialect.name == "sqlite":
-        columns["rowid"] = "rowid"
+        if rowid:
+            columns["rowid"] = "rowid"
     else:
         columns |= {"ctid": "ctid", "xmin": "xmin::text::bigint"}
     with engine.connect() as connection:
@@ -221,3 +225,57 @@ def test_comment_analyses_never_group_comments_more_finely_than_their_release(
                 text("SELECT COUNT(*) FROM comment_analysis GROUP BY xmin::text")
             ).scalars()
             assert all(size >= 4 for size in sizes)
+
+
+@backends()
+def test_drafts_pair_with_no_invitation_and_outlive_no_submission(
+    engine: Engine, survey: dict
+) -> None:
+    """Everyone saves a draft at three steps, in an interleaved order the attacker does not
+    know; a third then submit. The drafts left, in every order the database offers, do
+    not pair with the unused invitations they belong to; none of a submitted link is left;
+    and on PostgreSQL no draft shares a transaction id with an invitation or a response."""
+    from surveys.invitations.links import hash_token
+    from surveys.survey.drafts import Draft, draft_secret, save_draft
+
+    links = tokens(engine, survey, PEOPLE)
+    chance = random.Random(23)
+    form = load_survey(engine=engine, token=links[0])
+    saves = [(token, step) for token in links for step in (1, 2, 3)]
+    chance.shuffle(saves)
+    saves.sort(key=lambda save: save[1])  # everyone's step 1 before anyone's step 2
+    for token, step in saves:
+        save_draft(engine=engine, token=token, draft=Draft(step=step, answers=full_answers(form)))
+    submitters = chance.sample(links, PEOPLE // 3)
+    for number, token in enumerate(submitters):
+        submit_survey(engine=engine, token=token, submission_key=f"key-{number}",
+                      answers=full_answers(form, likert=1 + number % 5))  # fmt: skip
+
+    waiting = [token for token in links if token not in submitters]
+    truth = {hash_token(token): draft_secret(token).id for token in waiting}
+    with engine.connect() as connection:
+        kept = set(connection.execute(text("SELECT id FROM survey_draft")).scalars())
+    assert kept == set(truth.values())
+
+    assert not kept & set(truth)  # a draft's id is not its link's hash
+    invitations = orderings(engine, "invitation", "token_hash", "WHERE NOT used")
+    invitations["token_hash"] = sorted(invitations["id"])
+    drafts = orderings(engine, "survey_draft", "id", rowid=False)
+    for (invitation_order, hashes), (draft_order, ids) in itertools.product(
+        invitations.items(), drafts.items()
+    ):
+        for ids_in_order in (ids, ids[::-1]):
+            correct = sum(truth[h] == d for h, d in zip(hashes, ids_in_order, strict=True))
+            # Twenty drafts: a blind guess pairs about one, and more than six almost never.
+            assert correct <= MOST_A_GUESS_GETS, (
+                f"pairing invitations by {invitation_order} with drafts by {draft_order} "
+                f"links {correct} of {len(waiting)}"
+            )
+
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+
+            def xmins(table: str) -> set[str]:
+                return set(connection.execute(text(f"SELECT xmin::text FROM {table}")).scalars())
+
+            assert not xmins("survey_draft") & (xmins("invitation") | xmins("response"))

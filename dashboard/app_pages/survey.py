@@ -2,7 +2,9 @@
 
 Steps: a privacy statement (and, for an open link, where the respondent works), one page per
 group of questions, a review, then a thank-you. Answers live in widget state kept across
-steps; nothing is stored until `submit_survey` succeeds.
+steps; at each step they are also kept as a draft encrypted with the link
+(`surveys.survey.drafts`), which the same link brings back after a reload or a lost
+connection. Nothing counts until `submit_survey` succeeds.
 """
 
 from __future__ import annotations
@@ -13,6 +15,15 @@ import streamlit as st
 
 from dashboard import PAGE_ICON, resources
 from dashboard import survey_form as ui
+from surveys.survey.drafts import (
+    RESUME_PARAMETER,
+    Draft,
+    DraftNotSaved,
+    is_resume_key,
+    load_draft,
+    new_resume_key,
+    save_draft,
+)
 from surveys.survey.form import AnswerValue, Step, SurveyForm, SurveyUnavailable, load_survey
 from surveys.survey.submit import (
     InvalidAnswer,
@@ -35,6 +46,10 @@ UNAVAILABLE = "survey_unavailable"
 DONE = "survey_done"
 # The step whose Next found something to say: unanswered questions, a comment too long.
 CHECKED = "survey_checked_step"
+# An open link's resume key (in the address), and what became of the draft.
+RESUME = "survey_resume_key"
+RESTORED = "survey_restored"
+DRAFT_FAILED = "survey_draft_failed"
 
 token = st.query_params.get("token", "")
 if st.session_state.get(LINK_KEY) != token:
@@ -45,6 +60,8 @@ if st.session_state.get(LINK_KEY) != token:
     st.session_state[STEP] = 0
     # Random per form: sending the same form twice stores it once.
     st.session_state[SUBMISSION_KEY] = secrets.token_urlsafe(32)
+    resume = st.query_params.get(RESUME_PARAMETER)
+    st.session_state[RESUME] = resume if is_resume_key(resume) else None
 
 
 def show_unavailable(message: str) -> None:
@@ -64,11 +81,33 @@ if st.session_state.get(DONE):
 if st.session_state.get(UNAVAILABLE):
     show_unavailable(st.session_state[UNAVAILABLE])
 
+
+def restore(draft: Draft) -> None:
+    """Put a kept draft back into the widgets' state, before any widget is drawn."""
+    for code, value in draft.answers.items():
+        st.session_state[ui.answer_key(code)] = value
+    if draft.comment:
+        st.session_state[ui.COMMENT_KEY] = draft.comment
+    if draft.department_id is not None:
+        st.session_state[ui.DEPARTMENT_KEY] = draft.department_id
+        st.session_state[ui.GROUP_KEY] = draft.staff_group_id
+    st.session_state[STEP] = draft.step
+    st.session_state[RESTORED] = bool(draft.answers or draft.comment)
+
+
 if FORM not in st.session_state:
     try:
         st.session_state[FORM] = load_survey(engine=resources.engine(), token=token)
     except SurveyUnavailable as unavailable:
         show_unavailable(str(unavailable))
+    kept = load_draft(
+        engine=resources.engine(),
+        token=token,
+        resume_key=st.session_state[RESUME],
+        form=st.session_state[FORM],
+    )
+    if kept is not None:
+        restore(kept)
 form: SurveyForm = st.session_state[FORM]
 last_step = len(form.steps)
 review_step = last_step + 1
@@ -80,11 +119,38 @@ def current_answers() -> dict[str, AnswerValue | None]:
     }
 
 
+def keep_draft() -> None:
+    """Keep the answers so far, encrypted with the link; a failure only says so, quietly."""
+    if not form.keeps_drafts:
+        return
+    answers = {code: value for code, value in current_answers().items() if value is not None}
+    draft = Draft(
+        step=st.session_state[STEP],
+        answers=answers,
+        comment=st.session_state.get(ui.COMMENT_KEY) or "",
+        department_id=st.session_state.get(ui.DEPARTMENT_KEY),
+        staff_group_id=st.session_state.get(ui.GROUP_KEY),
+    )
+    try:
+        save_draft(
+            engine=resources.engine(),
+            token=token,
+            draft=draft,
+            resume_key=st.session_state.get(RESUME),
+        )
+    except DraftNotSaved:
+        st.session_state[DRAFT_FAILED] = True
+    else:
+        st.session_state.pop(DRAFT_FAILED, None)
+
+
 def go_to(step: int) -> None:
     st.session_state.pop(CHECKED, None)
     st.session_state.pop(PROBLEM, None)
     st.session_state.pop(FAILURE, None)
+    st.session_state.pop(RESTORED, None)
     st.session_state[STEP] = step
+    keep_draft()
 
 
 def comment_problem(step: Step) -> str | None:
@@ -99,6 +165,7 @@ def next_from(number: int, anyway: bool) -> None:
     current = form.steps[number - 1]
     if comment_problem(current) or (not anyway and current.unanswered(current_answers())):
         st.session_state[CHECKED] = number
+        keep_draft()
         return
     go_to(number + 1)
 
@@ -112,6 +179,11 @@ def start() -> None:
             workplace_problem="Choose your department and your staff group to begin."
         )
         return
+    if form.is_open_link and form.keeps_drafts and st.session_state.get(RESUME) is None:
+        # The open link is everyone's: this respondent's own key goes into the address, so
+        # that a reload, or the address kept, brings their answers back.
+        st.session_state[RESUME] = new_resume_key()
+        st.query_params[RESUME_PARAMETER] = st.session_state[RESUME]
     go_to(1)
 
 
@@ -129,6 +201,7 @@ def submit() -> None:
             comment=st.session_state.get(ui.COMMENT_KEY),
             department_id=st.session_state.get(ui.DEPARTMENT_KEY),
             staff_group_id=st.session_state.get(ui.GROUP_KEY),
+            resume_key=st.session_state.get(RESUME),
         )
     except InvalidSubmission as problem:
         st.session_state[PROBLEM] = problem
@@ -142,6 +215,8 @@ def submit() -> None:
             if key != LINK_KEY:
                 del st.session_state[key]
         st.session_state[DONE] = True
+        # Its draft is gone with the submission; the address no longer needs the key.
+        st.query_params.pop(RESUME_PARAMETER, None)
 
 
 def chosen_workplace() -> tuple[str | None, str | None]:
@@ -159,6 +234,17 @@ def chosen_workplace() -> tuple[str | None, str | None]:
 step = st.session_state[STEP]
 problem: InvalidSubmission | None = st.session_state.get(PROBLEM)
 
+
+def draft_notes() -> None:
+    if st.session_state.get(RESTORED):
+        st.info("Your earlier answers are back.", icon=":material/history:")
+    if st.session_state.get(DRAFT_FAILED):
+        ui.quiet(
+            "Your answers so far could not be kept on the server just now. They are still "
+            "here; keep this page open until you submit."
+        )
+
+
 if step == 0:
     st.title(escape_markdown(form.title), anchor=False)
     st.markdown(escape_markdown(form.intro))
@@ -169,6 +255,7 @@ if step == 0:
             ui.workplace_pickers(form)
         else:
             ui.fixed_workplace(form)
+        draft_notes()
         ui.privacy_statement(form)
         st.markdown(
             f"{len(form.questions())} questions on {last_step} short pages, "
@@ -186,6 +273,7 @@ elif step <= last_step:
     ui.context_caption(form, *chosen_workplace())
     ui.progress(step, review_step)
     ui.step_heading(current)
+    draft_notes()
     with st.form(f"survey-step-{step}", border=False, enter_to_submit=False):
         checked = st.session_state.get(CHECKED) == step
         for item in current.questions:
@@ -214,7 +302,8 @@ else:
     ui.context_caption(form, *chosen_workplace())
     ui.progress(review_step, review_step)
     st.header("Check your answers", anchor=False)
-    ui.quiet("Nothing is saved until you press Submit. You can still change any answer.")
+    draft_notes()
+    ui.quiet(ui.until_submitted(form))
     if problem is not None:
         ui.submission_problems(problem, form)
     if st.session_state.get(FAILURE):

@@ -20,7 +20,7 @@ from surveys.organisation.catalogue import register_instrument
 from surveys.organisation.structure import OrganisationError, _get, _refuse_duplicate, clean_name
 from surveys.records import CycleInfo, CycleState
 from surveys.storage import read_session, write_session
-from surveys.survey import steps
+from surveys.survey import drafts, steps
 
 # Which state each action moves a cycle to, and from which states it may do so.
 CYCLE_TRANSITIONS: dict[str, tuple[CycleState, frozenset[CycleState]]] = {
@@ -124,6 +124,9 @@ def apply_cycle_state(
         steps.start(session=session, cycle_id=cycle_id)
     else:
         steps.release_all(session=session, cycle_id=cycle_id)
+        # After the state's UPDATE: on PostgreSQL a draft being saved meanwhile holds the
+        # cycle's row, so that UPDATE waits for it and this DELETE then sees it.
+        drafts.delete_cycle_drafts(session=session, cycle_id=cycle_id)
     audit.record(
         session=session,
         actor=actor,

@@ -117,6 +117,8 @@ class SurveyForm:
     comment_max_length: int
     min_group_size: int
     min_comment_group_size: int
+    # Answers so far are kept, encrypted with the link, until submitted (ATTUNE_SURVEY_DRAFTS).
+    keeps_drafts: bool = False
 
     def questions(self) -> list[tuple[Step, Question]]:
         return [(step, question) for step in self.steps for question in step.questions]
@@ -309,6 +311,7 @@ def _read_context(session: Session, invitation: Invitation) -> _Context:
         comment_max_length=definition.comment_max_length,
         min_group_size=settings.min_group_size,
         min_comment_group_size=settings.min_comment_group_size,
+        keeps_drafts=settings.survey_drafts,
     )
     return _Context(invitation, cycle, form, stored_instrument.id or 0)
 

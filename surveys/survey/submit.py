@@ -27,7 +27,7 @@ from surveys.organisation.catalogue import instrument_items
 from surveys.records import CycleState, ItemInfo
 from surveys.scoring import LIKERT_POINTS, NPS_SCALE
 from surveys.storage import driver_cursor, driver_sql, is_sqlite, new_random_id, write_session
-from surveys.survey import rollups, steps
+from surveys.survey import drafts, rollups, steps
 from surveys.survey.form import (
     _USED_MESSAGE,
     MAX_TOKEN_LENGTH,
@@ -539,6 +539,7 @@ def submit_survey(
     comment: str | None = None,
     department_id: int | None = None,
     staff_group_id: int | None = None,
+    resume_key: str | None = None,
 ) -> SubmitOutcome:
     """Check and store one completed form, all in one transaction, exactly once.
 
@@ -548,7 +549,9 @@ def submit_survey(
     `submission_key` is a random value made once per form: sending the same form again
     (a double click, a retry after a lost reply) stores nothing more. A personal link is
     used up by the UPDATE whose row count decides, so one token gives at most one response
-    however many browsers send it at once.
+    however many browsers send it at once. The link's draft (`surveys.survey.drafts`: the
+    token's own, or for an open link the one of `resume_key`) is deleted in the same
+    transaction.
 
     Raises SurveyUnavailable (bad, used or closed link), InvalidSubmission (unanswered
     questions, comment too long, no workplace chosen), InvalidAnswer (a value the form did
@@ -591,6 +594,12 @@ def submit_survey(
                 if cursor.rowcount != 1:
                     raise SurveyUnavailable(Unavailable.used, _USED_MESSAGE)
             _write_response(cursor, sql, prepared.rows)
+            # The answers so far go with the answers stored: no draft outlives its response.
+            secret = drafts.secret_for_link(
+                token=token, is_open=seen.is_open, resume_key=resume_key
+            )
+            if secret is not None:
+                drafts.delete_draft_in(cursor, sql.dialect, secret.id)
             # Only open cycles take answers: their released snapshot moves, in steps.
             steps.advance(session=session, cycle_id=seen.cycle_id, cell=prepared.cell)
             _blur_transaction_ids(cursor, sql, seen.cycle_id, *prepared.cell)

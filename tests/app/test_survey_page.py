@@ -311,7 +311,9 @@ def test_a_link_that_cannot_be_used_explains_why_and_shows_no_form(
 def test_a_link_used_elsewhere_meanwhile_is_refused_at_submit(engine: Engine) -> None:
     token = personal_link(engine)
     first = to_review(press(visit(token), "start"))
-    second = to_review(press(visit(token), "start"))
+    # The same link in a second tab opens where the first left off: its kept draft.
+    second = visit(token)
+    assert second.header[0].value == "Check your answers"
     press(first, "submit")
     press(second, "submit")
     assert "already been used" in second.error[0].value
@@ -440,3 +442,85 @@ def test_names_emails_and_phones_are_replaced_before_the_comment_is_stored(
         assert session.scalars(select(Comment.text)).all() == [
             "Dr [name] ([email], [phone]) was great"
         ]
+
+
+def draft_count(engine: Engine) -> int:
+    from tests.support.drafts import draft_count as count
+
+    return count(engine)
+
+
+def test_a_personal_link_opened_again_finds_its_answers_and_step(engine: Engine) -> None:
+    token = personal_link(engine)
+    at = visit(token)
+    press(at, "start")
+    for step in (1, 2, 3):
+        answer_step(at, likert=step + 1)
+        press(at, f"next-{step}")
+    assert draft_count(engine) == 1
+
+    again = visit(token)  # a reload, a new tab, another replica: a new session
+    assert again.header[0].value == STEP_TITLES[3]
+    assert [info.value for info in again.info] == ["Your earlier answers are back."]
+    for step in (3, 2, 1):
+        press(again, f"back-{step + 1}")
+        assert {radio.value for radio in again.radio} == {step + 1}
+    press(again, "next-1")
+    assert not again.info  # said once
+    for step in range(2, REVIEW):
+        answer_step(again)
+        press(again, f"next-{step}")
+    press(again, "submit")
+    assert again.title[0].value == "Thank you"
+    assert counts(engine)["Response"] == 1
+    assert draft_count(engine) == 0
+    assert "already been used" in texts(visit(token))
+
+
+def test_an_open_link_puts_a_resume_key_in_the_address(engine: Engine) -> None:
+    token = open_link(engine)
+    known = ids(engine)
+    at = visit(token)
+    at.selectbox(key="survey_department").set_value(known["ICU"])
+    at.selectbox(key="survey_group").set_value(known["physicians"])
+    press(at, "start")
+    resume = at.query_params["resume"]
+    resume = resume[0] if isinstance(resume, list) else resume
+    answer_step(at, likert=2)
+    press(at, "next-1")
+
+    fresh = visit(token)  # the open link itself is everyone's: a fresh form
+    assert fresh.button(key="start") and not fresh.info
+
+    again = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT_SECONDS)
+    again.query_params["token"] = token
+    again.query_params["resume"] = resume
+    again.run()
+    assert not again.exception
+    assert again.header[0].value == STEP_TITLES[1]
+    assert "ICU" in texts(again) + "".join(c.value for c in again.markdown)
+    press(again, "back-2")
+    assert {radio.value for radio in again.radio} == {2}
+    to_review(again)
+    press(again, "submit")
+    assert again.title[0].value == "Thank you"
+    assert "resume" not in again.query_params
+    assert draft_count(engine) == 0
+    with read_session(engine) as session:
+        stored = session.scalars(select(Response)).one()
+    assert (stored.department_id, stored.staff_group_id) == (known["ICU"], known["physicians"])
+
+
+def test_with_drafts_turned_off_nothing_is_kept_before_submit(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTUNE_SURVEY_DRAFTS", "false")
+    get_settings.cache_clear()
+    token = personal_link(engine)
+    at = visit(token)
+    assert "answers so far" not in texts(at)
+    press(at, "start")
+    answer_step(at)
+    press(at, "next-1")
+    assert draft_count(engine) == 0
+    assert visit(token).button(key="start")

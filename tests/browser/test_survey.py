@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from surveys.invitations.links import (
     create_invitations,
+    create_open_link,
     find_cycle,
     find_department,
     find_staff_group,
@@ -438,3 +439,126 @@ def test_a_pasted_comment_over_the_limit_is_kept_to_be_shortened(
     page.get_by_role("button", name="Next").click()
     show_step(page, "Check your answers")
     expect(page.get_by_test_id("stText")).to_have_text(shortened.strip())
+
+
+def expect_earlier_answers_back(page: Page) -> None:
+    expect(page.get_by_text("Your earlier answers are back.")).to_be_visible()
+
+
+def test_reload_and_resume_a_personal_link(
+    new_context: Callable[..., BrowserContext], demo_database_url: str
+) -> None:
+    """Three steps answered, the page reloaded, the tab closed, the link opened again in a
+    new browser: the three steps are answered, and the survey is stored once."""
+    link = new_link(demo_database_url)
+    before = cell_counts(demo_database_url)
+    page = new_context(viewport=PHONE).new_page()
+    start_survey(page, link)
+    answers: dict[int, list[str]] = {}
+    for number, title in enumerate(STEP_TITLES[:3], start=1):
+        show_step(page, title)
+        answers[number] = answer_by_touch(page, likert_choice)
+        page.get_by_role("button", name="Next").click()
+    show_step(page, STEP_TITLES[3])
+
+    page.reload()
+    show_step(page, STEP_TITLES[3], timeout=FIRST_RENDER_MS)
+    expect_earlier_answers_back(page)
+    expect(page.get_by_text("Step 4 of 8")).to_be_visible()
+    page.close()
+
+    # Nothing shared with the first browser: no cookie, no storage, a new server session.
+    again = new_context(viewport=PHONE).new_page()
+    again.goto(link)
+    show_step(again, STEP_TITLES[3], timeout=FIRST_RENDER_MS)
+    expect_earlier_answers_back(again)
+    assert_accessible(again)
+    screenshots_at_both_widths(again, "resumed")
+    for number in (3, 2, 1):
+        again.get_by_role("button", name="Back").click()
+        show_step(again, STEP_TITLES[number - 1])
+        expect_chosen(again, answers[number])
+    expect(again.get_by_text("Your earlier answers are back.")).to_have_count(0)
+    for title in STEP_TITLES[1:4]:
+        again.get_by_role("button", name="Next").click()
+        show_step(again, title)
+    for number, title in enumerate(STEP_TITLES[3:], start=4):
+        show_step(again, title)
+        answers[number] = answer_by_touch(again, likert_choice)
+        again.get_by_role("button", name="Next").click()
+
+    show_step(again, "Check your answers")
+    summaries = again.get_by_test_id("stExpander").locator("summary").all_inner_texts()
+    assert all(re.search(r"· (\d) of \1 answered$", summary) for summary in summaries)
+    again.get_by_role("button", name="Submit my answers").click()
+    show_step(again, "Thank you")
+
+    after = cell_counts(demo_database_url)
+    assert after["responses"] == before["responses"] + 1
+    assert after["rollup_responses"] == before["rollup_responses"] + 1
+    # The first step's answers, given before the reload, were stored once each.
+    first_step = ["frequency", "timeliness", "accuracy", "blame", "shared_goals",
+                  "role_understanding", "respect"]  # fmt: skip
+    for key, label in zip(first_step, answers[1], strict=True):
+        column = 0 if label == "Does not apply" else LIKERT.index(label) + 2
+        code = f"{key}.nursing"
+        grew = [a - b for a, b in zip(after["items"][code], before["items"][code], strict=True)]
+        assert grew == [1 if i == column else 0 for i in range(12)], code
+
+    # The draft went with the submission: the link now says it has been used.
+    last = new_context(viewport=PHONE).new_page()
+    last.goto(link)
+    expect(last.get_by_role("alert")).to_contain_text("already been used", timeout=FIRST_RENDER_MS)
+
+
+def new_open_link(database_url: str) -> str:
+    engine = make_engine(database_url)
+    with write_session(engine) as session:
+        cycle = find_cycle(session=session, name="2026 Q4")
+        token = create_open_link(session=session, cycle_id=cycle.id)
+    engine.dispose()
+    return f"/survey?token={token}"
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    page.get_by_label(label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_reload_and_resume_an_open_link_by_its_address(
+    new_context: Callable[..., BrowserContext], demo_database_url: str
+) -> None:
+    """An open link is everyone's: the respondent's own resume key joins the address at
+    Start, and that address, not the bare link, brings their answers back."""
+    link = new_open_link(demo_database_url)
+    page = new_context(viewport=PHONE).new_page()
+    page.goto(link)
+    show_step(page, "Relationship health", timeout=FIRST_RENDER_MS)
+    choose(page, "Your department", "Oncology")
+    choose(page, "Your staff group", "Physicians")
+    page.get_by_role("button", name="Start the survey").click()
+    show_step(page, STEP_TITLES[0], timeout=FIRST_RENDER_MS)
+    expect(page).to_have_url(re.compile(r"[?&]resume=[\w-]{22,}"))
+    chosen = answer_by_touch(page, likert_choice)
+    page.get_by_role("button", name="Next").click()
+    show_step(page, STEP_TITLES[1])
+    address = page.url
+    page.reload()
+    show_step(page, STEP_TITLES[1], timeout=FIRST_RENDER_MS)
+    expect_earlier_answers_back(page)
+    page.close()
+
+    bare = new_context(viewport=PHONE).new_page()
+    bare.goto(link)
+    show_step(bare, "Relationship health", timeout=FIRST_RENDER_MS)
+    expect(bare.get_by_text("Your earlier answers are back.")).to_have_count(0)
+    bare.close()
+
+    again = new_context(viewport=PHONE).new_page()
+    again.goto(address)
+    show_step(again, STEP_TITLES[1], timeout=FIRST_RENDER_MS)
+    expect_earlier_answers_back(again)
+    expect(again.get_by_text("Oncology · Physicians")).to_be_visible()
+    again.get_by_role("button", name="Back").click()
+    show_step(again, STEP_TITLES[0])
+    expect_chosen(again, chosen)
