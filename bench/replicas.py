@@ -114,7 +114,7 @@ def table(results: Sequence[Capacity]) -> str:
         ("Concurrent survey sessions (completed / stored)",
          lambda r: f"{r.pages} ({r.completed} / {r.stored})"),
         ("Wall time, first Start to last thank-you", lambda r: f"{r.seconds:,.0f} s"),
-        ("Steps per second (10 steps a survey)", lambda r: f"{r.steps_per_second:,.2f}"),
+        ("Steps per second (9 a survey: Start, 7 question steps, review, Submit)", lambda r: f"{r.steps_per_second:,.2f}"),
         ("Step time, median / p95", lambda r: f"{r.median_step_seconds:,.1f} s / "
          f"{r.p95_step_seconds:,.1f} s"),
         ("Server memory after warm-up, all replicas", lambda r: f"{r.rss_before_mib:,.0f} MiB"),
