@@ -250,3 +250,55 @@ def test_drafts_can_be_turned_off(
     assert not save_draft(engine=engine, token=token, draft=Draft(step=3))
     assert load_draft(engine=engine, token=token) is None
     assert not load_survey(engine=engine, token=token).keeps_drafts
+
+
+@backends()
+def test_a_draft_saved_while_its_cycle_closes_is_deleted_with_the_rest(
+    engine: Engine, survey: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save that has read the cycle as open when an administrator closes it: the close
+    waits for the save to commit and then deletes its draft (on PostgreSQL the save holds the
+    cycle's row; on SQLite it holds the write lock)."""
+    import threading
+
+    from surveys.survey import drafts
+
+    (token,) = tokens(engine, survey, 1)
+    sealing, go_on = threading.Event(), threading.Event()
+    real_seal = drafts.seal
+
+    def slow_seal(*args: object, **kwargs: object) -> tuple[bytes, bytes]:
+        sealing.set()
+        go_on.wait(timeout=30)
+        return real_seal(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(drafts, "seal", slow_seal)
+    saved: list[bool] = []
+    saver = threading.Thread(
+        target=lambda: saved.append(save_draft(engine=engine, token=token, draft=Draft(step=2)))
+    )
+    saver.start()
+    assert sealing.wait(timeout=30)
+    closer = threading.Thread(
+        target=change_cycle_state,
+        kwargs={"engine": engine, "cycle_id": survey["cycles"]["2026 Q4"], "action": "close",
+                "actor": "boss"},
+    )  # fmt: skip
+    closer.start()
+    closer.join(timeout=1)  # left waiting for the save, as it must be
+    go_on.set()
+    saver.join(timeout=30)
+    closer.join(timeout=30)
+    assert saved == [True]
+    assert draft_count(engine) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_saved_draft_leaves_nothing_in_the_sqlite_log(engine: Engine, survey: dict) -> None:
+    """Like every write, a save ends by emptying the write-ahead log into the database file."""
+    (token,) = tokens(engine, survey, 1)
+    assert engine.url.database
+    wal = Path(f"{engine.url.database}-wal")
+    for step in (1, 2, 3):
+        save_draft(engine=engine, token=token, draft=Draft(step=step, comment=COMMENT))
+        assert not wal.exists() or wal.stat().st_size == 0
