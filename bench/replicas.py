@@ -103,7 +103,7 @@ class Capacity:
 
     @property
     def cpu_per_session(self) -> float:
-        return self.cpu_seconds / self.pages
+        return self.cpu_seconds / max(1, self.completed)
 
 
 def table(results: Sequence[Capacity]) -> str:
@@ -114,7 +114,8 @@ def table(results: Sequence[Capacity]) -> str:
         ("Concurrent survey sessions (completed / stored)",
          lambda r: f"{r.pages} ({r.completed} / {r.stored})"),
         ("Wall time, first Start to last thank-you", lambda r: f"{r.seconds:,.0f} s"),
-        ("Steps per second (9 a survey: Start, 7 question steps, review, Submit)", lambda r: f"{r.steps_per_second:,.2f}"),
+        ("Steps per second (9 a survey: Start, 7 question steps, review, Submit)",
+         lambda r: f"{r.steps_per_second:,.2f}"),
         ("Step time, median / p95", lambda r: f"{r.median_step_seconds:,.1f} s / "
          f"{r.p95_step_seconds:,.1f} s"),
         ("Server memory after warm-up, all replicas", lambda r: f"{r.rss_before_mib:,.0f} MiB"),
@@ -151,15 +152,18 @@ def drop_schema(schema: str) -> None:
 
 
 async def drive(
-    base_url: str, respondents: Sequence[Respondent], pids: Sequence[int]
+    base_url: str,
+    respondents: Sequence[Respondent],
+    pids: Sequence[int],
+    replica_urls: Sequence[str],
 ) -> tuple[list[PageOutcome], list[float], float, float, float, float]:
     """Complete every survey at once; returns the outcomes, the step times, the wall time,
     the replicas' memory before and at peak, and their CPU seconds during the run."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(**default_launch())
         try:
-            for _ in pids:  # one warm-up visit per replica (HAProxy spreads them)
-                await visit_once(browser, base_url)
+            for url in replica_urls:  # one warm-up visit to each replica, directly
+                await visit_once(browser, url)
             before = sum(rss_mib(pid) for pid in pids)
             peak = before
             stop = threading.Event()
@@ -215,7 +219,11 @@ def measure(replicas: int, pages: int) -> Capacity:
 
             def in_thread() -> None:
                 try:
-                    measured.append(asyncio.run(drive(base_url, respondents, pids)))
+                    measured.append(
+                        asyncio.run(
+                            drive(base_url, respondents, pids, [server.url for server in servers])
+                        )
+                    )
                 except BaseException as error:  # noqa: BLE001 - raised on the caller's thread
                     failure.append(error)
 
