@@ -116,17 +116,19 @@ def record_heartbeat(
 
     The runner's own bookkeeping, like its claims: not audited, nothing about respondents."""
     name = (worker or worker_name())[:120]
-    values = {"last_run_at": now or utc_now(), "succeeded": succeeded}
+    moment = now or utc_now()
     for _ in range(2):
         with write_session(engine) as session:
             changed = session.execute(
-                update(WorkerHeartbeat).where(col(WorkerHeartbeat.worker) == name).values(values)
-            ).rowcount
-            if changed:
+                update(WorkerHeartbeat)
+                .where(col(WorkerHeartbeat.worker) == name)
+                .values(last_run_at=moment, succeeded=succeeded)
+            )
+            if changed.rowcount:  # type: ignore[attr-defined]  # CursorResult has rowcount
                 return
         try:
             with write_session(engine) as session:
-                session.add(WorkerHeartbeat(worker=name, **values))
+                session.add(WorkerHeartbeat(worker=name, last_run_at=moment, succeeded=succeeded))
             return
         except IntegrityError:
             continue  # another runner of the same name inserted it first: update it

@@ -113,8 +113,7 @@ def report_status(engine: Engine, now: datetime | None) -> None:
             f"({beat.last_run_at:%Y-%m-%d %H:%M:%S} UTC)"
         )
     newest = beats[0]
-    age = (moment - newest.last_run_at).total_seconds()
-    if age > limit:
+    if (moment - newest.last_run_at).total_seconds() > limit:
         raise fail(
             f"no job runner finished a run in the last {limit} s (ATTUNE_WORKER_STALE_SECONDS)"
         )
