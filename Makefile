@@ -17,8 +17,9 @@ setup: $(STAMP)
 
 # Debian packages the tests need, each installed only when its program is missing: Chromium
 # for the browser tests (Playwright's own browser download cannot work here) and poppler-utils
-# (pdftoppm, pdftotext) for the PDF report's tests. One apt-get for whatever is missing.
-SYSTEM_PACKAGES := chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm
+# (pdftoppm, pdftotext) for the PDF report's tests, and HAProxy in front of two replicas
+# (tests/test_replicas.py, bench/replicas.py). One apt-get for whatever is missing.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm haproxy:/usr/sbin/haproxy
 browser:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 		test -x "$${entry#*:}" || missing="$$missing $${entry%%:*}"; done; \

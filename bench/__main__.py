@@ -3,8 +3,9 @@
 For each scale (hospital, system) and backend (SQLite, PostgreSQL) it loads the demo (timed)
 and then times every figure the dashboard shows (bench/reporting.py): from rollups, from raw
 answers with DuckDB, and with naive pandas; then 10,000 submissions from 32 writers
-(bench/load.py), 20 browsers completing the survey at once (bench/browser_load.py) and
-10,000 invitations sent through a local SMTP server (bench/mail.py). Each table goes into
+(bench/load.py), 20 browsers completing the survey at once (bench/browser_load.py), the
+capacity of one replica and of two behind HAProxy (bench/replicas.py) and 10,000
+invitations sent through a local SMTP server (bench/mail.py). Each table goes into
 README.md between its markers.
 
     python -m bench --scale hospital            # a smoke test in seconds
@@ -101,6 +102,9 @@ def main() -> None:
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
     parser.add_argument("--no-load", action="store_true", help="skip the submission load")
     parser.add_argument("--no-browsers", action="store_true", help="skip the browser load")
+    parser.add_argument(
+        "--no-replicas", action="store_true", help="skip one replica against two behind HAProxy"
+    )
     parser.add_argument("--no-mail", action="store_true", help="skip sending invitations")
     args = parser.parse_args()
     backends = args.backends.split(",")
@@ -175,6 +179,10 @@ def main() -> None:
         from bench import browser_load
 
         browser_load.main(readme)
+    if not args.no_replicas:
+        from bench import replicas
+
+        replicas.main(readme)
     if not args.no_mail:
         from bench import mail
 

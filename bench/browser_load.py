@@ -16,6 +16,9 @@ run (peak), and after every context has closed and its websocket has gone.
     python -m bench.browser_load                # 20 pages; writes the README table
     python -m bench.browser_load --pages 30 --no-readme
     python -m bench.browser_load --linger 130   # also after Streamlit's 120 s session TTL
+
+Long because it is one benchmark end to end: the database, the server's measurements and
+the pages (bench/replicas.py reuses the pages for the several-replica layout).
 """
 
 from __future__ import annotations
@@ -173,9 +176,11 @@ class LoadResult:
 # --- The database ------------------------------------------------------------------------------
 
 
-def prepare_database(*, database_url: str, pages: int) -> list[Respondent]:
+def prepare_database(*, database_url: str, pages: int, spread: bool = True) -> list[Respondent]:
     """A migrated database with one open cycle and a personal link per respondent, spread
-    over two departments and every staff group (so both shared and separate rollup rows)."""
+    over two departments and every staff group (so both shared and separate rollup rows), or
+    (not `spread`) all in one department and staff group, so that their responses add up to
+    figures that can be shown."""
     engine = make_engine(database_url)
     migrate(engine)
     links: list[tuple[int, str, str, str]] = []
@@ -200,7 +205,7 @@ def prepare_database(*, database_url: str, pages: int) -> list[Respondent]:
             for group in staff_groups(session=session)
         ]
         for number in range(1, pages + 1):
-            department, department_id, group = cells[number % len(cells)]
+            department, department_id, group = cells[number % len(cells) if spread else 0]
             (token,) = create_invitations(
                 session=session,
                 cycle_id=cycle_id,
@@ -408,10 +413,23 @@ async def answer_step(page: Page, step: StepPlan) -> list[Choice]:
 
 
 async def complete_survey(
-    context: BrowserContext, base_url: str, respondent: Respondent, gates: Sequence[Gate]
+    context: BrowserContext,
+    base_url: str,
+    respondent: Respondent,
+    gates: Sequence[Gate],
+    step_seconds: list[float] | None = None,
 ) -> PageOutcome:
-    """Open the respondent's link, answer every step, submit, and wait for the thank-you."""
+    """Open the respondent's link, answer every step, submit, and wait for the thank-you.
+
+    With `step_seconds`, each step's time is added to it: from the click on Start, Next or
+    Submit to the next step (or the thank-you) drawn, its run finished."""
     opened, ready = gates
+    clicked = 0.0
+
+    def step_done() -> None:
+        if step_seconds is not None:
+            step_seconds.append(time.perf_counter() - clicked)
+
     passed: list[Gate] = []
     chosen: list[Choice] = []
     try:
@@ -422,6 +440,7 @@ async def complete_survey(
         await settled(page)
         await opened.arrive()
         passed.append(opened)
+        clicked = time.perf_counter()
         await start.click()
         total = len(respondent.steps) + 1  # and the review
         for number, step in enumerate(respondent.steps, start=1):
@@ -429,20 +448,25 @@ async def complete_survey(
                 timeout=PAGE_TIMEOUT_MS
             )
             await settled(page)
+            step_done()
             chosen += await answer_step(page, step)
             if step.has_comment:
                 await page.get_by_role("textbox").fill(respondent.comment)
+            clicked = time.perf_counter()
             await page.get_by_role("button", name="Next").click()
         await expect(page.get_by_role("heading", name="Check your answers")).to_be_visible(
             timeout=PAGE_TIMEOUT_MS
         )
         await settled(page)
+        step_done()
         await ready.arrive()
         passed.append(ready)
+        clicked = time.perf_counter()
         await page.get_by_role("button", name="Submit my answers").click()
         await expect(page.get_by_role("heading", name="Thank you")).to_be_visible(
             timeout=PAGE_TIMEOUT_MS
         )
+        step_done()
     except Exception as error:  # noqa: BLE001 - reported per page, counted as not completed
         for gate in gates:
             if gate not in passed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -22,10 +23,6 @@ from surveys.storage import DatabaseUnavailable, check_connection, make_engine, 
 if TYPE_CHECKING:
     from dashboard.filters import Selection
     from surveys.actions.plans import PlanRecord
-
-# How long a query result may be reused before the data version is checked again; a new
-# response therefore shows within this many seconds.
-DATA_VERSION_TTL_SECONDS = 30
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,9 +49,17 @@ def database_problem() -> str | None:
     return None
 
 
-@st.cache_data(ttl=DATA_VERSION_TTL_SECONDS, show_spinner=False)
-def data_version(url: str) -> int:
+@st.cache_data(show_spinner=False, max_entries=16)
+def _data_version(url: str, period: int) -> int:
+    del period  # part of the cache key only: a new period reads the version again
     return reporting.data_version(_engine_for(url))
+
+
+def data_version(url: str) -> int:
+    """The database's data version, read again at most once per ATTUNE_DATA_VERSION_TTL_SECONDS
+    (the setting is read at each call, so a test or an operator can shorten it)."""
+    ttl = get_settings().data_version_ttl_seconds
+    return _data_version(url, int(time.time() // ttl))
 
 
 @st.cache_data(ttl=600, show_spinner=False)

@@ -177,6 +177,21 @@ class Settings(BaseSettings):
         description="Secret from which emailed links are rebuilt at each send (never stored).",
     )
 
+    data_version_ttl_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        validation_alias="ATTUNE_DATA_VERSION_TTL_SECONDS",
+        description="How long a replica reuses cached figures before it checks the database "
+        "for new responses; a response shows on every replica within this many seconds.",
+    )
+    worker_stale_seconds: int = Field(
+        default=300,
+        ge=60,
+        validation_alias="ATTUNE_WORKER_STALE_SECONDS",
+        description="`attune run-due --status` fails when no runner finished a run for this "
+        "many seconds (the loop runs every minute).",
+    )
     survey_drafts: bool = Field(
         default=True,
         validation_alias="ATTUNE_SURVEY_DRAFTS",

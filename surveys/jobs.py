@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from surveys import audit
@@ -41,7 +43,13 @@ from surveys.invitations.delivery import (
     render,
 )
 from surveys.invitations.links import survey_url
-from surveys.models import CycleSchedule, Invitation, InvitationDelivery, SurveyCycle
+from surveys.models import (
+    CycleSchedule,
+    Invitation,
+    InvitationDelivery,
+    SurveyCycle,
+    WorkerHeartbeat,
+)
 from surveys.organisation.cycles import apply_cycle_state
 from surveys.organisation.schedule import ScheduleInfo, all_schedules, day_start, due_step
 from surveys.records import CycleState
@@ -86,6 +94,54 @@ class RunReport:
         if self.mail:
             said.append(f"No mail sent: {self.mail}.")
         return said or ["Nothing was due."]
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A runner's last finished run, as `attune run-due --status` reports it."""
+
+    worker: str
+    last_run_at: datetime
+    succeeded: bool
+
+
+def worker_name() -> str:
+    """The name a runner's heartbeat is kept under: its host (a restart reuses the row)."""
+    return socket.gethostname()[:120] or "worker"
+
+
+def record_heartbeat(
+    engine: Engine, *, succeeded: bool, worker: str | None = None, now: datetime | None = None
+) -> None:
+    """Note that `worker` (default: this host) finished a run at `now` (default: the clock).
+
+    The runner's own bookkeeping, like its claims: not audited, nothing about respondents."""
+    name = (worker or worker_name())[:120]
+    moment = now or utc_now()
+    for _ in range(2):
+        with write_session(engine) as session:
+            changed = session.execute(
+                update(WorkerHeartbeat)
+                .where(col(WorkerHeartbeat.worker) == name)
+                .values(last_run_at=moment, succeeded=succeeded)
+            )
+            if changed.rowcount:  # type: ignore[attr-defined]  # CursorResult has rowcount
+                return
+        try:
+            with write_session(engine) as session:
+                session.add(WorkerHeartbeat(worker=name, last_run_at=moment, succeeded=succeeded))
+            return
+        except IntegrityError:
+            continue  # another runner of the same name inserted it first: update it
+
+
+def heartbeats(engine: Engine) -> list[Heartbeat]:
+    """Every runner's last run, newest first."""
+    with read_session(engine) as session:
+        rows = session.scalars(
+            select(WorkerHeartbeat).order_by(col(WorkerHeartbeat.last_run_at).desc())
+        ).all()
+        return [Heartbeat(row.worker, audit.as_utc(row.last_run_at), row.succeeded) for row in rows]
 
 
 def backoff(attempts: int) -> timedelta:

@@ -609,3 +609,16 @@ class ShareLink(SQLModel, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """When each job runner (`attune run-due`) last finished a run, for `run-due --status`.
+
+    One row per worker name (its host, by default); nothing about respondents."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker: str = Field(sa_column=Column(String(120), primary_key=True))
+    last_run_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Whether that run ended without an error.
+    succeeded: bool = Field(sa_column=Column(Boolean, nullable=False))

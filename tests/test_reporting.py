@@ -970,3 +970,25 @@ def test_a_part_of_the_organisation_sees_the_whole_beside_it(hospital: dict) -> 
         all_items["percent_favourable"].tolist(), nan_ok=True
     )
     assert items["organisation_percent_favourable"].notna().any()
+
+
+@backends()
+def test_the_data_version_moves_with_what_results_show_and_only_with_that(
+    engine: Engine,
+) -> None:
+    """Every replica keys its cached figures on it: a change through any of them must move it."""
+    from surveys import audit
+
+    def audited(action: str) -> None:
+        with write_session(engine) as session:
+            audit.record(session=session, actor="test", action=action)
+
+    start = reporting.data_version(engine)
+    audited("sign_in")
+    audited("mail.send")
+    assert reporting.data_version(engine) == start
+    audited("department.rename")
+    renamed = reporting.data_version(engine)
+    assert renamed != start
+    audited("cycle.close")
+    assert reporting.data_version(engine) not in {start, renamed}

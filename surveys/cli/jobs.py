@@ -9,6 +9,7 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from surveys.cli import actor, app, fail, open_engine
 
@@ -19,6 +20,14 @@ LOOP_SECONDS = 60
 def run_due(
     loop: Annotated[
         bool, typer.Option("--loop", help="Repeat every minute until stopped (SIGTERM, Ctrl-C).")
+    ] = False,
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status",
+            help="Do nothing; say when each runner last finished a run, and exit 1 if none "
+            "did within ATTUNE_WORKER_STALE_SECONDS (a health check).",
+        ),
     ] = False,
     now: Annotated[
         str | None,
@@ -43,6 +52,9 @@ def run_due(
     engine = open_engine()
     if not schema_is_current(engine):
         raise fail("the schema is not up to date; run `attune db upgrade` first")
+    if status:
+        report_status(engine, moment)
+        return
     stop = threading.Event()
 
     def request_stop(_signal: int, _frame: FrameType | None) -> None:
@@ -56,10 +68,12 @@ def run_due(
         try:
             report = run_once(engine, moment, actor=actor())
         except Exception as error:  # noqa: BLE001 - a loop reports and carries on
+            _beat(engine, succeeded=False)
             if not loop:
                 raise
             typer.secho(f"run-due failed: {type(error).__name__}: {error}", fg="red", err=True)
         else:
+            _beat(engine, succeeded=True)
             for line in report.lines():
                 if loop and line == "Nothing was due.":
                     continue
@@ -68,3 +82,40 @@ def run_due(
             break
     if loop:
         typer.echo("Stopped.")
+
+
+def _beat(engine: Engine, *, succeeded: bool) -> None:
+    """Record the heartbeat; a database that cannot take it must not stop the loop."""
+    from surveys.jobs import record_heartbeat
+
+    try:
+        record_heartbeat(engine, succeeded=succeeded)
+    except Exception as error:  # noqa: BLE001 - reported, the loop carries on
+        typer.secho(f"heartbeat not recorded: {type(error).__name__}: {error}", fg="red", err=True)
+
+
+def report_status(engine: Engine, now: datetime | None) -> None:
+    """Each runner's last run, newest first; exit 1 when the newest is too old or failed."""
+    from surveys.clock import utc_now
+    from surveys.config import get_settings
+    from surveys.jobs import heartbeats
+
+    limit = get_settings().worker_stale_seconds
+    moment = now or utc_now()
+    beats = heartbeats(engine)
+    if not beats:
+        raise fail("no job runner has finished a run yet; start `attune run-due --loop`")
+    for beat in beats:
+        age = max(0, int((moment - beat.last_run_at).total_seconds()))
+        outcome = "finished" if beat.succeeded else "FAILED"
+        typer.echo(
+            f"{beat.worker}: last run {outcome} {age} s ago "
+            f"({beat.last_run_at:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+    newest = beats[0]
+    if (moment - newest.last_run_at).total_seconds() > limit:
+        raise fail(
+            f"no job runner finished a run in the last {limit} s (ATTUNE_WORKER_STALE_SECONDS)"
+        )
+    if not newest.succeeded:
+        raise fail("the latest run failed; see the runner's log")

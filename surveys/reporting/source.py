@@ -17,10 +17,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, select, text
+from sqlmodel import col
 
 from surveys.config import get_settings
 from surveys.instruments import InstrumentError, builtin_instrument, discover_instruments
-from surveys.models import DRIVER_COLUMNS, DRIVER_PARTS, CellRollup
+from surveys.models import DRIVER_COLUMNS, DRIVER_PARTS, AuditEvent, CellRollup, CommentAnalysis
 from surveys.records import (
     CycleInfo,
     CycleState,
@@ -44,11 +45,25 @@ DRIVER_SUM_COLUMNS = ["cycle_id", *CELL, "measure", *DRIVER_PARTS]
 DRIVER_SUM_DTYPES = ["int64"] * 5 + ["float64"] * 5
 
 
+# Audited actions that change no figure, name or release: they leave the data version alone.
+_UNSEEN_ACTIONS = ("sign_in%", "sign_out%", "account.%", "mail.%", "invitations.%")
+
+
 def data_version(engine: Engine) -> int:
-    """Changes whenever a response arrives; cached queries are keyed on it."""
+    """Changes whenever what the results show may have changed; cached queries are keyed on it.
+
+    Read from the database, so that it is the same on every replica: the responses stored,
+    the latest audited change to the organisation or a cycle (a rename, a cycle opened or
+    closed by an administrator or the job runner), and the comments analysed so far."""
     with read_session(engine) as session:
         total = session.scalar(select(func.coalesce(func.sum(CellRollup.responses), 0)))
-    return int(total or 0)
+        change = session.scalar(
+            select(func.coalesce(func.max(AuditEvent.id), 0)).where(
+                *(~col(AuditEvent.action).like(pattern) for pattern in _UNSEEN_ACTIONS)
+            )
+        )
+        analysed = session.scalar(select(func.count()).select_from(CommentAnalysis))
+    return (int(change or 0) << 64) | (int(analysed or 0) << 40) | int(total or 0)
 
 
 @functools.lru_cache(maxsize=32)

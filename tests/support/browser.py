@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +73,43 @@ def streamlit_server(
 
 @contextmanager
 def streamlit_process(
-    database_url: str, folder: Path, extra_env: dict[str, str] | None = None
+    database_url: str,
+    folder: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    log_name: str = "server.log",
 ) -> Iterator[RunningServer]:
     """As `streamlit_server`, but yields the process too (the load benchmark reads its memory)."""
+    with ExitStack() as stack:
+        server = _start(stack, database_url, folder, extra_env, log_name)
+        wait_until_healthy(server.process, server.url, folder / log_name)
+        yield server
+
+
+@contextmanager
+def streamlit_processes(
+    count: int, database_url: str, folder: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[list[RunningServer]]:
+    """`count` replicas of the app on free ports, all on `database_url`, started together
+    (each logs to server-<n>.log in `folder`); yields them once every one is healthy."""
+    with ExitStack() as stack:
+        servers = [
+            _start(stack, database_url, folder, extra_env, f"server-{number}.log")
+            for number in range(1, count + 1)
+        ]
+        for number, server in enumerate(servers, start=1):
+            wait_until_healthy(server.process, server.url, folder / f"server-{number}.log")
+        yield servers
+
+
+def _start(
+    stack: ExitStack,
+    database_url: str,
+    folder: Path,
+    extra_env: dict[str, str] | None,
+    log_name: str,
+) -> RunningServer:
+    """Start one server; `stack` stops it (TERM, then KILL) when it closes."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     environment = {
@@ -83,40 +117,43 @@ def streamlit_process(
     }
     # Links the app makes (invitations) point at this very server.
     environment.update({"DATABASE_URL": database_url, "ATTUNE_BASE_URL": url, **(extra_env or {})})
-    log = folder / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("streamlit")),
-                "run",
-                "dashboard/app.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                # A source file edited mid-run would make Streamlit re-import the models.
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_healthy(server, url, log)
-            yield RunningServer(url, server)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=SERVER_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    output = stack.enter_context((folder / log_name).open("wb"))
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("streamlit")),
+            "run",
+            "dashboard/app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            # A source file edited mid-run would make Streamlit re-import the models.
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    stack.callback(stop, server)
+    return RunningServer(url, server)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """TERM, and KILL if it has not ended within SERVER_STOP_SECONDS."""
+    if server.poll() is not None:
+        return
+    server.terminate()
+    try:
+        server.wait(timeout=SERVER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def go_to(page: Page, title: str) -> None:
