@@ -207,6 +207,10 @@ def test_ten_pages_complete_the_survey_through_haproxy_each_stored_once(
     assert stored_answers(layout.database_url) == planned_answers(layout.respondents[:SURVEYS])
     # HAProxy spread the sessions (WebSockets) over both replicas.
     assert layout.balancer.servers_used() == {"replica1", "replica2"}
+    # The log keeps no respondent's address and no link: the links were all in it otherwise.
+    log = layout.balancer.log.read_text()
+    assert "/survey" in log
+    assert "127.0.0.1" not in log and "token=" not in log and "resume=" not in log
 
 
 async def sign_in(page: Page, balancer: Balancer) -> None:
