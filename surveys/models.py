@@ -3,6 +3,8 @@
 Anonymity shapes this schema: responses, answers and comments carry no time, no network
 details and no reference to the invitation that admitted them, and their ids are random
 63-bit integers so that neither id order nor SQLite rowid order follows submission order.
+
+Long because one module holds every table (the house style): migrations read one metadata.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from surveys.config import get_settings
 from surveys.records import CycleState
 from surveys.reporting.figures import Figure, suppressed_note
 from surveys.reporting.relationships import relationship_trends
+from surveys.reporting.scope import WHOLE_ORGANISATION
 from surveys.reporting.source import ReportSource, open_source
 from surveys.reporting.statistics import change_is_significant
 from surveys.reporting.trends import trends
@@ -146,6 +147,9 @@ def plan_progress(
                 cycle_range=cycle_range,
                 selected_departments=selected,
             )
+            # The whole organisation's line is a benchmark beside the viewer's own: never
+            # the plan's line (a manager's plan for the organisation covers their departments).
+            frame = frame[frame["department"] != WHOLE_ORGANISATION]
             if department_id is None and frame["department_id"].isna().any():
                 frame = frame[frame["department_id"].isna()]
             elif department_id is not None:
