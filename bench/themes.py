@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 
 from surveys.reporting.theme_quality import read_labelled
-from surveys.reporting.themes import Analyser
+from surveys.reporting.themes import TRAINING, Analyser
 
-LABELLED = Path(__file__).resolve().parent.parent / "tests" / "data" / "comments_labelled.csv"
+LABELLED = TRAINING
 SYSTEM_COMMENTS = 140_000
 BATCH = 2_000  # as `attune comments analyse` reads them
 
