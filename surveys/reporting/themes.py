@@ -1,5 +1,8 @@
 """Themes and sentiment of comments, computed on this server with models shipped in wheels.
 
+Long because it holds one concern whole: the codebook, its phrases, the tone overrides and the
+models that learn from them, the release of theme counts and the clustering kept for comparison.
+
 - Themes come from a fixed codebook that matches the instrument. A logistic regression learns
   each code from the labelled comments shipped in surveys/reporting/data and from the
   codebook's example phrases, over a comment's `wordllama` embedding (its 256-dimension model
