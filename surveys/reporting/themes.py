@@ -13,7 +13,7 @@ models that learn from them, the release of theme counts and the clustering kept
   in the wheel) with healthcare overrides, so that "negative test", "positive cultures",
   "critical care" or "stable" are not read as feelings, and a few staff-survey words
   ("understaffed", "burnout") are.
-- The models learn when an analyser is built (under a second): nothing fitted is pickled.
+- The models learn when an analyser is built (seconds, once per process): nothing fitted is pickled.
 - Nothing here opens a socket: tests/test_themes.py blocks them and still gets themes.
 
 Theme counts are released by `theme_counts`, from comments the release path already released.
@@ -382,7 +382,7 @@ class Analysis:
 
 
 # Labelled staff comments shipped with the package: the models below learn from them each time
-# an analyser is built (a few hundred rows, well under a second), so no fitted model is
+# an analyser is built (a few hundred rows: seconds, once per process), so no fitted model is
 # pickled and nothing depends on the scikit-learn version that fitted it.
 TRAINING = Path(__file__).parent / "data" / "comments_training.csv"
 # A comment whose most likely theme is less likely than this is "other". In 5-fold
