@@ -140,6 +140,7 @@ ADMINISTRATION_PAGES = [
     "Response rates",
     "Departments",
     "Staff groups",
+    "Comment themes",
     "Accounts",
     "Audit log",
 ]
