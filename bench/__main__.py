@@ -4,8 +4,9 @@ For each scale (hospital, system) and backend (SQLite, PostgreSQL) it loads the 
 and then times every figure the dashboard shows (bench/reporting.py): from rollups, from raw
 answers with DuckDB, and with naive pandas; then 10,000 submissions from 32 writers
 (bench/load.py), 20 browsers completing the survey at once (bench/browser_load.py), the
-capacity of one replica and of two behind HAProxy (bench/replicas.py) and 10,000
-invitations sent through a local SMTP server (bench/mail.py). Each table goes into
+capacity of one replica and of two behind HAProxy (bench/replicas.py), 10,000 invitations
+sent through a local SMTP server (bench/mail.py), and the themes and tone of 140,000
+comments (bench/themes.py). Each table goes into
 README.md between its markers.
 
     python -m bench --scale hospital            # a smoke test in seconds
@@ -106,6 +107,7 @@ def main() -> None:
         "--no-replicas", action="store_true", help="skip one replica against two behind HAProxy"
     )
     parser.add_argument("--no-mail", action="store_true", help="skip sending invitations")
+    parser.add_argument("--no-themes", action="store_true", help="skip the comment analysis")
     args = parser.parse_args()
     backends = args.backends.split(",")
     load_rows, figure_tables, disagreements = [], [], []
@@ -187,6 +189,10 @@ def main() -> None:
         from bench import mail
 
         mail.main(["--backends", args.backends, *readme])
+    if not args.no_themes:
+        from bench import themes
+
+        themes.main(readme)
 
 
 if __name__ == "__main__":

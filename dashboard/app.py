@@ -37,6 +37,7 @@ ADMIN_PAGES = (
     ("admin_sharing.py", "Share results", ":material/campaign:", "share-results"),
     ("admin_organisation.py", "Departments", ":material/account_tree:", "departments"),
     ("admin_staff_groups.py", "Staff groups", ":material/groups:", "staff-groups"),
+    ("admin_comment_themes.py", "Comment themes", ":material/label:", "comment-themes"),
     ("admin_accounts.py", "Accounts", ":material/manage_accounts:", "accounts"),
     ("admin_audit.py", "Audit log", ":material/history:", "audit-log"),
 )

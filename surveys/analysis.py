@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from surveys.models import Comment, CommentAnalysis, SurveyCycle
 from surveys.records import CycleState
-from surveys.reporting.themes import Analyser, default_analyser
+from surveys.reporting.themes import CODEBOOK, Analyser, default_analyser
 from surveys.storage import is_sqlite, read_session, write_session
 
 BATCH_SIZE = 2000
@@ -27,6 +27,16 @@ BATCH_SIZE = 2000
 def _shown():  # noqa: ANN202 - SQL expression
     """Comments a report may show: released, or of a cycle that is not open."""
     return or_(col(Comment.released).is_(True), col(SurveyCycle.state) != CycleState.open.value)
+
+
+def analyser_for(engine: Engine) -> Analyser:
+    """The analyser for this database: the shipped codebook plus its administrator's phrases."""
+    from surveys.codebook import codebook_phrases
+
+    phrases = codebook_phrases(engine=engine)
+    if phrases == dict(CODEBOOK):
+        return default_analyser()
+    return Analyser(phrases=phrases)
 
 
 def count_to_analyse(engine: Engine, *, everything: bool = False) -> int:
@@ -55,7 +65,7 @@ def analyse_comments(
 ) -> int:
     """Analyse the shown comments not analysed yet (or, with `everything`, all of them again),
     `batch_size` at a time; `progress` hears how many each batch did. Returns the total."""
-    analyser = analyser or default_analyser()
+    analyser = analyser or analyser_for(engine)
     done = 0
     after: int | None = None
     while True:

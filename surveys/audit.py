@@ -65,6 +65,8 @@ ACTION_WORDS: dict[str, str] = {
     "database.create": "Created the database",
     "database.upgrade": "Upgraded the database",
     "database.restore": "Restored a backup",
+    "codebook.add": "Added a phrase to the comment codebook",
+    "codebook.remove": "Removed a phrase from the comment codebook",
 }
 
 

@@ -34,6 +34,7 @@ from sqlmodel import Session, col
 from surveys import audit
 from surveys.access.accounts import DemoAccounts, create_demo_accounts
 from surveys.actions import sharing
+from surveys.demo_comments import COMMENTS
 from surveys.demo_plans import write_plans
 from surveys.instruments import builtin_instrument
 from surveys.models import Comment, Invitation, SurveyCycle
@@ -152,38 +153,6 @@ def _organisation(scale: Scale, rng: np.random.Generator) -> dict[str, dict[str,
 
 def _story_key(department: str) -> str:
     return department.split(" – ")[0]
-
-
-# Comment templates by mood; the generator picks by each respondent's own answers and story.
-COMMENTS = {
-    "ed_tension": (
-        "Handovers with the doctors have become tense. Escalations get brushed off.",
-        "Nurses and physicians in the department barely talk outside of orders now.",
-        "We used to work as one team in resus. Over the last year that has really worn down.",
-    ),
-    "icu_better": (
-        "The daily safety huddle has changed how we work with the doctors. People speak up now.",
-        "Since the teamwork programme, rounds feel like a conversation rather than a lecture.",
-        "Much better than a year ago. Families are included in rounds more often too.",
-    ),
-    "admin_unheard": (
-        "We raise the same scheduling problems every quarter and nothing changes.",
-        "Front desk staff are the last to hear about changes, then we take the complaints.",
-        "Suggestions from admin staff disappear. Nobody tells us what happened to them.",
-    ),
-    "positive": (
-        "Good team. People help each other out on busy shifts.",
-        "Pharmacy are quick to call back and always explain their reasoning.",
-        "I feel respected here and I can ask questions without being made to feel small.",
-        "Our manager listens and follows up.",
-    ),
-    "negative": (
-        "Staffing is stretched and it shows in how people talk to each other.",
-        "Information about bed moves arrives too late for us to plan.",
-        "Some colleagues do not understand what our role involves.",
-        "More time for handover would help everyone.",
-    ),
-}
 
 
 def load_demo(

@@ -439,6 +439,19 @@ class LoginThrottle(SQLModel, table=True):
     )
 
 
+class CodebookPhrase(SQLModel, table=True):
+    """An example phrase an administrator added to a code of the comment codebook
+    (surveys/reporting/themes.py), beside the shipped ones. Administrative text only: nothing
+    here touches a response or a comment."""
+
+    __tablename__ = "codebook_phrase"
+    __table_args__ = (UniqueConstraint("code", "phrase", name="uq_codebook_phrase_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40)
+    phrase: str = Field(max_length=200)
+
+
 class AuditEvent(SQLModel, table=True):
     """An administrator's action. Never survey answers, and never which token was used."""
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import re
 import socket
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from surveys.reporting.theme_quality import (
-    analyser_sentiment_agreement,
+    HELDOUT,
     codebook_agreement,
+    model_agreement,
     read_labelled,
+    rules_sentiment_agreement,
     sentiment_agreement,
 )
 from surveys.reporting.themes import (
@@ -21,6 +22,7 @@ from surveys.reporting.themes import (
     NEUTRAL,
     OTHER,
     POSITIVE,
+    TRAINING,
     Analyser,
     Analysis,
     SentimentScorer,
@@ -30,8 +32,12 @@ from surveys.reporting.themes import (
     theme_counts,
 )
 from surveys.text import scrub_personal_details
+from tests.support.hostile import MARKUP
 
-LABELLED = Path(__file__).parent / "data" / "comments_labelled.csv"
+LABELLED = TRAINING
+# Just below the held-out figures measured when the models were written (README).
+THEME_FLOOR = 0.69  # measured 0.704
+TONE_FLOOR = 0.69  # measured 0.701
 # What the test calls an email address or a phone number: narrower than what is scrubbed.
 EMAIL_PATTERN = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 PHONE_PATTERN = re.compile(r"(?:\d[ \t().\-/]*){7,}")
@@ -147,14 +153,26 @@ def test_labelled_set_is_large_and_varied() -> None:
     assert {row.sentiment for row in labelled} == {POSITIVE, NEUTRAL, NEGATIVE}
 
 
-def test_agreement_with_hand_labels_stays_above_its_measured_floor() -> None:
-    """Floors at the figures measured when this was written (README), not the issue's targets
-    (codebook macro-F1 0.7, sentiment 0.75), which are not met yet."""
-    labelled = read_labelled(LABELLED)
-    assert codebook_agreement(labelled, default_embedder()).macro_f1 >= 0.55
-    combined = analyser_sentiment_agreement(labelled, default_embedder())
-    assert combined.macro_f1 >= 0.60
-    assert combined.macro_f1 > sentiment_agreement(labelled, overrides=False).macro_f1
+def test_the_heldout_set_is_large_varied_and_apart_from_the_training_set() -> None:
+    heldout = read_labelled(HELDOUT)
+    assert len(heldout) >= 200
+    assert len({row.theme for row in heldout}) == 11
+    assert {row.sentiment for row in heldout} == {POSITIVE, NEUTRAL, NEGATIVE}
+    # No comment of the held-out set is in the training set ("N/A" may be in both).
+    training = {row.comment.casefold() for row in read_labelled(TRAINING)}
+    assert not training & {row.comment.casefold() for row in heldout if len(row.comment) > 10}
+
+
+def test_agreement_on_the_heldout_set_stays_above_its_measured_floor() -> None:
+    """Floors just below the held-out figures measured when this was written (README); the
+    models learn from the training set only and nothing was chosen on the held-out set."""
+    training, heldout = read_labelled(TRAINING), read_labelled(HELDOUT)
+    themes, tones = model_agreement(training, heldout, default_embedder())
+    assert themes.macro_f1 >= THEME_FLOOR
+    assert tones.macro_f1 >= TONE_FLOOR
+    assert themes.macro_f1 > codebook_agreement(heldout, default_embedder()).macro_f1
+    assert tones.macro_f1 > rules_sentiment_agreement(heldout, default_embedder()).macro_f1
+    assert tones.macro_f1 > sentiment_agreement(heldout, overrides=False).macro_f1
 
 
 def analyses(**themes: tuple[int, int]) -> list[Analysis]:
@@ -198,3 +216,69 @@ def test_clustered_themes_are_named_by_words_many_of_their_comments_share() -> N
                 users = [i for i in cluster.members if word in texts[i].lower()]
                 assert len(users) >= 8, (word, cluster.label)
         assert "zebedee" not in cluster.label and "quinlan" not in cluster.label
+
+
+# --- The codebook an administrator edits ---------------------------------------------------
+
+
+def test_an_added_phrase_is_audited_and_joins_the_analyser(engine) -> None:
+    from surveys.analysis import analyser_for
+    from surveys.audit import list_events
+    from surveys.codebook import add_codebook_phrase, codebook_phrases, list_added_phrases
+
+    shipped = len(analyser_for(engine).codebook.phrase_codes)
+    add_codebook_phrase(
+        engine=engine, code="timeliness", phrase="  the bed managers  never ring back ", actor="ada"
+    )
+    assert [(row.code, row.phrase) for row in list_added_phrases(engine=engine)] == [
+        ("timeliness", "the bed managers never ring back")
+    ]
+    assert codebook_phrases(engine=engine)["timeliness"][-1] == "the bed managers never ring back"
+    assert len(analyser_for(engine).codebook.phrase_codes) == shipped + 1
+    event = list_events(engine=engine, action="codebook.add")[0]
+    assert (event.actor, event.detail) == ("ada", "timeliness: the bed managers never ring back")
+
+
+def test_a_removed_phrase_leaves_the_codebook_and_is_audited(engine) -> None:
+    from surveys.audit import list_events
+    from surveys.codebook import add_codebook_phrase, list_added_phrases, remove_codebook_phrase
+
+    phrase_id = add_codebook_phrase(engine=engine, code="respect", phrase="eye rolling", actor="a")
+    remove_codebook_phrase(engine=engine, phrase_id=phrase_id, actor="a")
+    assert list_added_phrases(engine=engine) == []
+    assert list_events(engine=engine, action="codebook.remove")[0].detail == "respect: eye rolling"
+    with pytest.raises(LookupError):
+        remove_codebook_phrase(engine=engine, phrase_id=phrase_id, actor="a")
+
+
+@pytest.mark.parametrize(
+    ("code", "phrase", "message"),
+    [
+        ("respect", "  ", "at least"),
+        ("respect", "x" * 201, "at most"),
+        ("respect", "rude\u202eto me", "invisible"),
+        ("parking", "no spaces after eight", "not a code"),
+        ("respect", "I am treated with respect", "already has"),
+    ],
+)
+def test_bad_phrases_are_refused_and_nothing_is_written(
+    engine, code: str, phrase: str, message: str
+) -> None:
+    from surveys.audit import list_events
+    from surveys.codebook import CodebookError, add_codebook_phrase, list_added_phrases
+
+    with pytest.raises(CodebookError, match=message):
+        add_codebook_phrase(engine=engine, code=code, phrase=phrase, actor="a")
+    assert list_added_phrases(engine=engine) == []
+    assert list_events(engine=engine, action="codebook.add") == []
+
+
+@pytest.mark.parametrize("name", sorted(n for n, t in MARKUP.items() if len(t) <= 200))
+def test_markup_in_a_phrase_is_kept_as_plain_text(engine, name: str) -> None:
+    from surveys.codebook import add_codebook_phrase, list_added_phrases
+
+    phrase = " ".join(MARKUP[name].split())
+    if len(phrase) < 3:
+        pytest.skip("too short to be a phrase")
+    add_codebook_phrase(engine=engine, code="respect", phrase=phrase, actor="a")
+    assert [row.phrase for row in list_added_phrases(engine=engine)] == [phrase]

@@ -24,8 +24,7 @@ def analyse(
 ) -> None:
     """Give each shown comment a theme from the codebook and a tone (positive, neutral,
     negative). Nothing leaves this server: the models ship inside the installed packages."""
-    from surveys.analysis import analyse_comments, count_to_analyse
-    from surveys.reporting.themes import default_analyser
+    from surveys.analysis import analyse_comments, analyser_for, count_to_analyse
     from surveys.storage import schema_is_current
 
     engine = open_engine()
@@ -35,7 +34,7 @@ def analyse(
     if not total:
         typer.echo("Every comment is analysed already.")
         return
-    analyser = default_analyser()
+    analyser = analyser_for(engine)
     with typer.progressbar(length=total, label=f"Analysing {total:,} comment(s)") as bar:
         done = analyse_comments(
             engine, everything=everything, analyser=analyser, progress=bar.update

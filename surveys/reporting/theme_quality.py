@@ -1,28 +1,30 @@
-"""How well the comment analysis agrees with hand labels: accuracy and macro-F1 of the
-codebook's themes and of sentiment, beside the fallbacks (TF-IDF, VADER alone)."""
+"""How well the comment analysis agrees with hand labels: accuracy and macro-F1 of the themes
+and of the tone, for the trained models (what Attune uses) beside the codebook alone, the
+TF-IDF fallback, the earlier rules and VADER alone; on a held-out set and in cross-validation."""
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from surveys.reporting.themes import (
     CODEBOOK,
+    LEANINGS,
+    TRAINING,
     Analyser,
     Codebook,
     Embedder,
+    Example,
     SentimentScorer,
     TfidfEmbedder,
     default_embedder,
+    read_examples,
 )
 
-
-@dataclass(frozen=True)
-class Labelled:
-    comment: str
-    theme: str
-    sentiment: str
+# The held-out set: written after the training set, never used to choose anything.
+HELDOUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "comments_heldout.csv"
+Labelled = Example
 
 
 @dataclass(frozen=True)
@@ -31,14 +33,11 @@ class Agreement:
     macro_f1: float
 
 
-def read_labelled(path: Path) -> list[Labelled]:
-    with path.open(newline="", encoding="utf-8") as file:
-        return [
-            Labelled(row["comment"], row["theme"], row["sentiment"]) for row in csv.DictReader(file)
-        ]
+def read_labelled(path: Path) -> list[Example]:
+    return read_examples(path)
 
 
-def agreement(truth: list[str], predicted: list[str]) -> Agreement:
+def agreement(truth: Sequence[str], predicted: Sequence[str]) -> Agreement:
     from sklearn.metrics import accuracy_score, f1_score
 
     return Agreement(
@@ -47,41 +46,115 @@ def agreement(truth: list[str], predicted: list[str]) -> Agreement:
     )
 
 
-def codebook_agreement(labelled: list[Labelled], embedder: Embedder) -> Agreement:
+def fallback_embedder(training: Sequence[Example]) -> TfidfEmbedder:
+    """The TF-IDF embedder as `default_embedder` builds it when wordllama cannot load."""
+    vocabulary = [phrase for phrases in CODEBOOK.values() for phrase in phrases]
+    return TfidfEmbedder(vocabulary + [row.comment for row in training])
+
+
+def codebook_agreement(labelled: Sequence[Example], embedder: Embedder) -> Agreement:
+    """The codebook alone: nearest code by phrase similarity, "other" below the threshold."""
     codebook = Codebook.build(embedder)
     predicted = codebook.assign(embedder.embed([row.comment for row in labelled]))
     return agreement([row.theme for row in labelled], predicted)
 
 
-def sentiment_agreement(labelled: list[Labelled], *, overrides: bool = True) -> Agreement:
+def sentiment_agreement(labelled: Sequence[Example], *, overrides: bool = True) -> Agreement:
     scorer = SentimentScorer(overrides=overrides)
     return agreement(
         [row.sentiment for row in labelled], [scorer.label(row.comment) for row in labelled]
     )
 
 
-def analyser_sentiment_agreement(labelled: list[Labelled], embedder: Embedder) -> Agreement:
-    analyses = Analyser(embedder).analyse([row.comment for row in labelled])
-    return agreement([row.sentiment for row in labelled], [a.sentiment for a in analyses])
+def rules_sentiment_agreement(labelled: Sequence[Example], embedder: Embedder) -> Agreement:
+    """The earlier rules: VADER with the overrides, and for a text without any feeling word
+    the tone of the nearest example phrase (LEANINGS)."""
+    scorer = SentimentScorer()
+    texts = [row.comment for row in labelled]
+    leanings = Codebook.build(embedder, LEANINGS, threshold=-1.0).assign(embedder.embed(texts))
+    predicted = [scorer.label(t, leaning=lean) for t, lean in zip(texts, leanings, strict=True)]
+    return agreement([row.sentiment for row in labelled], predicted)
 
 
-def report(path: Path) -> dict[str, Agreement]:
-    labelled = read_labelled(path)
-    vocabulary = [phrase for phrases in CODEBOOK.values() for phrase in phrases]
+def model_agreement(
+    training: Sequence[Example], labelled: Sequence[Example], embedder: Embedder
+) -> tuple[Agreement, Agreement]:
+    """Themes and tone of the trained models, learnt from `training`, on `labelled`."""
+    analyses = Analyser(embedder, examples=training).analyse([row.comment for row in labelled])
+    return (
+        agreement([row.theme for row in labelled], [a.theme for a in analyses]),
+        agreement([row.sentiment for row in labelled], [a.sentiment for a in analyses]),
+    )
+
+
+def cross_validated(
+    labelled: Sequence[Example], embedder: Embedder | None = None, folds: int = 5
+) -> tuple[Agreement, Agreement]:
+    """Themes and tone of the trained models in `folds`-fold cross-validation: each comment
+    labelled by models that never saw it. `embedder=None` means the TF-IDF fallback, fitted
+    on each fold's training comments."""
+    from sklearn.model_selection import StratifiedKFold
+
+    themes: dict[int, str] = {}
+    tones: dict[int, str] = {}
+    split = StratifiedKFold(folds, shuffle=True, random_state=0)
+    for train, test in split.split(labelled, [row.theme for row in labelled]):
+        training = [labelled[i] for i in train]
+        analyser = Analyser(embedder or fallback_embedder(training), examples=training)
+        for index, analysis in zip(
+            test, analyser.analyse([labelled[i].comment for i in test]), strict=True
+        ):
+            themes[int(index)], tones[int(index)] = analysis.theme, analysis.sentiment
+    order = range(len(labelled))
+    return (
+        agreement([row.theme for row in labelled], [themes[i] for i in order]),
+        agreement([row.sentiment for row in labelled], [tones[i] for i in order]),
+    )
+
+
+def report(
+    training_path: Path = TRAINING, heldout_path: Path = HELDOUT
+) -> dict[str, tuple[Agreement, Agreement]]:
+    """Each method's agreement on the development set (the trained models in 5-fold
+    cross-validation) and on the held-out set (the trained models learnt from the whole
+    development set)."""
+    development = read_labelled(training_path)
+    heldout = read_labelled(heldout_path)
+    embedder = default_embedder()
+    fallback = fallback_embedder(development)
+    theme_cv, tone_cv = cross_validated(development, embedder)
+    fallback_theme_cv, fallback_tone_cv = cross_validated(development)
+    theme_held, tone_held = model_agreement(development, heldout, embedder)
+    fallback_theme_held, fallback_tone_held = model_agreement(development, heldout, fallback)
     return {
-        f"codebook ({default_embedder().name})": codebook_agreement(labelled, default_embedder()),
-        "codebook (tfidf)": codebook_agreement(
-            labelled, TfidfEmbedder(vocabulary + [row.comment for row in labelled])
+        f"themes: trained model ({embedder.name})": (theme_cv, theme_held),
+        f"themes: codebook alone ({embedder.name})": (
+            codebook_agreement(development, embedder),
+            codebook_agreement(heldout, embedder),
         ),
-        "sentiment (VADER + overrides + embedding leaning)": analyser_sentiment_agreement(
-            labelled, default_embedder()
+        "themes: trained model (TF-IDF fallback)": (fallback_theme_cv, fallback_theme_held),
+        "themes: codebook alone (TF-IDF)": (
+            codebook_agreement(development, fallback),
+            codebook_agreement(heldout, fallback),
         ),
-        "sentiment (VADER + healthcare overrides)": sentiment_agreement(labelled),
-        "sentiment (VADER alone)": sentiment_agreement(labelled, overrides=False),
+        f"tone: trained model ({embedder.name} + VADER)": (tone_cv, tone_held),
+        "tone: trained model (TF-IDF fallback + VADER)": (fallback_tone_cv, fallback_tone_held),
+        "tone: earlier rules (VADER + overrides + leaning)": (
+            rules_sentiment_agreement(development, embedder),
+            rules_sentiment_agreement(heldout, embedder),
+        ),
+        "tone: VADER + healthcare overrides": (
+            sentiment_agreement(development),
+            sentiment_agreement(heldout),
+        ),
+        "tone: VADER alone": (
+            sentiment_agreement(development, overrides=False),
+            sentiment_agreement(heldout, overrides=False),
+        ),
     }
 
 
-def cluster_agreement(labelled: list[Labelled], minimum: int = 8) -> float:
+def cluster_agreement(labelled: list[Example], minimum: int = 8) -> float:
     """Adjusted Rand index of the clustered themes against the hand-labelled codebook themes."""
     from sklearn.metrics import adjusted_rand_score
 

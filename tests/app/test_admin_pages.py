@@ -55,6 +55,7 @@ ADMIN_PAGES = {
     "admin_sharing.py": "Share results",
     "admin_organisation.py": "Departments",
     "admin_staff_groups.py": "Staff groups",
+    "admin_comment_themes.py": "Comment themes",
     "admin_accounts.py": "Accounts",
     "admin_audit.py": "Audit log",
 }
@@ -569,6 +570,21 @@ def test_admin_adds_reorders_renames_and_archives_staff_groups(hospital: Engine)
     assert table["Staff group"].tolist()[3] == "Midwives"
     assert table["Asked about as"].tolist()[3] == "midwives and doulas"
     assert table["Status"].tolist()[3] == "Archived"
+
+
+def test_admin_adds_and_removes_a_codebook_phrase_as_plain_text(hospital: Engine) -> None:
+    at = admin_on(hospital, "admin_comment_themes.py")
+    at.selectbox(key="new_phrase_code").set_value("timeliness")
+    at.text_input(key="new_phrase_text").set_value("<b>bed managers</b> never ring back")
+    at.button(key="new_phrase_submit").click().run()
+    assert not at.exception
+    assert "Phrase added" in at.success[0].value
+    table = at.dataframe[0].value
+    assert table["Phrase"].tolist()[-1] == "<b>bed managers</b> never ring back"
+    assert table["From"].tolist()[-1] == "Added"
+    at.button(key="remove_phrase_submit").click().run()
+    assert not at.exception
+    assert "Added" not in at.dataframe[0].value["From"].tolist()
 
 
 def group_id(engine: Engine, key: str) -> int:

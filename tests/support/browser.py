@@ -178,6 +178,7 @@ ADMINISTRATION_PAGES = [
     "Share results",
     "Departments",
     "Staff groups",
+    "Comment themes",
     "Accounts",
     "Audit log",
 ]
