@@ -136,7 +136,7 @@ def _key(arguments: Mapping[str, object]) -> tuple:
     return tuple(sorted((argument, _frozen(value)) for argument, value in arguments.items()))
 
 
-def _cached_under() -> tuple[str, int, tuple[int, int]]:
+def _cached_under() -> tuple[str, int, tuple[int, int, int]]:
     # What every cached report and chart is keyed on besides its own arguments.
     settings = get_settings()
     url = settings.database_url
@@ -339,7 +339,7 @@ def chart(draw: Callable[..., go.Figure], asked: Asked, *, alt: str, **options: 
 
 @st.cache_resource(ttl=600, show_spinner=False, max_entries=16)
 def _shared_figures(
-    url: str, cycle_id: int, version: int, thresholds: tuple[int, int]
+    url: str, cycle_id: int, version: int, thresholds: tuple[int, int, int]
 ) -> SharedSummary:
     # The costly part (an overview per department), kept until a response arrives; the plans
     # change without one and are read on every call.

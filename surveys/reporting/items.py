@@ -82,13 +82,13 @@ def item_distributions(
             at = by_item.get(item.id)
             if at is None or is_small(np.asarray([whole["n"].iloc[at]]), minimum)[0]:
                 continue
-            raw = [
+            answers = [
                 LIKERT_POINTS + 1 - v if item.reverse else v
                 for v in LIKERT_VALUES
                 if v >= FAVOURABLE_MIN
             ]
-            favourable = sum(float(whole[f"v{r}"].iloc[at]) for r in raw)
-            organisation[row] = 100 * favourable / float(whole["n"].iloc[at])
+            agreeing = sum(float(whole[f"v{a}"].iloc[at]) for a in answers)
+            organisation[row] = 100 * agreeing / float(whole["n"].iloc[at])
     group_names = {group.id: group.name for group in reference.groups}
     position = {measure: row for row, measure in enumerate(released["measure"].tolist())}
     found = np.asarray([position.get(item.id, -1) for item in items], dtype=np.int64)
