@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from surveys.access.accounts import create_account
 from surveys.config import get_settings
@@ -25,7 +23,12 @@ from surveys.organisation.structure import add_department, add_division, staff_g
 from surveys.records import CycleState
 from surveys.storage import make_engine, migrate, write_session
 from tests.support.accounts import PASSWORD, use_fast_hashing
-from tests.support.backends import POSTGRES_SKIP_REASON, POSTGRES_URL_VARIABLE, postgres_url
+from tests.support.backends import (
+    POSTGRES_SKIP_REASON,
+    POSTGRES_URL_VARIABLE,
+    postgres_url,
+    private_schema,
+)
 from tests.support.mail import mail_server, mail_settings  # noqa: F401 - shared fixtures
 
 
@@ -51,20 +54,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     base = postgres_url()
     if base is None:
         pytest.skip(POSTGRES_SKIP_REASON)
-    schema = f"attune_test_{secrets.token_hex(6)}"
-    # No pool: a test that restarts the server must not leave this engine a dead connection.
-    admin = create_engine(
-        base.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool
-    )
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with private_schema(base) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

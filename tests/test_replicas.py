@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 import time
 from collections import Counter
@@ -13,8 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import func, select
 
 from bench.browser_load import (
     CYCLE,
@@ -32,7 +30,7 @@ from bench.browser_load import (
 from surveys.access.accounts import create_account
 from surveys.models import Answer, Comment, Item, ReleasedCell, Response, SurveyCycle
 from surveys.storage import make_engine, read_session
-from tests.support.backends import POSTGRES_SKIP_REASON, postgres_url
+from tests.support.backends import POSTGRES_SKIP_REASON, postgres_url, private_schema
 from tests.support.browser import (
     ADMINISTRATION_PAGES,
     CHROMIUM,
@@ -76,17 +74,8 @@ def postgres_schema() -> Iterator[str]:
         pytest.skip(f"this test needs Debian's Chromium at {CHROMIUM}: run `make browser`")
     if not HAPROXY.exists():
         pytest.skip(f"this test needs Debian's HAProxy at {HAPROXY}: run `make browser`")
-    schema = f"attune_test_{secrets.token_hex(6)}"
-    admin = create_engine(base, poolclass=NullPool)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with private_schema(base) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from surveys.clock import utc_now
 from surveys.organisation.structure import department_ids_by_name
 from surveys.storage import make_engine, read_session
 from tests.support import ROOT
-from tests.support.browser import go_to, streamlit_server
+from tests.support.browser import PHONE_AGENT, go_to, streamlit_server
 from tests.support.hostile import MARKUP
 
 pytestmark = pytest.mark.browser
@@ -25,10 +25,6 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "screenshots"
 FIRST_RENDER_MS = 90_000  # a cold server on two shared cores can take half a minute
 PASSWORD = "an action plans passphrase"
-PHONE_AGENT = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
-)
 
 
 def picture(page: Page, name: str) -> None:

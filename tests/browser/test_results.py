@@ -14,7 +14,7 @@ from surveys.access.accounts import create_account
 from surveys.organisation.cycles import create_cycle
 from surveys.storage import make_engine
 from tests.support import ROOT
-from tests.support.browser import go_to, streamlit_server
+from tests.support.browser import PHONE_AGENT, go_to, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -23,10 +23,6 @@ FIRST_RENDER_MS = 90_000  # a cold server on two shared cores can take half a mi
 USERNAME, PASSWORD = "results.admin", "a results page passphrase"
 DRAFT_USERNAME = "draft.admin"  # its own account: the copy may already hold results.admin
 CHART_PAGES = ["Overview", "Trends", "Heatmap", "Relationships", "Item detail"]
-PHONE_AGENT = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
-)
 
 
 @pytest.fixture(scope="module")

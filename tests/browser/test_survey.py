@@ -20,6 +20,7 @@ from surveys.invitations.links import (
 )
 from surveys.models import CellRollup, Comment, Item, ItemRollup, Response
 from surveys.storage import make_engine, read_session, write_session
+from tests.support.browser import PHONE_AGENT
 
 pytestmark = pytest.mark.browser
 
@@ -440,13 +441,6 @@ def test_a_pasted_comment_over_the_limit_is_kept_to_be_shortened(
     page.get_by_role("button", name="Next").click()
     show_step(page, "Check your answers")
     expect(page.get_by_test_id("stText")).to_have_text(shortened.strip())
-
-
-# A phone says so in its user agent ("Mobi"), as tests/browser/test_results.py's does.
-PHONE_AGENT = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
-)
 
 
 def step_length(page: Page) -> float:

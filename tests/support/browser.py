@@ -32,6 +32,12 @@ CHROMIUM_ARGS = [
 SERVER_START_SECONDS = 30
 SERVER_STOP_SECONDS = 10
 
+# A phone says so in its user agent ("Mobi"): the app lays pages out compact for it.
+PHONE_AGENT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+
 
 def free_port() -> int:
     with socket.socket() as probe:
