@@ -1,9 +1,9 @@
 """What PostgreSQL's transaction-id blur costs as a cell fills up.
 
-Each submission on PostgreSQL rewrites every used link and every comment of its cell
-(`surveys.survey.submit._blur_transaction_ids`). This times one submission, alone on the
-server, into a cell holding 0 to 2,000 used links (and a comment for one in six), with and
-without the blur:
+A submission on PostgreSQL through a personal link rewrites every used link of its cell, and
+one with a comment every comment of its cell too (`surveys.survey.submit._blur_transaction_ids`).
+This times one submission, alone on the server, into a cell holding 0 to 2,000 used links (and
+a comment for one in six), with and without the blur, for a form without a comment and one with:
 
     python -m bench.blur
 """
@@ -38,8 +38,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     migrate(engine)
     cycle_id, cells = prepare(engine)
     real_blur = submit._blur_transaction_ids
-    print("| Used links in the cell | one submission, with the blur | without | blur |")
-    print("| ---: | ---: | ---: | ---: |")
+    print(
+        "| Used links in the cell | no comment: with the blur | without | blur"
+        " | with a comment: with the blur | without | blur |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size, (department_id, group_id) in zip(SIZES, cells, strict=False):
         with write_session(engine) as session:
             tokens = create_invitations(
@@ -47,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 cycle_id=cycle_id,
                 department_id=department_id,
                 staff_group_id=group_id,
-                count=size + 2 * REPEATS,
+                count=size + 4 * REPEATS,
             )
         answers = _answers(load_survey(engine=engine, token=tokens[0]), 1)
         # Fill the cell: `size` used links, a comment for one in six.
@@ -59,25 +62,28 @@ def main(argv: Sequence[str] | None = None) -> None:
                 answers=answers,
                 comment="A comment." if number % 6 == 0 else None,
             )
-        timings: dict[bool, list[float]] = {True: [], False: []}
+        timings: dict[tuple[bool, bool], list[float]] = {}
         spare = iter(tokens[size:])
         for repeat in range(REPEATS):
-            for blur in (True, False):
-                submit._blur_transaction_ids = real_blur if blur else (lambda *args: None)  # type: ignore[assignment]
-                started = time.perf_counter()
-                submit.submit_survey(
-                    engine=engine,
-                    token=next(spare),
-                    submission_key=f"time-{size}-{repeat}-{blur}",
-                    answers=answers,
-                )
-                timings[blur].append(time.perf_counter() - started)
+            for comment in (False, True):
+                for blur in (True, False):
+                    submit._blur_transaction_ids = real_blur if blur else (lambda *args: None)  # type: ignore[assignment]
+                    started = time.perf_counter()
+                    submit.submit_survey(
+                        engine=engine,
+                        token=next(spare),
+                        submission_key=f"time-{size}-{repeat}-{blur}-{comment}",
+                        answers=answers,
+                        comment="Timed." if comment else None,
+                    )
+                    timings.setdefault((comment, blur), []).append(time.perf_counter() - started)
         submit._blur_transaction_ids = real_blur
-        with_blur = statistics.median(timings[True]) * 1000
-        without = statistics.median(timings[False]) * 1000
-        print(
-            f"| {size:,} | {with_blur:.1f} ms | {without:.1f} ms | {with_blur - without:.1f} ms |"
-        )
+        cells = [f"{size:,}"]
+        for comment in (False, True):
+            with_blur = statistics.median(timings[comment, True]) * 1000
+            without = statistics.median(timings[comment, False]) * 1000
+            cells += [f"{with_blur:.1f} ms", f"{without:.1f} ms", f"{with_blur - without:.1f} ms"]
+        print("| " + " | ".join(cells) + " |")
     engine.dispose()
 
 

@@ -27,8 +27,15 @@ from surveys.invitations.links import hash_token
 from surveys.organisation.catalogue import instrument_items
 from surveys.storage import read_session
 from surveys.survey.form import NOT_APPLICABLE, SurveyUnavailable, Unavailable
-from surveys.survey.rollups import Increments, response_increments, upsert_sql
-from surveys.survey.submit import SubmitOutcome, _row_sql, clean_comment, submission_key_hash
+from surveys.survey.rollups import Increments, response_increments
+from surveys.survey.submit import (
+    SubmitOutcome,
+    _ResponseRows,
+    _row_sql,
+    _write_response,
+    clean_comment,
+    submission_key_hash,
+)
 
 
 @dataclass(frozen=True)
@@ -170,16 +177,17 @@ class Floor:
                 cursor.execute(sql.mark_used, {"id": rows.invitation_id, "yes": True, "no": False})
                 if cursor.rowcount != 1:
                     raise _Declined(None)
-            cursor.execute(sql.response, rows.response)
-            cursor.executemany(sql.answer, rows.answers)
-            if rows.comment is not None:
-                cursor.execute(sql.comment, rows.comment)
-            for increments in rows.rollups:
-                if increments.rows:
-                    statement = upsert_sql(
-                        self.dialect, increments.table, increments.keys, increments.increments
-                    )
-                    cursor.executemany(statement, increments.rows)
+            # The submit path's own statements for the response, answers, comment and rollups.
+            _write_response(
+                cursor,
+                sql,
+                _ResponseRows(
+                    response=rows.response,
+                    answers=rows.answers,
+                    comment=rows.comment,
+                    rollups=rows.rollups,
+                ),
+            )
             if self.promises and self.dialect == "postgresql":
                 cursor.execute(sql.blur_invitations, {**rows.cell, "yes": True})
                 cursor.execute(sql.blur_comments, rows.cell)

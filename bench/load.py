@@ -109,6 +109,13 @@ class LoadResult:
     questions: int
     sends: list[Send]
     seconds: float
+    # CPU time of this whole process (every writer thread) while the sends ran: the
+    # Python side of the work, which the machine's other load does not inflate much.
+    cpu_seconds: float = 0.0
+
+    @property
+    def cpu_ms_per_form(self) -> float:
+        return 1000 * self.cpu_seconds / max(1, len(self.sends))
 
     def outcomes(self) -> Counter[str]:
         return Counter(
@@ -373,8 +380,10 @@ def run_load(
     from `writers` threads; SubmissionFailed is retried with the same form for `retry_for`
     seconds. `during(progress)` runs in the calling thread while the writers work."""
     cycle_id, questions, sends = plan(engine, submissions, seed=seed)
+    cpu = time.process_time()
     seconds = send_all(engine, sends, writers=writers, retry_for=retry_for, during=during)
-    return LoadResult(engine.dialect.name, writers, cycle_id, questions, sends, seconds)
+    cpu = time.process_time() - cpu
+    return LoadResult(engine.dialect.name, writers, cycle_id, questions, sends, seconds, cpu)
 
 
 def run_floor(
@@ -395,12 +404,14 @@ def run_floor(
     def submit(*, submission_key: str, **_: object) -> SubmitOutcome:
         return writer.submit(prepared[submission_key])
 
+    cpu = time.process_time()
     try:
         seconds = send_all(engine, sends, writers=writers, submit=submit)
     finally:
         writer.close()
+    cpu = time.process_time() - cpu
     name = f"{engine.dialect.name} floor" + (" + anonymity" if promises else "")
-    return LoadResult(name, writers, cycle_id, questions, sends, seconds)
+    return LoadResult(name, writers, cycle_id, questions, sends, seconds, cpu)
 
 
 # --- The benchmark ------------------------------------------------------------------------------
@@ -473,6 +484,13 @@ def floor_table(
         ("floor p50 / p99", lambda r, f: f"{ms(f[0], 0.5)} / {ms(f[0], 0.99)}"),
         ("floor + anonymity p50 / p99", lambda r, f: f"{ms(f[1], 0.5)} / {ms(f[1], 0.99)}"),
         (
+            "CPU of the writing process per form: `submit_survey` / floor / floor + anonymity",
+            lambda r, f: (
+                f"{r.cpu_ms_per_form:.1f} / {f[0].cpu_ms_per_form:.1f}"
+                f" / {f[1].cpu_ms_per_form:.1f} ms"
+            ),
+        ),
+        (
             "forms stored: submit path / floors",
             lambda r, f: f"{r.stored:,} / {f[0].stored:,} / {f[1].stored:,}",
         ),
@@ -491,6 +509,7 @@ def _print(result: LoadResult) -> None:
     print(
         f"load {result.backend:28} {result.seconds:6.1f} s  {result.per_second:6.0f}/s"
         f"  p50 {result.latency(0.5) * 1000:.0f} ms  p99 {result.latency(0.99) * 1000:.0f} ms"
+        f"  CPU {result.cpu_ms_per_form:.1f} ms/form"
         f"  {dict(result.outcomes())}",
         flush=True,
     )

@@ -9,14 +9,14 @@ import secrets
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, Table, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -255,6 +255,62 @@ def driver_sql(dialect: str, sql: str) -> str:
     if dialect == "postgresql":
         return _NAMED_PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
     return sql
+
+
+@functools.cache
+def many_rows_sql(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...] = (),
+    adds: tuple[str, ...] = (),
+) -> str:
+    """One statement that inserts many rows of `columns` into `table`, as the driver's SQL;
+    with `conflict` (the key), a row already there gets `adds` added to it instead.
+
+    On PostgreSQL the rows travel as one array per column and the statement inserts
+    `unnest(...)` of them: one statement for the lot, where psycopg's `executemany` would
+    run the statement once per row. On SQLite the statement is for one row, for
+    `executemany`, which steps one prepared statement in process. `insert_rows` runs it."""
+    names = ", ".join(columns)
+    if dialect == "postgresql":
+        arrays = ", ".join(
+            f":{column}::{table.c[column].type.compile(dialect=postgresql.dialect())}[]"
+            for column in columns
+        )
+        source = f"SELECT * FROM unnest({arrays})"
+    else:
+        source = f"VALUES ({', '.join(f':{column}' for column in columns)})"
+    sql = f"INSERT INTO {table.name} ({names}) {source}"
+    if conflict:
+        added = ", ".join(
+            f"{column} = {table.name}.{column} + excluded.{column}" for column in adds
+        )
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {added}"
+    return driver_sql(dialect, sql)
+
+
+def insert_rows(
+    cursor: Any,
+    dialect: str,
+    table: Table,
+    rows: Sequence[Mapping[str, object]],
+    *,
+    conflict: tuple[str, ...] = (),
+    adds: tuple[str, ...] = (),
+) -> None:
+    """Insert `rows` (mappings with the same keys) with `many_rows_sql`, on a DBAPI cursor
+    inside the caller's transaction (`driver_cursor`). Rows are written in the order given:
+    concurrent writers that give the same keys in the same order wait for each other
+    instead of deadlocking."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    sql = many_rows_sql(dialect, table, columns, conflict, adds)
+    if dialect == "postgresql":
+        cursor.execute(sql, {column: [row[column] for row in rows] for column in columns})
+    else:
+        cursor.executemany(sql, rows)
 
 
 def driver_cursor(session: Session) -> tuple[str, Any]:

@@ -31,6 +31,11 @@ def response_ids(engine: Engine) -> set[int]:
         return set(session.scalars(select(Response.id)))
 
 
+def comment_ids(engine: Engine) -> set[int]:
+    with engine.connect() as connection:
+        return set(connection.execute(text("SELECT id FROM comment")).scalars())
+
+
 def orderings(
     engine: Engine, table: str, key: str, where: str = "", *, rowid: bool = True
 ) -> dict[str, list]:
@@ -67,19 +72,24 @@ def test_no_ordering_or_transaction_id_links_a_response_to_its_link(
     from surveys.invitations.links import hash_token
 
     truth: dict[str, int] = {}  # token hash -> response id, known only to the test
+    comment_truth: dict[int, int] = {}  # comment id -> response id, likewise
     use_order = random.Random(11).sample(links, len(links))
     for number, token in enumerate(use_order):
-        before = response_ids(engine)
+        before, comments_before = response_ids(engine), comment_ids(engine)
         form = load_survey(engine=engine, token=token)
         submit_survey(
             engine=engine,
             token=token,
             submission_key=f"key-{number}",
             answers=full_answers(form, likert=1 + number % 5),
-            comment=None,
+            # Every third person comments: forms with and without one, mixed.
+            comment=f"Comment number {number}." if number % 3 == 0 else None,
         )
         (new,) = response_ids(engine) - before
         truth[hash_token(token)] = new
+        for comment in comment_ids(engine) - comments_before:
+            comment_truth[comment] = new
+    assert len(comment_truth) == PEOPLE // 3
 
     invitations = orderings(engine, "invitation", "token_hash", "WHERE used")
     responses = orderings(engine, "response", "id")
@@ -110,6 +120,18 @@ def test_no_ordering_or_transaction_id_links_a_response_to_its_link(
             if len(by_xmin.get(xmin, [])) == 1
         ]
         assert not [link for link in unique_links if truth[link[0]] == link[1]]
+        # Nor does a comment's: no response shares its xmin with exactly its own comment.
+        with engine.connect() as connection:
+            comment_xmin = connection.execute(text("SELECT id, xmin::text FROM comment")).all()
+        comments_by_xmin: dict[str, list[int]] = {}
+        for comment_id, xmin in comment_xmin:
+            comments_by_xmin.setdefault(xmin, []).append(comment_id)
+        unique_comments = [
+            (comments_by_xmin[xmin][0], response)
+            for response, xmin in response_xmin.items()
+            if len(comments_by_xmin.get(xmin, [])) == 1
+        ]
+        assert not [pair for pair in unique_comments if comment_truth[pair[0]] == pair[1]]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -3,12 +3,11 @@ transaction, and rebuildable from raw answers (after a bulk load, or to verify t
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, text
+from sqlalchemy import Table, delete, text
 from sqlmodel import Session, col
 
 from surveys.models import (
@@ -35,22 +34,7 @@ from surveys.scoring import (
     respondent_scores,
     scored,
 )
-from surveys.storage import driver_cursor, driver_sql
-
-
-@functools.cache
-def upsert_sql(dialect: str, table: str, keys: tuple[str, ...], increments: tuple[str, ...]) -> str:
-    """INSERT ... ON CONFLICT DO UPDATE that adds `increments`, as the driver's own SQL, built
-    once per table and dialect: building and compiling a statement per submission cost more
-    than running it. SQLite and PostgreSQL share this syntax."""
-    columns = (*keys, *increments)
-    adds = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in increments)
-    return driver_sql(
-        dialect,
-        f"INSERT INTO {table} ({', '.join(columns)})"
-        f" VALUES ({', '.join(f':{column}' for column in columns)})"
-        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}",
-    )
+from surveys.storage import driver_cursor, insert_rows
 
 
 @dataclass(frozen=True)
@@ -64,6 +48,13 @@ class Increments:
 
 
 _CELL = ("cycle_id", "department_id", "staff_group_id")
+_TABLES: dict[str, Table] = {
+    table.name: table
+    for table in (
+        model.__table__  # type: ignore[union-attr]  # SQLModel does not declare the mapped __table__
+        for model in (CellRollup, ItemRollup, ScoreRollup, RelationshipRollup)
+    )
+}
 _COUNTED = (*VALUE_COLUMNS, "n_na")
 _SCORE_SUMS = ("n", "total", "total_sq", *(c for o in OUTCOMES for c in DRIVER_COLUMNS[o]))
 
@@ -169,12 +160,17 @@ def add_response(
 
 
 def write_increments(cursor: Any, dialect: str, increments: Sequence[Increments]) -> None:
-    """Run the upserts of `increments` on a DBAPI cursor (storage.driver_cursor)."""
+    """Run the upserts of `increments` on a DBAPI cursor (storage.driver_cursor): one
+    statement per table for all its rows (storage.insert_rows)."""
     for table in increments:
-        if table.rows:
-            sql = upsert_sql(dialect, table.table, table.keys, table.increments)
-            # One executemany: psycopg pipelines the rows, sqlite3 steps one prepared statement.
-            cursor.executemany(sql, table.rows)
+        insert_rows(
+            cursor,
+            dialect,
+            _TABLES[table.table],
+            table.rows,
+            conflict=table.keys,
+            adds=table.increments,
+        )
 
 
 def _relationship_counts(answers: Mapping[ItemInfo, int | None]) -> dict[str, tuple[int, int]]:

@@ -29,8 +29,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col
 
 from surveys.config import get_settings
@@ -88,40 +90,90 @@ def advance(*, session: Session, cycle_id: int, cell: tuple[int, int] | None = N
     """
     settings = get_settings()
     params: dict[str, object] = {"cycle": cycle_id, "step": settings.min_group_size}
-    if cell is not None:
-        params.update(department=cell[0], group=cell[1])
+    dialect, cursor = driver_cursor(session)
+    due: dict[_Stepped, list[tuple]] = {}
+    if cell is None:
+        for stepped in _STEPPED:
+            cursor.execute(_due_rows_sql(dialect, stepped), params)
+            due[stepped] = [tuple(row) for row in cursor.fetchall()]
+        comments_due = _cells_with_comments_due(
+            cursor, dialect, cycle_id, settings.min_comment_group_size
+        )
+    else:
+        # One cell, as every submission asks: what is due, in one read.
+        params.update(
+            department=cell[0],
+            group=cell[1],
+            no=False,
+            minimum=settings.min_comment_group_size,
+        )
+        cursor.execute(_due_in_cell_sql(dialect), params)
+        comments_due = []
+        for kind, item_id, measure in cursor.fetchall():
+            if kind == len(_STEPPED):
+                comments_due.append(cell)
+                continue
+            stepped = _STEPPED[kind]
+            extra = {"item_id": (item_id,), "measure": (measure,), None: ()}[stepped.key]
+            due.setdefault(stepped, []).append((cycle_id, *cell, *extra))
     moved_items: set[tuple[int, int]] = set()
     moved = False
-    dialect, cursor = driver_cursor(session)
     for stepped in _STEPPED:
-        keys = [*CELL_COLUMNS, *([stepped.key] if stepped.key else [])]
-        cursor.execute(_due_rows_sql(dialect, stepped, cell is not None), params)
-        rows = cursor.fetchall()
+        rows = due.get(stepped)
         if not rows:
             continue
         moved = True
-        _copy(session, stepped, keys, [tuple(row) for row in rows])
+        keys = [*CELL_COLUMNS, *([stepped.key] if stepped.key else [])]
+        _copy(session, stepped, keys, rows)
         if stepped.key == "item_id":
             moved_items.update((row[1], row[2]) for row in rows)
     for department_id, group_id in sorted(moved_items):
         _recount_relationships(session, cycle_id, department_id, group_id)
-    return _release_comments(session, cycle_id, cell, settings.min_comment_group_size) or moved
+    for department_id, group_id in comments_due:
+        _release_comments(cursor, dialect, cycle_id, department_id, group_id)
+    return bool(comments_due) or moved
 
 
-@functools.cache
-def _due_rows_sql(dialect: str, stepped: _Stepped, one_cell: bool) -> str:
-    """The live rows whose count has grown by at least a step since last copied, as the
-    driver's SQL, built once: every submission runs it."""
+def _due_from(stepped: _Stepped, one_cell: bool) -> str:
+    """FROM and WHERE of the live rows whose count has grown by at least a step (`:step`)
+    since they were last copied, over the live table as `l`."""
     keys = [*CELL_COLUMNS, *([stepped.key] if stepped.key else [])]
     join = " AND ".join(f"r.{key} = l.{key}" for key in keys)
     count = stepped.count
-    return driver_sql(
-        dialect,
-        f"SELECT {', '.join(f'l.{key}' for key in keys)}"
+    return (
         f" FROM {stepped.live.name} l LEFT JOIN {stepped.released.name} r ON {join}"
         f" WHERE {_cell_condition('l', (0, 0) if one_cell else None)}"
-        f" AND ({_prefixed(count, 'l')}) - COALESCE(({_prefixed(count, 'r')}), 0) >= :step",
+        f" AND ({_prefixed(count, 'l')}) - COALESCE(({_prefixed(count, 'r')}), 0) >= :step"
     )
+
+
+@functools.cache
+def _due_rows_sql(dialect: str, stepped: _Stepped) -> str:
+    """A whole cycle's due rows of one rollup, keys first, as the driver's SQL."""
+    keys = [*CELL_COLUMNS, *([stepped.key] if stepped.key else [])]
+    return driver_sql(
+        dialect,
+        f"SELECT {', '.join(f'l.{key}' for key in keys)}{_due_from(stepped, one_cell=False)}",
+    )
+
+
+@functools.cache
+def _due_in_cell_sql(dialect: str) -> str:
+    """One cell's due rows of every rollup, and whether its waiting comments are due, in one
+    statement built once: every submission runs it. Each row is (kind, item id, measure):
+    kind is the rollup's place in _STEPPED, or len(_STEPPED) for the comments."""
+    no_item, no_measure = "CAST(NULL AS INTEGER)", "CAST(NULL AS VARCHAR(80))"
+    extra = {None: f"{no_item}, {no_measure}", "item_id": f"l.item_id, {no_measure}"}
+    extra["measure"] = f"{no_item}, l.measure"
+    parts = [
+        f"SELECT {kind}, {extra[stepped.key]}{_due_from(stepped, one_cell=True)}"
+        for kind, stepped in enumerate(_STEPPED)
+    ]
+    parts.append(
+        f"SELECT {len(_STEPPED)}, {no_item}, {no_measure} WHERE (SELECT COUNT(*) FROM comment c"
+        f" WHERE {_cell_condition('c', (0, 0))} AND c.released = :no) >= :minimum"
+    )
+    return driver_sql(dialect, " UNION ALL ".join(parts) + " ORDER BY 1, 2, 3")
 
 
 def _prefixed(expression: str, alias: str) -> str:
@@ -131,15 +183,38 @@ def _prefixed(expression: str, alias: str) -> str:
 
 @functools.cache
 def _copy_sql(dialect: str, stepped: _Stepped, keys: tuple[str, ...]) -> tuple[str, str]:
-    """DELETE of released rows and INSERT ... SELECT of their live rows, by key, built once."""
+    """DELETE of released rows and INSERT ... SELECT of their live rows, by key, built once.
+
+    On PostgreSQL the keys travel as one array per key column and each statement handles
+    every row at once (one statement, not one a row); on SQLite each is for one row, run by
+    `executemany` in process."""
     names = ", ".join(column.name for column in stepped.live.columns)
-    where = " AND ".join(f"{key} = :key_{key}" for key in keys)
+    released = stepped.released.name
+    if dialect == "postgresql":
+        arrays = ", ".join(
+            f":{key}::{stepped.live.c[key].type.compile(dialect=postgresql.dialect())}[]"
+            for key in keys
+        )
+        matched = " AND ".join(f"{{alias}}.{key} = k.{key}" for key in keys)
+        given = f"unnest({arrays}) AS k({', '.join(keys)})"
+        live_names = ", ".join(f"l.{column.name}" for column in stepped.live.columns)
+        return (
+            driver_sql(
+                dialect, f"DELETE FROM {released} r USING {given} WHERE {matched.format(alias='r')}"
+            ),
+            driver_sql(
+                dialect,
+                f"INSERT INTO {released} ({names}) SELECT {live_names}"
+                f" FROM {stepped.live.name} l JOIN {given} ON {matched.format(alias='l')}",
+            ),
+        )
+    where = " AND ".join(f"{key} = :{key}" for key in keys)
     return (
-        driver_sql(dialect, f"DELETE FROM {stepped.released.name} WHERE {where}"),
+        driver_sql(dialect, f"DELETE FROM {released} WHERE {where}"),
         driver_sql(
             dialect,
-            f"INSERT INTO {stepped.released.name} ({names})"
-            f" SELECT {names} FROM {stepped.live.name} WHERE {where}",
+            f"INSERT INTO {released} ({names}) SELECT {names} FROM {stepped.live.name}"
+            f" WHERE {where}",
         ),
     )
 
@@ -148,10 +223,12 @@ def _copy(session: Session, stepped: _Stepped, keys: Sequence[str], rows: Sequen
     """Replace these rows of the released snapshot with the live rows."""
     dialect, cursor = driver_cursor(session)
     remove, copy = _copy_sql(dialect, stepped, tuple(keys))
-    # One statement each, run for every row (a whole cycle at once for the demo).
-    parameters = [
-        {f"key_{key}": value for key, value in zip(keys, row, strict=True)} for row in rows
-    ]
+    if dialect == "postgresql":
+        columns = {key: [row[number] for row in rows] for number, key in enumerate(keys)}
+        cursor.execute(remove, columns)
+        cursor.execute(copy, columns)
+        return
+    parameters = [dict(zip(keys, row, strict=True)) for row in rows]
     cursor.executemany(remove, parameters)
     cursor.executemany(copy, parameters)
 
@@ -185,43 +262,43 @@ def _recount_relationships(
 
 
 @functools.cache
-def _waiting_comments_sql(dialect: str, one_cell: bool) -> str:
-    """Cells with at least :minimum comments waiting, as the driver's SQL, built once."""
+def _waiting_comments_sql(dialect: str) -> str:
+    """A cycle's cells with at least :minimum comments waiting, as the driver's SQL."""
     return driver_sql(
         dialect,
         "SELECT c.department_id, c.staff_group_id FROM comment c"
-        f" WHERE {_cell_condition('c', (0, 0) if one_cell else None)} AND c.released = :no"
+        " WHERE c.cycle_id = :cycle AND c.released = :no"
         " GROUP BY c.department_id, c.staff_group_id HAVING COUNT(*) >= :minimum",
     )
 
 
-def _release_comments(
-    session: Session, cycle_id: int, cell: tuple[int, int] | None, minimum: int
-) -> bool:
-    """Release the waiting comments of each cell where at least `minimum` of them wait."""
-    params: dict[str, object] = {"cycle": cycle_id, "no": False, "minimum": minimum}
-    if cell is not None:
-        params.update(department=cell[0], group=cell[1])
-    dialect, cursor = driver_cursor(session)
-    cursor.execute(_waiting_comments_sql(dialect, cell is not None), params)
-    waiting = cursor.fetchall()
-    release = driver_sql(
-        dialect,
-        "UPDATE comment SET released = :yes WHERE cycle_id = :cycle"
-        " AND department_id = :department AND staff_group_id = :group AND released = :no",
+def _cells_with_comments_due(
+    cursor: Any, dialect: str, cycle_id: int, minimum: int
+) -> list[tuple[int, int]]:
+    cursor.execute(
+        _waiting_comments_sql(dialect), {"cycle": cycle_id, "no": False, "minimum": minimum}
     )
-    for department_id, group_id in waiting:
-        cursor.execute(
-            release,
-            {
-                "yes": True,
-                "no": False,
-                "cycle": cycle_id,
-                "department": department_id,
-                "group": group_id,
-            },
-        )
-    return bool(waiting)
+    return [(department_id, group_id) for department_id, group_id in cursor.fetchall()]
+
+
+def _release_comments(
+    cursor: Any, dialect: str, cycle_id: int, department_id: int, group_id: int
+) -> None:
+    """Release a cell's waiting comments, together."""
+    cursor.execute(
+        driver_sql(
+            dialect,
+            "UPDATE comment SET released = :yes WHERE cycle_id = :cycle"
+            " AND department_id = :department AND staff_group_id = :group AND released = :no",
+        ),
+        {
+            "yes": True,
+            "no": False,
+            "cycle": cycle_id,
+            "department": department_id,
+            "group": group_id,
+        },
+    )
 
 
 def release_all(*, session: Session, cycle_id: int) -> None:

@@ -22,11 +22,18 @@ from sqlmodel import Session
 
 from surveys.config import get_settings
 from surveys.invitations.links import hash_token
-from surveys.models import Invitation
+from surveys.models import Answer, Invitation
 from surveys.organisation.catalogue import instrument_items
 from surveys.records import CycleState, ItemInfo
 from surveys.scoring import LIKERT_POINTS, NPS_SCALE
-from surveys.storage import driver_cursor, driver_sql, is_sqlite, new_random_id, write_session
+from surveys.storage import (
+    driver_cursor,
+    driver_sql,
+    insert_rows,
+    is_sqlite,
+    new_random_id,
+    write_session,
+)
 from surveys.survey import drafts, rollups, steps
 from surveys.survey.form import (
     _USED_MESSAGE,
@@ -178,10 +185,12 @@ def _response_rows(
     )
 
 
+_ANSWER = Answer.__table__  # type: ignore[attr-defined]  # SQLModel does not declare the mapped __table__
+
+
 def _write_response(cursor: Any, sql: _RowSql, rows: _ResponseRows) -> None:
     cursor.execute(sql.response, rows.response)
-    if rows.answers:
-        cursor.executemany(sql.answer, rows.answers)
+    insert_rows(cursor, sql.dialect, _ANSWER, rows.answers)
     if rows.comment is not None:
         cursor.execute(sql.comment, rows.comment)
     rollups.write_increments(cursor, sql.dialect, rows.rollups)
@@ -193,7 +202,6 @@ class _RowSql:
 
     dialect: str
     response: str
-    answer: str
     comment: str
     receipt: str
     invitation: str
@@ -213,8 +221,6 @@ def _row_sql(dialect: str) -> _RowSql:
         response="INSERT INTO response (id, cycle_id, department_id, staff_group_id,"
         " instrument_id) VALUES (:id, :cycle_id, :department_id, :staff_group_id,"
         " :instrument_id)",
-        answer="INSERT INTO answer (response_id, item_id, value)"
-        " VALUES (:response_id, :item_id, :value)",
         comment="INSERT INTO comment (id, cycle_id, department_id, staff_group_id, text,"
         " released) VALUES (:id, :cycle_id, :department_id, :staff_group_id, :text, :released)",
         receipt="INSERT INTO submission_receipt (key_hash, cycle_id) VALUES (:key_hash,"
@@ -372,7 +378,12 @@ def _rules_for(session: Session, invitation_id: int, key: tuple[object, ...]) ->
 
 
 def _blur_transaction_ids(
-    cursor: Any, sql: _RowSql, cycle_id: int, department_id: int, group_id: int
+    cursor: Any,
+    sql: _RowSql,
+    cycle_id: int,
+    cell: tuple[int, int],
+    marked_link: bool,
+    wrote_comment: bool,
 ) -> None:
     """On PostgreSQL, keep the rows this transaction writes from being joined to each other.
 
@@ -382,12 +393,19 @@ def _blur_transaction_ids(
     Rewriting every used invitation and every comment of the cell in this same transaction
     gives all of them this transaction's id, which then says no more than the response's
     cell already does. SQLite updates rows in place and records no writer, so it needs none.
+
+    Only the tables this transaction wrote a row of this person's to need it: an open link's
+    form marks no invitation, and a form without a comment writes no comment, so no row there
+    carries this transaction's id as theirs. (Comments released together in this
+    transaction get its id too, but none of them is this respondent's.)
     """
     if sql.dialect != "postgresql":
         return
-    cell = {"cycle_id": cycle_id, "department_id": department_id, "staff_group_id": group_id}
-    cursor.execute(sql.blur_invitations, {**cell, "yes": True})
-    cursor.execute(sql.blur_comments, cell)
+    where = {"cycle_id": cycle_id, "department_id": cell[0], "staff_group_id": cell[1]}
+    if marked_link:
+        cursor.execute(sql.blur_invitations, {**where, "yes": True})
+    if wrote_comment:
+        cursor.execute(sql.blur_comments, where)
 
 
 @dataclass(frozen=True)
@@ -602,7 +620,14 @@ def submit_survey(
                 drafts.delete_draft_in(cursor, sql.dialect, secret.id)
             # Only open cycles take answers: their released snapshot moves, in steps.
             steps.advance(session=session, cycle_id=seen.cycle_id, cell=prepared.cell)
-            _blur_transaction_ids(cursor, sql, seen.cycle_id, *prepared.cell)
+            _blur_transaction_ids(
+                cursor,
+                sql,
+                seen.cycle_id,
+                prepared.cell,
+                not seen.is_open,
+                prepared.rows.comment is not None,
+            )
             # Everything is written; only the COMMIT is left.
             committing = True
     except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
