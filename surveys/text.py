@@ -94,17 +94,31 @@ def did_you_mean(given: str, candidates: Iterable[str]) -> str:
 def escape_markdown(text: str, *, block: bool = True) -> str:
     """`text` as it reads, whatever Markdown characters it holds. Widget labels escape
     block-level Markdown (headings, lists) themselves, so they pass `block=False`."""
-    escaped = _INLINE_MARKDOWN.sub(r"\\\1", text)
+    escaped = _INLINE_MARKDOWN.sub(r"\\\1", unlinked(text))
     if block:
         escaped = _BLOCK_MARKER.sub(r"\1\\\2", escaped)
         escaped = _LIST_NUMBER.sub(r"\1\\\2", escaped)
     return escaped
 
 
+# GitHub-flavoured Markdown (Streamlit's) turns a bare web or email address into a link, and
+# it finds them in the text after escapes and character references are read, so neither
+# hides one. An invisible word joiner after the scheme or "www" and after "@" breaks the
+# pattern and reads the same.
+_WORD_JOINER = "\u2060"
+_LINK_START = re.compile(r"(?i)(https?|ftp|mailto|xmpp|www)(?=[:.])|@")
+
+
+def unlinked(text: str) -> str:
+    """`text` as Markdown would link no address in it: see _WORD_JOINER."""
+    return _LINK_START.sub(lambda match: match.group(0) + _WORD_JOINER, text)
+
+
 def escape_all_markdown(text: object) -> str:
     """`text` with every ASCII punctuation character escaped, for messages that may quote
-    anything (names, errors): Markdown then shows it literally, emoji codes included."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+    anything (names, errors): Markdown then shows it literally, emoji codes included, and
+    links no address in it."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", unlinked(str(text)))
 
 
 # --- Personal details in comments --------------------------------------------------------------
