@@ -14,10 +14,11 @@ of its own beside the app's.
   (timed the same way) and with `submit_survey` called directly on the same database (the
   server's own share; the rest is Streamlit's rerun, the page, the websocket and drawing).
 - **Server memory per open survey session**: N Chromium contexts, each with its own link and
-  advanced to the second question step (so its session holds answers and a draft), kept open
-  while more are added, N from 1 to 50; the server's resident memory (VmRSS, with any
-  children) is read after a short settle at each N and compared with what it held after one
-  warm-up session had been opened and closed. The bare page is measured the same way.
+  advanced to the second question step (its session holds the form and the first answers;
+  their draft is in the database), kept open while more are added, N from 1 to 50; the
+  server's resident memory (VmRSS, with any children) is read after a short settle at each N
+  and compared with what it held after one warm-up session had been opened and closed. The
+  bare page is measured the same way.
 
     python -m bench.session_cost                    # 15 submissions, 1 to 50 sessions; README
     python -m bench.session_cost --repeats 3 --sessions 1,2 --no-readme
