@@ -3,11 +3,12 @@
 For each scale (hospital, system) and backend (SQLite, PostgreSQL) it loads the demo (timed)
 and then times every figure the dashboard shows (bench/reporting.py): from rollups, from raw
 answers with DuckDB, and with naive pandas; then 10,000 submissions from 32 writers
-(bench/load.py), 20 browsers completing the survey at once (bench/browser_load.py), the
-capacity of one replica and of two behind HAProxy (bench/replicas.py), 10,000 invitations
-sent through a local SMTP server (bench/mail.py), and the themes and tone of 140,000
-comments (bench/themes.py). Each table goes into
-README.md between its markers.
+(bench/load.py), 20 browsers completing the survey at once (bench/browser_load.py), one
+respondent's Submit against a bare Streamlit button and the server's memory per open survey
+session (bench/session_cost.py), the capacity of one replica and of two behind HAProxy
+(bench/replicas.py), 10,000 invitations sent through a local SMTP server (bench/mail.py), and
+the themes and tone of 140,000 comments (bench/themes.py). Each table goes into README.md
+between its markers.
 
     python -m bench --scale hospital            # a smoke test in seconds
     python -m bench --scale system --reuse      # measure databases an earlier run loaded
@@ -104,6 +105,11 @@ def main() -> None:
     parser.add_argument("--no-load", action="store_true", help="skip the submission load")
     parser.add_argument("--no-browsers", action="store_true", help="skip the browser load")
     parser.add_argument(
+        "--no-session-cost",
+        action="store_true",
+        help="skip one respondent's Submit and the memory per open survey session",
+    )
+    parser.add_argument(
         "--no-replicas", action="store_true", help="skip one replica against two behind HAProxy"
     )
     parser.add_argument("--no-mail", action="store_true", help="skip sending invitations")
@@ -181,6 +187,10 @@ def main() -> None:
         from bench import browser_load
 
         browser_load.main(readme)
+    if not args.no_session_cost:
+        from bench import session_cost
+
+        session_cost.main(readme)
     if not args.no_replicas:
         from bench import replicas
 
