@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import auth, resources
 from surveys.actions import sharing
+from surveys.invitations import links
 from surveys.organisation import cycles as cycle_actions
 from surveys.records import CycleState
 
@@ -76,6 +77,17 @@ else:
     if url:
         st.code(url, language=None, wrap_lines=True)
         st.link_button("Open the summary", url, icon=":material/open_in_new:")
+        poster = links.qr_code_png(url)
+        st.image(poster, caption="QR code of the summary's link, for a poster", width=200)
+        st.download_button(
+            "Download the QR code (PNG)",
+            data=poster,
+            file_name="attune-results-summary-qr.png",
+            mime="image/png",
+            on_click="ignore",
+            icon=":material/qr_code:",
+            key="share_qr",
+        )
         st.caption(
             "Send this link to staff or put it on the intranet. The next cycle's thank-you "
             "page and invitation emails link to it too."

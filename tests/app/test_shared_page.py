@@ -203,6 +203,11 @@ def test_an_administrator_revokes_and_publishes_from_the_share_results_page(
     url = code.value
     token = parse_qs(urlsplit(url).query)[sharing.SHARE_PARAMETER][0]
     assert sharing.cycle_for_token(engine=demo, token=token) == q3
+    # A QR code of the link, for a poster, to look at and to download.
+    (image,) = at.get("image")
+    assert "QR code" in str(image.proto)
+    (download,) = at.get("download_button")
+    assert download.proto.label == "Download the QR code (PNG)"
     # An open cycle cannot be published: its button says so by being off.
     at.selectbox(key="share_cycle").set_value(cycle_ids(demo)["2026 Q4"]).run()
     assert at.button(key="share_publish").disabled and at.button(key="share_revoke").disabled
