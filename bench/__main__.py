@@ -7,8 +7,8 @@ answers with DuckDB, and with naive pandas; then 10,000 submissions from 32 writ
 respondent's Submit against a bare Streamlit button and the server's memory per open survey
 session (bench/session_cost.py), the capacity of one replica and of two behind HAProxy
 (bench/replicas.py), 10,000 invitations sent through a local SMTP server (bench/mail.py), and
-the themes and tone of 140,000 comments (bench/themes.py). Each table goes into README.md
-between its markers.
+the themes and tone of 140,000 comments and one Comments page of 2,000 of them, uncached and
+cached (bench/themes.py). Each table goes into README.md between its markers.
 
     python -m bench --scale hospital            # a smoke test in seconds
     python -m bench --scale system --reuse      # measure databases an earlier run loaded
