@@ -44,6 +44,7 @@ def shared_demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not path.exists():
             building = folder / "demo-hospital-building.db"
+            building.unlink(missing_ok=True)  # left by a worker that died building it
             build_demo_file(building)
             building.rename(path)
     return path
