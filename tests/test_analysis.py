@@ -4,6 +4,7 @@ only through the comment minimum."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert, select, update
@@ -16,9 +17,10 @@ from surveys.config import get_settings
 from surveys.jobs import run_due
 from surveys.models import Comment, CommentAnalysis, SurveyCycle
 from surveys.reporting.themes import NEGATIVE, POSITIVE, Analysis
-from surveys.storage import new_random_id, read_session, write_session
+from surveys.storage import make_engine, new_random_id, read_session, write_session
 from surveys.survey import rollups
 from tests.support.backends import backends
+from tests.support.demo import copy_demo
 from tests.test_reporting import build_survey, submit
 
 
@@ -186,11 +188,10 @@ def test_themes_across_cycles_only_when_every_cycle_passes(ward: dict) -> None:
     assert list(history.columns)[:3] == ["cycle_id", "cycle", "theme"]
 
 
-def test_themes_across_cycles_of_a_demo_history(engine: Engine) -> None:
-    from surveys.demo import load_demo
+def test_themes_across_cycles_of_a_demo_history(demo_hospital_file: Path, tmp_path: Path) -> None:
     from surveys.organisation.cycles import list_cycles
 
-    load_demo(engine)
+    engine = make_engine(f"sqlite:///{copy_demo(demo_hospital_file, tmp_path)}")
     analyse_comments(engine)
     newest = list_cycles(engine=engine)[-1]
     history = reporting.theme_trends(engine, cycle_id=newest.id, departments=None)

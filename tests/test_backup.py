@@ -18,6 +18,7 @@ from surveys.demo import load_demo
 from surveys.reporting import cycle_summaries
 from surveys.storage import make_engine, migrate, read_session
 from tests.support.backends import POSTGRES_SKIP_REASON, postgres_url
+from tests.support.demo import copy_demo
 
 
 def snapshot(engine: Engine) -> dict:
@@ -51,10 +52,8 @@ def postgres_databases() -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-def round_trip(source_url: str, target_url: str, tmp_path: Path) -> None:
-    source = make_engine(source_url)
-    migrate(source)
-    load_demo(source)
+def round_trip(source: Engine, target_url: str, tmp_path: Path) -> None:
+    """Back up `source` (holding the demo hospital) and restore it into `target_url`."""
     before = snapshot(source)
     written = backup(source, tmp_path / "attune.backup")
     assert written.stat().st_size > 0
@@ -77,21 +76,28 @@ def round_trip(source_url: str, target_url: str, tmp_path: Path) -> None:
     target.dispose()
 
 
-def test_sqlite_backup_restores_into_an_empty_database_identically(tmp_path: Path) -> None:
-    round_trip(f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}", tmp_path)
+def test_sqlite_backup_restores_into_an_empty_database_identically(
+    demo_hospital_file: Path, tmp_path: Path
+) -> None:
+    source = make_engine(f"sqlite:///{copy_demo(demo_hospital_file, tmp_path)}")
+    round_trip(source, f"sqlite:///{tmp_path / 'b.db'}", tmp_path)
 
 
 @pytest.mark.slow  # about 20 s: the demo hospital loaded, dumped and restored on PostgreSQL
 def test_postgres_backup_restores_into_an_empty_database_identically(
     postgres_databases: tuple[str, str], tmp_path: Path
 ) -> None:
-    round_trip(*postgres_databases, tmp_path)
+    source_url, target_url = postgres_databases
+    source = make_engine(source_url)
+    migrate(source)
+    load_demo(source)
+    round_trip(source, target_url, tmp_path)
 
 
-def test_restore_refuses_a_database_that_holds_data(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
-    migrate(engine)
-    load_demo(engine)
+def test_restore_refuses_a_database_that_holds_data(
+    demo_hospital_file: Path, tmp_path: Path
+) -> None:
+    engine = make_engine(f"sqlite:///{copy_demo(demo_hospital_file, tmp_path)}")
     written = backup(engine, tmp_path / "copy.backup")
     with pytest.raises(BackupError, match="already holds data"):
         restore(engine, written)
@@ -112,12 +118,13 @@ def test_backup_never_overwrites_and_rejects_a_non_backup(tmp_path: Path) -> Non
     assert list(tmp_path.glob(".attune-backup-*")) == []  # no partial file left behind
 
 
-def test_cli_backup_and_restore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_backup_and_restore(
+    demo_hospital_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = CliRunner()
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    # The demo hospital (what `attune demo` loads, as tests/test_cli.py shows).
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{copy_demo(demo_hospital_file, tmp_path)}")
     get_settings.cache_clear()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-    assert runner.invoke(app, ["demo"]).exit_code == 0
     result = runner.invoke(app, ["backup", str(tmp_path / "cli.backup")])
     assert result.exit_code == 0, result.output
     assert "Backup written to" in result.output

@@ -32,7 +32,7 @@ from surveys.reporting.statistics import Z_95, correlation_interval
 from surveys.storage import write_session
 from surveys.survey.submit import store_response
 from tests.support.backends import backends
-from tests.support.demo import demo_engine, demo_file
+from tests.support.demo import copy_demo, demo_engine
 
 
 def raw_drivers(engine: Engine, cycle_id: int, outcome: str) -> dict[str, tuple[float, int]]:
@@ -204,8 +204,8 @@ class _Selection:
 
 
 @pytest.fixture(scope="module")
-def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_file(tmp_path_factory.mktemp("drivers"))
+def demo_path(demo_hospital_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_demo(demo_hospital_file, tmp_path_factory.mktemp("drivers"))
 
 
 @pytest.fixture

@@ -18,14 +18,14 @@ from surveys import reporting
 from surveys.access.accounts import account_named, department_scope
 from surveys.cli import app
 from surveys.config import get_settings
-from tests.support.demo import demo_engine, demo_file
+from tests.support.demo import copy_demo, demo_engine
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_file(tmp_path_factory.mktemp("export"))
+def demo_path(demo_hospital_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_demo(demo_hospital_file, tmp_path_factory.mktemp("export"))
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ from surveys.actions import plans
 from surveys.actions.plans import PlanRecord, PlanStatus
 from surveys.reporting.figures import Figure
 from surveys.reporting.plan_progress import PlanProgress, ProgressPoint, plan_progress
-from tests.support.demo import demo_engine, demo_file
+from tests.support.demo import copy_demo, demo_engine
 
 
 @pytest.fixture(scope="module")
-def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_file(tmp_path_factory.mktemp("plans"))
+def demo_path(demo_hospital_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_demo(demo_hospital_file, tmp_path_factory.mktemp("plans"))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from surveys.cli import app
 from surveys.config import get_settings
 from surveys.reporting.figures import Figure
 from surveys.storage import make_engine
-from tests.support.demo import demo_engine, demo_file, use_copy
+from tests.support.demo import copy_demo, demo_engine, use_copy
 from tests.support.hostile import INJECTION, MARKUP
 
 runner = CliRunner()
@@ -31,8 +31,8 @@ needs_poppler = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_file(tmp_path_factory.mktemp("board"))
+def demo_path(demo_hospital_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_demo(demo_hospital_file, tmp_path_factory.mktemp("board"))
 
 
 @pytest.fixture

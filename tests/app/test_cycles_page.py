@@ -15,7 +15,6 @@ from dashboard.auth import SESSION_KEY
 from surveys.access.accounts import create_account
 from surveys.access.tickets import issue_ticket
 from surveys.config import get_settings
-from surveys.demo import load_demo
 from surveys.instruments import builtin_instrument
 from surveys.organisation.catalogue import instrument_items, register_instrument
 from surveys.organisation.cycles import add_cycle
@@ -26,6 +25,7 @@ from surveys.organisation.structure import (
 )
 from surveys.storage import make_engine, migrate, schema_is_current, write_session
 from surveys.survey.submit import store_response
+from tests.support.demo import use_copy
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 # The first run imports pandas, plotly and SQLAlchemy; AppTest's 3 s default is too tight.
@@ -96,9 +96,10 @@ def store_answers(engine: Engine, *, count: int) -> None:
             )
 
 
-def test_demo_shows_title_metrics_and_every_cycle(settings_engine: Engine) -> None:
-    migrate(settings_engine)
-    load_demo(settings_engine)
+def test_demo_shows_title_metrics_and_every_cycle(
+    demo_hospital_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_copy(demo_hospital_file, tmp_path, monkeypatch)
     at = run_app()
     assert [title.value for title in at.title] == ["Survey cycles"]
     assert "no figure rests on fewer than 5 responses" in at.caption[0].value

@@ -18,12 +18,12 @@ from streamlit.testing.v1 import AppTest
 from dashboard import auth
 from surveys.access.tickets import issue_ticket
 from surveys.config import get_settings
-from surveys.demo import load_demo
 from surveys.models import Account, Department, Division
 from surveys.organisation.cycles import create_cycle, list_cycles
-from surveys.storage import make_engine, migrate, read_session
+from surveys.storage import make_engine, read_session
 from tests.support.accounts import use_fast_hashing
 from tests.support.app import PAGES, signed_in
+from tests.support.demo import copy_demo
 
 RESULTS_PAGES = {
     "overview.py": "Overview",
@@ -38,11 +38,9 @@ CHART_PAGES = ["overview.py", "trends.py", "heatmap.py", "relationships.py", "it
 
 
 @pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("results") / "demo.db"
+def demo_file(demo_hospital_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = copy_demo(demo_hospital_file, tmp_path_factory.mktemp("results"))
     engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    load_demo(engine)
     with engine.begin() as connection:
         # Each comment names its department, so a comment shown outside its scope is caught.
         connection.execute(

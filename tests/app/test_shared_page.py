@@ -21,15 +21,15 @@ from surveys.reporting import overview
 from surveys.storage import make_engine, read_session
 from tests.support.accounts import use_fast_hashing
 from tests.support.app import PAGES, new_app, signed_in
-from tests.support.demo import demo_file, use_copy
+from tests.support.demo import copy_demo, use_copy
 
 ADMIN = AccountInfo(id=1, username="admin", role="admin", department_ids=None)
 SECRET = "a-link-secret-of-forty-characters-at-least"
 
 
 @pytest.fixture(scope="module")
-def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_file(tmp_path_factory.mktemp("shared"))
+def demo_path(demo_hospital_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_demo(demo_hospital_file, tmp_path_factory.mktemp("shared"))
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from surveys.demo import load_demo
-from surveys.storage import make_engine, migrate
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tests.support.demo import copy_demo
 
 
 @pytest.fixture(scope="session")
@@ -20,14 +20,9 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 @pytest.fixture(scope="session")
-def demo_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated SQLite file holding the demo hospital."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'attune.db'}"
-    engine = make_engine(url)
-    migrate(engine)
-    load_demo(engine)
-    engine.dispose()
-    return url
+def demo_database_url(demo_hospital_file: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite file holding the demo hospital (a copy: the tests here change it)."""
+    return f"sqlite:///{copy_demo(demo_hospital_file, tmp_path_factory.mktemp('demo'))}"
 
 
 @pytest.fixture(scope="session")
