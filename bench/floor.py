@@ -30,6 +30,7 @@ from surveys.survey.form import NOT_APPLICABLE, SurveyUnavailable, Unavailable
 from surveys.survey.rollups import Increments, response_increments
 from surveys.survey.submit import (
     SubmitOutcome,
+    _blur_transaction_ids,
     _ResponseRows,
     _row_sql,
     _write_response,
@@ -48,7 +49,8 @@ class Rows:
     answers: list[dict[str, object]]
     comment: dict[str, object] | None
     rollups: list[Increments]
-    cell: dict[str, object]
+    cycle_id: int
+    cell: tuple[int, int]  # department id, staff group id
 
 
 def prepare(engine: Engine, cycle_id: int, forms: Sequence[Any]) -> dict[str, Rows]:
@@ -99,7 +101,8 @@ def prepare(engine: Engine, cycle_id: int, forms: Sequence[Any]) -> dict[str, Ro
                 answers=values,
                 has_comment=bool(comment),
             ),
-            cell=cell,
+            cycle_id=cycle_id,
+            cell=(department_id, staff_group_id),
         )
     return prepared
 
@@ -188,9 +191,17 @@ class Floor:
                     rollups=rows.rollups,
                 ),
             )
-            if self.promises and self.dialect == "postgresql":
-                cursor.execute(sql.blur_invitations, {**rows.cell, "yes": True})
-                cursor.execute(sql.blur_comments, rows.cell)
+            if self.promises:
+                # The submit path's own blur: the cell's used links when a link was marked,
+                # its comments when the form has one (nothing on SQLite).
+                _blur_transaction_ids(
+                    cursor,
+                    sql,
+                    rows.cycle_id,
+                    rows.cell,
+                    rows.invitation_id is not None,
+                    rows.comment is not None,
+                )
         except BaseException:
             connection.rollback() if self.dialect == "postgresql" else cursor.execute("ROLLBACK")
             raise

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, delete, insert, select, update
-from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col
 
 from surveys.config import get_settings
@@ -44,7 +43,7 @@ from surveys.models import (
     ItemRollup,
     ScoreRollup,
 )
-from surveys.storage import driver_cursor, driver_sql
+from surveys.storage import array_parameter, driver_cursor, driver_sql
 from surveys.survey.rollups import relationships_from_item_rollup
 
 CELL_COLUMNS = ("cycle_id", "department_id", "staff_group_id")
@@ -191,21 +190,21 @@ def _copy_sql(dialect: str, stepped: _Stepped, keys: tuple[str, ...]) -> tuple[s
     names = ", ".join(column.name for column in stepped.live.columns)
     released = stepped.released.name
     if dialect == "postgresql":
-        arrays = ", ".join(
-            f":{key}::{stepped.live.c[key].type.compile(dialect=postgresql.dialect())}[]"
-            for key in keys
-        )
+        arrays = ", ".join(array_parameter(stepped.live, key) for key in keys)
         matched = " AND ".join(f"{{alias}}.{key} = k.{key}" for key in keys)
         given = f"unnest({arrays}) AS k({', '.join(keys)})"
         live_names = ", ".join(f"l.{column.name}" for column in stepped.live.columns)
         return (
             driver_sql(
-                dialect, f"DELETE FROM {released} r USING {given} WHERE {matched.format(alias='r')}"
+                dialect,
+                f"DELETE FROM {released} r USING {given} WHERE {matched.format(alias='r')}",
+                frozenset(keys),
             ),
             driver_sql(
                 dialect,
                 f"INSERT INTO {released} ({names}) SELECT {live_names}"
                 f" FROM {stepped.live.name} l JOIN {given} ON {matched.format(alias='l')}",
+                frozenset(keys),
             ),
         )
     where = " AND ".join(f"{key} = :{key}" for key in keys)
