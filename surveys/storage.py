@@ -8,6 +8,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, Float, Table, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from surveys.config import get_settings
@@ -108,7 +109,44 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
             line = _writer_lines.setdefault(str(engine.url), _WriterLine(0.0))
             line.timeout_seconds = settings.sqlite_busy_timeout_ms / 1000
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=30)
+    _check_idle_connections(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection idle for longer than this is checked with a round trip
+# before use (and replaced if the server has gone away: a restart, a failover).
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _check_idle_connections(engine: Engine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, but only for connections idle a while.
+
+    `pool_pre_ping` costs every checkout a round trip to the server. Under a burst of
+    submissions each pooled connection comes back within milliseconds, and a server that
+    went away since then would fail the statement just as it would have failed the ping a
+    moment later; a connection that sat idle is the one a restart leaves dead, so that is the
+    one checked. Raising DisconnectionError makes the pool replace it and try again."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_connection: object, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: object, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: object) -> None:
+        idle_since = record.info.get("idle_since", 0.0)
+        if time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError(str(error)) from error
+        if not alive:
+            raise DisconnectionError("the connection did not answer")
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -10,10 +10,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
+from surveys import storage
 from surveys.instruments import builtin_instrument
 from surveys.models import (
     Answer,
@@ -157,12 +159,39 @@ def test_sqlite_enforces_foreign_keys(engine: Engine) -> None:
 
 @backends()
 def test_postgres_and_sqlite_engines_are_configured_for_their_backend(engine: Engine) -> None:
-    if engine.dialect.name == "postgresql":
-        assert engine.pool._pre_ping is True
-    else:
-        assert engine.dialect.name == "sqlite"
+    assert engine.dialect.name in ("postgresql", "sqlite")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_connection_idle_a_while_is_checked_and_a_dead_one_replaced(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection used a moment ago is used as it is; one idle longer than
+    PING_AFTER_IDLE_SECONDS is pinged, and replaced when its server process has gone."""
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(
+        engine.dialect,
+        "do_ping",
+        lambda connection: pings.append(connection) or real_ping(connection),
+    )
+    with engine.connect() as connection:
+        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with engine.connect() as connection:  # straight back: no ping
+        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() == backend
+    assert pings == []
+    monkeypatch.setattr(storage, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with engine.connect() as connection:  # idle "long enough": pinged, still the same one
+        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() == backend
+    assert len(pings) == 1
+    killer = create_engine(engine.url, poolclass=NullPool)
+    with killer.connect() as connection:
+        assert connection.exec_driver_sql(f"SELECT pg_terminate_backend({backend})").scalar()
+    killer.dispose()
+    with engine.connect() as connection:  # the dead one is replaced, not handed out
+        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != backend
 
 
 @backends()
