@@ -290,3 +290,23 @@ def test_an_answer_outside_its_scale_is_refused_and_nothing_is_written(
     with read_session(engine) as session:
         for table in (Response, Answer, Comment, CellRollup):
             assert session.scalar(select(func.count()).select_from(table)) == 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_array_literals_read_back_as_the_values_given(engine: Engine) -> None:
+    """The submit path sends many rows as one array literal a column (storage.insert_rows):
+    every value must come back as it was, whatever characters a text holds."""
+    table = SQLModel.metadata.tables["score_rollup"]
+    texts = ['a"b', "c\\d", "e,f", "{g}", None, "NULL", " spaced ", "ünïcode"]
+    floats = [0.1, 2, None, 1e-12, -3.5]
+    integers = [1, None, -(2**31), 2**31 - 1]
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql(
+            "SELECT %(t)s::VARCHAR(80)[], %(f)s::FLOAT[], %(i)s::INTEGER[]",
+            {
+                "t": storage.array_literal(table, "measure", texts),
+                "f": storage.array_literal(table, "total", floats),
+                "i": storage.array_literal(table, "n", integers),
+            },
+        ).one()
+    assert list(row) == [texts, floats, integers]

@@ -43,7 +43,7 @@ from surveys.models import (
     ItemRollup,
     ScoreRollup,
 )
-from surveys.storage import array_parameter, driver_cursor, driver_sql
+from surveys.storage import array_literal, array_parameter, driver_cursor, driver_sql
 from surveys.survey.rollups import relationships_from_item_rollup
 
 CELL_COLUMNS = ("cycle_id", "department_id", "staff_group_id")
@@ -198,13 +198,11 @@ def _copy_sql(dialect: str, stepped: _Stepped, keys: tuple[str, ...]) -> tuple[s
             driver_sql(
                 dialect,
                 f"DELETE FROM {released} r USING {given} WHERE {matched.format(alias='r')}",
-                frozenset(keys),
             ),
             driver_sql(
                 dialect,
                 f"INSERT INTO {released} ({names}) SELECT {live_names}"
                 f" FROM {stepped.live.name} l JOIN {given} ON {matched.format(alias='l')}",
-                frozenset(keys),
             ),
         )
     where = " AND ".join(f"{key} = :{key}" for key in keys)
@@ -223,7 +221,10 @@ def _copy(session: Session, stepped: _Stepped, keys: Sequence[str], rows: Sequen
     dialect, cursor = driver_cursor(session)
     remove, copy = _copy_sql(dialect, stepped, tuple(keys))
     if dialect == "postgresql":
-        columns = {key: [row[number] for row in rows] for number, key in enumerate(keys)}
+        columns = {
+            key: array_literal(stepped.live, key, (row[number] for row in rows))
+            for number, key in enumerate(keys)
+        }
         cursor.execute(remove, columns)
         cursor.execute(copy, columns)
         return
