@@ -56,6 +56,7 @@ _TABLES: dict[str, Table] = {
     )
 }
 _COUNTED = (*VALUE_COLUMNS, "n_na")
+_NOTHING_COUNTED = dict.fromkeys(_COUNTED, 0)
 _SCORE_SUMS = ("n", "total", "total_sq", *(c for o in OUTCOMES for c in DRIVER_COLUMNS[o]))
 
 
@@ -92,8 +93,9 @@ def response_increments(
     item_rows = []
     for item in sorted(answers, key=lambda item: item.id):
         value = answers[item]
-        column = "n_na" if value is None else VALUE_COLUMNS[value]
-        item_rows.append({**cell, "item_id": item.id, **{c: int(c == column) for c in _COUNTED}})
+        row = {**cell, "item_id": item.id, **_NOTHING_COUNTED}
+        row["n_na" if value is None else VALUE_COLUMNS[value]] = 1
+        item_rows.append(row)
     scores = respondent_scores(answers.items())
     means = respondent_means(answers.items())
     outcomes = outcome_scores(answers.items())
