@@ -34,7 +34,6 @@ import secrets
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -67,6 +66,7 @@ from tests.support.browser import (
     RunningServer,
     free_port,
     stop,
+    streamlit_command,
     streamlit_process,
     wait_until_healthy,
 )
@@ -262,21 +262,7 @@ def bare_streamlit(script: Path) -> Iterator[RunningServer]:
     }
     with log.open("wb") as output:
         server = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("streamlit")),
-                "run",
-                script.name,
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            streamlit_command(script.name, port),
             cwd=script.parent,
             env=environment,
             stdout=output,

@@ -108,6 +108,26 @@ def streamlit_processes(
         yield servers
 
 
+def streamlit_command(script: str, port: int) -> list[str]:
+    """The command that serves `script` (a path from the working directory) on 127.0.0.1."""
+    return [
+        str(Path(sys.executable).with_name("streamlit")),
+        "run",
+        script,
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        # A source file edited mid-run would make Streamlit re-import the models.
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
 def _start(
     stack: ExitStack,
     database_url: str,
@@ -125,22 +145,7 @@ def _start(
     environment.update({"DATABASE_URL": database_url, "ATTUNE_BASE_URL": url, **(extra_env or {})})
     output = stack.enter_context((folder / log_name).open("wb"))
     server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("streamlit")),
-            "run",
-            "dashboard/app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            # A source file edited mid-run would make Streamlit re-import the models.
-            "--server.fileWatcherType",
-            "none",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        streamlit_command("dashboard/app.py", port),
         cwd=ROOT,
         env=environment,
         stdout=output,
