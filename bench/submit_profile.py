@@ -22,12 +22,8 @@ from surveys.survey.submit import submit_survey
 WARM_UP = 50
 # (file, function) -> what it is, in the order printed. Nested parts are indented.
 PARTS = (
-    (
-        ("submit.py", "_prepare_early"),
-        "before the writer's turn: read the link, check the form, work out its rows",
-    ),
     (("submit.py", "_look"), "read the link, its cycle, the staff groups"),
-    (("submit.py", "_prepare"), "check the form and work out its rows (all calls)"),
+    (("submit.py", "_prepare"), "check the form and work out its rows"),
     (("submit.py", "_write_response"), "write the response, answers, comment and rollups"),
     (("rollups.py", "write_increments"), "  of which the rollup upserts"),
     (("steps.py", "advance"), "release in steps"),

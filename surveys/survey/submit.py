@@ -30,7 +30,6 @@ from surveys.storage import (
     driver_cursor,
     driver_sql,
     insert_rows,
-    is_sqlite,
     new_random_id,
     write_session,
 )
@@ -498,41 +497,6 @@ def _prepare(
     return _Prepared(cell, _response_rows(seen.cycle_id, cell, rules.instrument_id, values, text))
 
 
-@dataclass(frozen=True)
-class _Early:
-    seen: _Seen
-    outcome: _Prepared | InvalidSubmission | InvalidAnswer
-
-
-def _prepare_early(
-    engine: Engine,
-    token: str,
-    answers: Mapping[str, AnswerValue | None],
-    text: str,
-    department_id: int | None,
-    staff_group_id: int | None,
-) -> _Early | None:
-    """On SQLite, check the form and work out its rows before the writer's turn, so that the
-    one writer at a time spends its turn writing; the transaction uses them only if it sees
-    the link, cycle and rules exactly as they were here. On PostgreSQL writers run side by
-    side, and this would be one more read each."""
-    if not is_sqlite(engine):
-        return None
-    try:
-        with engine.connect() as connection:
-            # Outside any transaction: SQLite reads the last commit and takes no lock.
-            cursor = connection.connection.cursor()
-            seen = _look(cursor, _row_sql("sqlite"), str(engine.url), token, department_id)
-    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error):
-        return None  # the transaction will meet the same trouble, and say so
-    if seen is None or not seen.answerable:
-        return None
-    rules = _form_rules.get(seen.rules_key)
-    if rules is None:
-        return None
-    return _Early(seen, _prepare(rules, seen, answers, text, department_id, staff_group_id))
-
-
 def submission_key_hash(submission_key: str) -> str:
     return hashlib.sha256(submission_key.encode("utf-8")).hexdigest()
 
@@ -580,7 +544,6 @@ def submit_survey(
         raise ValueError("a submission key is required")
     text = clean_comment(comment)
     committing = False
-    early = _prepare_early(engine, token, answers, text, department_id, staff_group_id)
     try:
         with write_session(engine) as session:
             dialect, cursor = driver_cursor(session)
@@ -598,11 +561,8 @@ def submit_survey(
             if not seen.answerable:
                 # A closed, draft or used link: the full context says why, in its own words.
                 _read_context(session, _invitation_for(session, token))
-            if early is not None and early.seen == seen:
-                prepared = early.outcome
-            else:
-                rules = _rules_for(session, seen.invitation_id, seen.rules_key)
-                prepared = _prepare(rules, seen, answers, text, department_id, staff_group_id)
+            rules = _rules_for(session, seen.invitation_id, seen.rules_key)
+            prepared = _prepare(rules, seen, answers, text, department_id, staff_group_id)
             if isinstance(prepared, Exception):
                 raise prepared
             if not seen.is_open:
