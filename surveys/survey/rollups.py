@@ -34,7 +34,7 @@ from surveys.scoring import (
     respondent_scores,
     scored,
 )
-from surveys.storage import driver_cursor, insert_rows
+from surveys.storage import insert_rows
 
 
 @dataclass(frozen=True)
@@ -136,31 +136,6 @@ def response_increments(
     ]
 
 
-def add_response(
-    *,
-    session: Session,
-    cycle_id: int,
-    department_id: int,
-    staff_group_id: int,
-    answers: Mapping[ItemInfo, int | None],
-    has_comment: bool,
-) -> None:
-    """Fold one response into the rollups, inside the caller's transaction: one statement
-    per rollup table, run for many rows."""
-    dialect, cursor = driver_cursor(session)
-    write_increments(
-        cursor,
-        dialect,
-        response_increments(
-            cycle_id=cycle_id,
-            department_id=department_id,
-            staff_group_id=staff_group_id,
-            answers=answers,
-            has_comment=has_comment,
-        ),
-    )
-
-
 def write_increments(cursor: Any, dialect: str, increments: Sequence[Increments]) -> None:
     """Run the upserts of `increments` on a DBAPI cursor (storage.driver_cursor): one
     statement per table for all its rows (storage.insert_rows)."""
@@ -196,7 +171,8 @@ def _scored_sql() -> str:
 
 
 def rebuild(*, session: Session, cycle_id: int) -> None:
-    """Recompute one cycle's rollups from its raw answers (same results as add_response)."""
+    """Recompute one cycle's rollups from its raw answers: the same results as writing each
+    response's `response_increments`."""
     for table in (CellRollup, ItemRollup, ScoreRollup, RelationshipRollup):
         session.execute(delete(table).where(col(table.cycle_id) == cycle_id))
     params = {"cycle": cycle_id, "nps": NPS_SCALE, "index": INDEX}
