@@ -1,4 +1,8 @@
-"""Engine factory, session scopes, SQLite pragmas, write transactions and migrations."""
+"""Engine factory, session scopes, SQLite pragmas, write transactions and migrations.
+
+Long because a write transaction's parts (the SQLite writer line, group commit, the log
+checkpoint, the driver's own SQL) are one concern: how rows reach the database.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,13 @@ import secrets
 import sqlite3
 import threading
 import time
+import weakref
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -32,30 +38,57 @@ logger = logging.getLogger(__name__)
 
 class _WriterLine:
     """This process's writers to one SQLite database, let in one at a time, first come first
-    served; a writer that waits longer than the busy timeout gives up."""
+    served; a writer that waits longer than the busy timeout gives up.
+
+    A writer that brings work (`write_together`) leaves it in the line too, so that the one
+    whose turn it is can run it in its own transaction (see `write_together`)."""
 
     def __init__(self, timeout_seconds: float) -> None:
         self.timeout_seconds = timeout_seconds
         self._guard = threading.Lock()
         self._busy = False
         self._waiting: deque[threading.Event] = deque()
+        self._work: deque[_Work] = deque()  # brought by waiting writers, not yet taken
         # A checkpoint found the write-ahead log in use: the next read or write tries again.
         self.log_pending = False
 
-    def enter(self) -> bool:
+    def enter(self, work: _Work | None = None) -> bool:
+        """Wait for the turn. With `work`, return as soon as either the turn came or another
+        writer took the work and finished it (`work.finished`)."""
         with self._guard:
             if not self._busy:
                 self._busy = True
                 return True
-            called = threading.Event()
+            called = threading.Event() if work is None else work.called
             self._waiting.append(called)
+            if work is not None:
+                self._work.append(work)
         if called.wait(self.timeout_seconds):
             return True
         with self._guard:
-            if called.is_set():  # let in just as the time ran out
-                return True
-            self._waiting.remove(called)
-            return False
+            taken = work is not None and work.taken
+            if not (called.is_set() or taken):  # not let in, and nobody is running it
+                self._waiting.remove(called)
+                if work is not None:
+                    self._work.remove(work)
+                return False
+        called.wait()  # let in just as the time ran out, or being run: it ends soon
+        return True
+
+    def take(self, own: _Work, limit: int) -> list[_Work]:
+        """For the writer whose turn it is: its own work and up to `limit - 1` more brought
+        by writers waiting in line, who then wait for it rather than for the turn."""
+        taken = [own]
+        with self._guard:
+            if own in self._work:
+                self._work.remove(own)
+            while self._work and len(taken) < limit:
+                work = self._work.popleft()
+                self._waiting.remove(work.called)
+                taken.append(work)
+            for work in taken:
+                work.taken = True
+        return taken
 
     def has_waiting(self) -> bool:
         with self._guard:
@@ -83,6 +116,17 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached or opened; the message says which and why."""
 
 
+_url_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def url_key(engine: Engine) -> str:
+    """`str(engine.url)`, which every write asks for and SQLAlchemy renders anew each time."""
+    key = _url_keys.get(engine)
+    if key is None:
+        key = _url_keys[engine] = str(engine.url)
+    return key
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
@@ -106,7 +150,7 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         with _writer_lines_guard:
-            line = _writer_lines.setdefault(str(engine.url), _WriterLine(0.0))
+            line = _writer_lines.setdefault(url_key(engine), _WriterLine(0.0))
             line.timeout_seconds = settings.sqlite_busy_timeout_ms / 1000
         return engine
     engine = create_engine(url, echo=echo, pool_size=10, max_overflow=30)
@@ -184,7 +228,7 @@ def read_session(engine: Engine) -> Iterator[Session]:
     finally:
         # A reader that kept the last write's checkpoint from emptying the log empties it
         # when it is done, unless a writer (which empties it itself) has the turn.
-        line = _writer_lines.get(str(engine.url)) if is_sqlite(engine) else None
+        line = _writer_lines.get(url_key(engine)) if is_sqlite(engine) else None
         if line is not None and line.log_pending and line.is_free():
             forget_log(engine)
 
@@ -199,7 +243,7 @@ def _writer_turn(engine: Engine) -> Iterator[_WriterLine | None]:
     idle half the time. Waiting in line instead hands the database straight to the next
     writer. The busy timeout still applies, and still covers writers in other processes.
     """
-    line = _writer_lines.get(str(engine.url)) if is_sqlite(engine) else None
+    line = _writer_lines.get(url_key(engine)) if is_sqlite(engine) else None
     if line is None:  # PostgreSQL, or an engine make_engine did not build
         yield None
         return
@@ -235,6 +279,124 @@ def write_session(engine: Engine) -> Iterator[Session]:
                 forget_log(engine)
 
 
+class CommitUnconfirmed(RuntimeError):
+    """COMMIT failed: the server may have made the transaction durable before it went away,
+    so whether it was kept is unknown (the cause is the driver's or SQLAlchemy's error)."""
+
+
+T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class _Work:
+    """One writer's transaction body, run by whichever writer has the turn."""
+
+    body: Callable[[Session], Any]
+    called: threading.Event = field(default_factory=threading.Event)
+    taken: bool = False  # a writer with the turn has it
+    finished: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+# How many waiting writers' work one SQLite transaction takes at most.
+TOGETHER_AT_MOST = 64
+
+
+def write_together(engine: Engine, body: Callable[[Session], T]) -> T:
+    """Run `body(session)` in a write transaction and commit it; return what it returns, or
+    raise what it raised (CommitUnconfirmed when COMMIT itself failed).
+
+    On SQLite, writers wait in line for the one writer's turn (`_writer_turn`), and each
+    commit waits for its `fsync`. Here the writer whose turn it is also runs the bodies the
+    writers behind it brought, each in its own savepoint, and commits them all with one
+    `fsync` (group commit): a body that raises is rolled back to its savepoint alone, and
+    its writer gets the exception. A database error in any of them, or at BEGIN or COMMIT,
+    fails every body of that transaction, since the transaction is lost. Each writer still
+    returns only after its own rows are committed. On PostgreSQL, which lets writers in
+    together, each body has its own transaction.
+    """
+    work = _Work(body)
+    line = _writer_lines.get(url_key(engine)) if is_sqlite(engine) else None
+    if line is None:
+        _run_together(engine, [work])
+    else:
+        if not line.enter(work):
+            raise OperationalError(
+                "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+            )
+        if not work.finished:  # the turn is ours: run ours and the work behind us
+            taken = line.take(work, TOGETHER_AT_MOST)
+            try:
+                _run_together(engine, taken)
+                if not line.has_waiting():
+                    forget_log(engine)
+            finally:
+                line.leave()
+                for other in taken[1:]:
+                    other.called.set()
+    if work.error is not None:
+        raise work.error
+    return work.result
+
+
+def _run_together(engine: Engine, taken: Sequence[_Work]) -> None:
+    """One transaction for every body in `taken`; each ends finished, with its result or
+    error. Raises nothing but what stops the calling writer itself (KeyboardInterrupt)."""
+    alone = len(taken) == 1
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(**{_WRITE_OPTION: True})
+            transaction = connection.begin()
+            try:
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    cursor = None if alone else driver_cursor(session)[1]
+                    for work in taken:
+                        _run_one(session, cursor, work, engine.dialect.loaded_dbapi.Error)
+                    session.flush()
+            except BaseException:
+                transaction.rollback()
+                raise
+            try:
+                transaction.commit()
+            except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
+                raise CommitUnconfirmed(str(error)) from error
+    except BaseException as error:  # the transaction is lost: so is every body's work
+        for work in taken:
+            if work.error is None:
+                work.result, work.error = None, error
+        if not isinstance(error, Exception):
+            raise
+    finally:
+        for work in taken:
+            work.finished = True
+
+
+def _run_one(session: Session, cursor: Any, work: _Work, driver_error: type[BaseException]) -> None:
+    """Run one body; with a cursor, in a savepoint that its own exception rolls back."""
+    if cursor is None:
+        try:
+            work.result = work.body(session)
+        except (SQLAlchemyError, driver_error):
+            raise
+        except Exception as refused:
+            work.error = refused
+            raise
+        return
+    # What an earlier body read through the ORM is not this one's to trust: raw writes
+    # (a link marked used) bypass the identity map.
+    session.expunge_all()
+    cursor.execute("SAVEPOINT attune_work")
+    try:
+        work.result = work.body(session)
+    except (SQLAlchemyError, driver_error):
+        raise  # the database failed: the whole transaction goes
+    except Exception as refused:
+        cursor.execute("ROLLBACK TO attune_work")
+        work.error = refused
+    cursor.execute("RELEASE attune_work")
+
+
 def forget_log(engine: Engine) -> bool:
     """On SQLite, copy the write-ahead log into the database file and cut it to nothing.
 
@@ -247,7 +409,7 @@ def forget_log(engine: Engine) -> bool:
     """
     if not is_sqlite(engine):
         return False
-    line = _writer_lines.get(str(engine.url))
+    line = _writer_lines.get(url_key(engine))
     settings = get_settings()
     try:
         connection = engine.raw_connection()

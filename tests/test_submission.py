@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import OperationalError
 
+from surveys import storage
 from surveys.invitations.links import create_open_link, hash_token
 from surveys.models import (
     Answer,
@@ -394,3 +396,48 @@ def test_many_writers_with_their_own_tokens_lose_nothing(engine: Engine, survey:
         cells = session.execute(select(CellRollup.responses, CellRollup.comments)).all()
         assert sorted(cells) == [(WRITERS // 2, WRITERS // 2)] * 2
         assert all(session.scalars(select(Invitation.used)))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_forms_waiting_for_sqlite_are_committed_together_and_a_refused_one_alone_rolls_back(
+    engine: Engine, survey: dict
+) -> None:
+    """Group commit: the writer whose turn it is stores the forms queued behind it in one
+    transaction, each in a savepoint; a refused form takes nothing of the others with it."""
+    first, refused, second = tokens(engine, survey, 3)
+    answers = full_answers(load_survey(engine=engine, token=first))
+    line = storage._writer_lines[storage.url_key(engine)]
+    commits: list[object] = []
+    event.listen(engine, "commit", lambda _connection: commits.append(None))
+    outcomes: dict[str, object] = {}
+
+    def send(token: str, sent: dict) -> None:
+        try:
+            outcomes[token] = submit_survey(
+                engine=engine, token=token, submission_key=token, answers=sent
+            )
+        except Exception as error:  # the refused one's, checked below
+            outcomes[token] = error
+
+    wrong = {**answers, next(iter(answers)): 99}
+    senders = [
+        threading.Thread(target=send, args=(token, sent))
+        for token, sent in ((first, answers), (refused, wrong), (second, answers))
+    ]
+    with write_session(engine):  # holds the turn until all three wait behind it
+        for sender in senders:
+            sender.start()
+            deadline = time.monotonic() + 10
+            while len(line._waiting) < senders.index(sender) + 1:
+                assert time.monotonic() < deadline, "a sender never reached the line"
+                time.sleep(0.01)
+    for sender in senders:
+        sender.join(timeout=30)
+    assert outcomes[first] is SubmitOutcome.stored
+    assert outcomes[second] is SubmitOutcome.stored
+    assert isinstance(outcomes[refused], InvalidAnswer)
+    assert len(commits) == 2  # the held turn's, then one for all three forms
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Response)) == 2
+        used = session.scalars(select(Invitation.token_hash).where(Invitation.used)).all()
+    assert set(used) == {hash_token(first), hash_token(second)}

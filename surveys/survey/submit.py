@@ -27,11 +27,13 @@ from surveys.organisation.catalogue import instrument_items
 from surveys.records import CycleState, ItemInfo
 from surveys.scoring import LIKERT_POINTS, NPS_SCALE
 from surveys.storage import (
+    CommitUnconfirmed,
     driver_cursor,
     driver_sql,
     insert_rows,
     new_random_id,
-    write_session,
+    url_key,
+    write_together,
 )
 from surveys.survey import drafts, rollups, steps
 from surveys.survey.form import (
@@ -543,56 +545,57 @@ def submit_survey(
     if not submission_key or len(submission_key) > 200:
         raise ValueError("a submission key is required")
     text = clean_comment(comment)
-    committing = False
+
+    def store(session: Session) -> SubmitOutcome:
+        dialect, cursor = driver_cursor(session)
+        sql = _row_sql(dialect)
+        seen = _look(cursor, sql, url_key(engine), token, department_id)
+        if seen is None:
+            _invitation_for(session, token)  # raises: not a link
+            raise AssertionError("unreachable")
+        # First, so that a second copy of this form waits here for the first to finish
+        # (on PostgreSQL the insert blocks on the uncommitted key) and then stores nothing.
+        # Anything refused below rolls the receipt back with everything else.
+        receipt = {"key_hash": submission_key_hash(submission_key), "cycle_id": seen.cycle_id}
+        if cursor.execute(sql.receipt, receipt).fetchone() is None:
+            return SubmitOutcome.already_received
+        if not seen.answerable:
+            # A closed, draft or used link: the full context says why, in its own words.
+            _read_context(session, _invitation_for(session, token))
+        rules = _rules_for(session, seen.invitation_id, seen.rules_key)
+        prepared = _prepare(rules, seen, answers, text, department_id, staff_group_id)
+        if isinstance(prepared, Exception):
+            raise prepared
+        if not seen.is_open:
+            cursor.execute(sql.mark_used, {"id": seen.invitation_id, "yes": True, "no": False})
+            # The row count decides: when browsers race with one token, exactly one
+            # UPDATE finds it unused. The others roll back, receipt and all.
+            if cursor.rowcount != 1:
+                raise SurveyUnavailable(Unavailable.used, _USED_MESSAGE)
+        _write_response(cursor, sql, prepared.rows)
+        # The answers so far go with the answers stored: no draft outlives its response.
+        secret = drafts.secret_for_link(token=token, is_open=seen.is_open, resume_key=resume_key)
+        if secret is not None:
+            drafts.delete_draft_in(cursor, sql.dialect, secret.id)
+        # Only open cycles take answers: their released snapshot moves, in steps.
+        steps.advance(session=session, cycle_id=seen.cycle_id, cell=prepared.cell)
+        _blur_transaction_ids(
+            cursor,
+            sql,
+            seen.cycle_id,
+            prepared.cell,
+            not seen.is_open,
+            prepared.rows.comment is not None,
+        )
+        return SubmitOutcome.stored
+
     try:
-        with write_session(engine) as session:
-            dialect, cursor = driver_cursor(session)
-            sql = _row_sql(dialect)
-            seen = _look(cursor, sql, str(engine.url), token, department_id)
-            if seen is None:
-                _invitation_for(session, token)  # raises: not a link
-                raise AssertionError("unreachable")
-            # First, so that a second copy of this form waits here for the first to finish
-            # (on PostgreSQL the insert blocks on the uncommitted key) and then stores nothing.
-            # Anything refused below rolls the receipt back with everything else.
-            receipt = {"key_hash": submission_key_hash(submission_key), "cycle_id": seen.cycle_id}
-            if cursor.execute(sql.receipt, receipt).fetchone() is None:
-                return SubmitOutcome.already_received
-            if not seen.answerable:
-                # A closed, draft or used link: the full context says why, in its own words.
-                _read_context(session, _invitation_for(session, token))
-            rules = _rules_for(session, seen.invitation_id, seen.rules_key)
-            prepared = _prepare(rules, seen, answers, text, department_id, staff_group_id)
-            if isinstance(prepared, Exception):
-                raise prepared
-            if not seen.is_open:
-                cursor.execute(sql.mark_used, {"id": seen.invitation_id, "yes": True, "no": False})
-                # The row count decides: when browsers race with one token, exactly one
-                # UPDATE finds it unused. The others roll back, receipt and all.
-                if cursor.rowcount != 1:
-                    raise SurveyUnavailable(Unavailable.used, _USED_MESSAGE)
-            _write_response(cursor, sql, prepared.rows)
-            # The answers so far go with the answers stored: no draft outlives its response.
-            secret = drafts.secret_for_link(
-                token=token, is_open=seen.is_open, resume_key=resume_key
-            )
-            if secret is not None:
-                drafts.delete_draft_in(cursor, sql.dialect, secret.id)
-            # Only open cycles take answers: their released snapshot moves, in steps.
-            steps.advance(session=session, cycle_id=seen.cycle_id, cell=prepared.cell)
-            _blur_transaction_ids(
-                cursor,
-                sql,
-                seen.cycle_id,
-                prepared.cell,
-                not seen.is_open,
-                prepared.rows.comment is not None,
-            )
-            # Everything is written; only the COMMIT is left.
-            committing = True
-    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
+        # On SQLite, forms sent at the same moment are committed together (group commit).
+        return write_together(engine, store)
+    except CommitUnconfirmed as unconfirmed:
         # A failure at COMMIT (the server went away before it replied) may come after the
         # transaction was made durable, so "nothing was stored" could be untrue. Either way
         # sending the same form again is safe: its receipt makes it count once.
-        raise SubmissionFailed(_UNSURE_MESSAGE if committing else _FAILED_MESSAGE) from error
-    return SubmitOutcome.stored
+        raise SubmissionFailed(_UNSURE_MESSAGE) from unconfirmed.__cause__
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
+        raise SubmissionFailed(_FAILED_MESSAGE) from error
