@@ -233,6 +233,11 @@ def read_session(engine: Engine) -> Iterator[Session]:
             forget_log(engine)
 
 
+def _locked() -> OperationalError:
+    """What SQLite itself raises when the busy timeout runs out."""
+    return OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+
+
 @contextmanager
 def _writer_turn(engine: Engine) -> Iterator[_WriterLine | None]:
     """On SQLite, wait in line behind this process's other writers before BEGIN IMMEDIATE.
@@ -248,10 +253,7 @@ def _writer_turn(engine: Engine) -> Iterator[_WriterLine | None]:
         yield None
         return
     if not line.enter():
-        # What SQLite itself raises when the busy timeout runs out.
-        raise OperationalError(
-            "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
-        )
+        raise _locked()
     try:
         yield line
     finally:
@@ -322,9 +324,7 @@ def write_together(engine: Engine, body: Callable[[Session], T]) -> T:
         _run_together(engine, [work])
     else:
         if not line.enter(work):
-            raise OperationalError(
-                "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
-            )
+            raise _locked()
         if not work.finished:  # the turn is ours: run ours and the work behind us
             taken = line.take(work, TOGETHER_AT_MOST)
             try:
@@ -374,14 +374,8 @@ def _run_together(engine: Engine, taken: Sequence[_Work]) -> None:
 
 def _run_one(session: Session, cursor: Any, work: _Work, driver_error: type[BaseException]) -> None:
     """Run one body; with a cursor, in a savepoint that its own exception rolls back."""
-    if cursor is None:
-        try:
-            work.result = work.body(session)
-        except (SQLAlchemyError, driver_error):
-            raise
-        except Exception as refused:
-            work.error = refused
-            raise
+    if cursor is None:  # alone: whatever it raises rolls the whole transaction back
+        work.result = work.body(session)
         return
     # What an earlier body read through the ORM is not this one's to trust: raw writes
     # (a link marked used) bypass the identity map.
