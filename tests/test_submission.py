@@ -118,6 +118,50 @@ def test_the_same_form_sent_again_stores_nothing_more(engine: Engine, survey: di
 
 
 @backends()
+def test_a_form_key_already_stored_through_another_link_uses_up_nothing(
+    engine: Engine, survey: dict
+) -> None:
+    first, second = tokens(engine, survey, 2)
+    answers = full_answers(load_survey(engine=engine, token=first))
+    stored = submit_survey(engine=engine, token=first, submission_key="k", answers=answers)
+    again = submit_survey(engine=engine, token=second, submission_key="k", answers=answers)
+    assert (stored, again) == (SubmitOutcome.stored, SubmitOutcome.already_received)
+    # The second link was marked used before its receipt was found; the mark was undone.
+    assert (is_used(engine, first), is_used(engine, second)) == (True, False)
+    assert count(engine, Response) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_refused_form_leaves_the_connections_prepared_statements(
+    engine: Engine, survey: dict
+) -> None:
+    """psycopg drops every statement a connection has prepared when a transaction rolls
+    back, so a refusal found before anything is written commits instead: under a burst the
+    forms after it are not parsed and planned anew."""
+
+    def prepared() -> int:
+        # One writer at a time reuses the pool's one connection; committed, not rolled back.
+        with engine.connect() as connection:
+            found = connection.exec_driver_sql(
+                "SELECT COUNT(*) FROM pg_prepared_statements"
+            ).scalar_one()
+            connection.commit()
+            return found
+
+    *links, unused = tokens(engine, survey, 9)
+    answers = full_answers(load_survey(engine=engine, token=links[0]))
+    for number, token in enumerate(links):  # psycopg prepares a statement on its 5th run
+        submit_survey(engine=engine, token=token, submission_key=f"k{number}", answers=answers)
+    before = prepared()
+    assert before > 0
+    with pytest.raises(SurveyUnavailable):  # a used link, seen before anything is written
+        submit_survey(engine=engine, token=links[0], submission_key="new", answers=answers)
+    with pytest.raises(InvalidSubmission):
+        submit_survey(engine=engine, token=unused, submission_key="new", answers={})
+    assert prepared() == before
+
+
+@backends()
 @pytest.mark.parametrize(
     ("link", "reason", "words"),
     [

@@ -205,6 +205,7 @@ class _RowSql:
     response: str
     comment: str
     receipt: str
+    receipt_seen: str
     invitation: str
     staff_groups: str
     department: str
@@ -226,6 +227,7 @@ def _row_sql(dialect: str) -> _RowSql:
         " released) VALUES (:id, :cycle_id, :department_id, :staff_group_id, :text, :released)",
         receipt="INSERT INTO submission_receipt (key_hash, cycle_id) VALUES (:key_hash,"
         " :cycle_id) ON CONFLICT DO NOTHING RETURNING key_hash",
+        receipt_seen="SELECT 1 FROM submission_receipt WHERE key_hash = :key_hash",
         # The link, its cycle and what the cached form rules depend on, in one read: the
         # instrument, and how many questions it has stored (questions are only ever added).
         invitation="SELECT v.id, v.cycle_id, v.department_id, v.staff_group_id, v.is_open,"
@@ -499,6 +501,32 @@ def _prepare(
     return _Prepared(cell, _response_rows(seen.cycle_id, cell, rules.instrument_id, values, text))
 
 
+def _checked(
+    session: Session,
+    seen: _Seen,
+    token: str,
+    answers: Mapping[str, AnswerValue | None],
+    text: str,
+    department_id: int | None,
+    staff_group_id: int | None,
+) -> _Prepared | SurveyUnavailable | InvalidSubmission | InvalidAnswer:
+    """The form checked and turned into rows, or what refuses it: a closed, draft or used
+    link (in the full context's own words), or the answers."""
+    if not seen.answerable:
+        try:
+            _read_context(session, _invitation_for(session, token))
+        except SurveyUnavailable as unavailable:
+            return unavailable
+        raise AssertionError("an unanswerable link has a reason")
+    rules = _rules_for(session, seen.invitation_id, seen.rules_key)
+    return _prepare(rules, seen, answers, text, department_id, staff_group_id)
+
+
+class _StoredBefore(Exception):
+    """The form's receipt is already there: it was stored before, and this copy stores
+    nothing (raised to roll back what this copy wrote before it found out)."""
+
+
 def submission_key_hash(submission_key: str) -> str:
     return hashlib.sha256(submission_key.encode("utf-8")).hexdigest()
 
@@ -546,32 +574,39 @@ def submit_survey(
         raise ValueError("a submission key is required")
     text = clean_comment(comment)
 
-    def store(session: Session) -> SubmitOutcome:
+    def store(session: Session) -> SubmitOutcome | Exception:
         dialect, cursor = driver_cursor(session)
         sql = _row_sql(dialect)
         seen = _look(cursor, sql, url_key(engine), token, department_id)
         if seen is None:
             _invitation_for(session, token)  # raises: not a link
             raise AssertionError("unreachable")
-        # First, so that a second copy of this form waits here for the first to finish
-        # (on PostgreSQL the insert blocks on the uncommitted key) and then stores nothing.
-        # Anything refused below rolls the receipt back with everything else.
         receipt = {"key_hash": submission_key_hash(submission_key), "cycle_id": seen.cycle_id}
-        if cursor.execute(sql.receipt, receipt).fetchone() is None:
-            return SubmitOutcome.already_received
-        if not seen.answerable:
-            # A closed, draft or used link: the full context says why, in its own words.
-            _read_context(session, _invitation_for(session, token))
-        rules = _rules_for(session, seen.invitation_id, seen.rules_key)
-        prepared = _prepare(rules, seen, answers, text, department_id, staff_group_id)
+
+        def refused(reason: Exception) -> SubmitOutcome | Exception:
+            # Nothing is written yet. The form was stored before if its receipt is there (a
+            # resend, or the other copy of a double click that this one waited for). Returned,
+            # not raised: a transaction that wrote nothing is committed, since on PostgreSQL
+            # a rollback also drops every statement the connection has prepared (psycopg
+            # clears them on ROLLBACK), and the next forms on it would be parsed anew.
+            cursor.execute(sql.receipt_seen, receipt)
+            return SubmitOutcome.already_received if cursor.fetchone() else reason
+
+        prepared = _checked(session, seen, token, answers, text, department_id, staff_group_id)
         if isinstance(prepared, Exception):
-            raise prepared
+            return refused(prepared)
         if not seen.is_open:
             cursor.execute(sql.mark_used, {"id": seen.invitation_id, "yes": True, "no": False})
-            # The row count decides: when browsers race with one token, exactly one
-            # UPDATE finds it unused. The others roll back, receipt and all.
+            # The row count decides: when browsers race with one token, exactly one UPDATE
+            # finds it unused, and the others wait for it to commit and then find it used.
             if cursor.rowcount != 1:
-                raise SurveyUnavailable(Unavailable.used, _USED_MESSAGE)
+                return refused(SurveyUnavailable(Unavailable.used, _USED_MESSAGE))
+        # A second copy of an open link's form sent at the same moment waits here for the
+        # first to finish (on PostgreSQL the insert blocks on the uncommitted key).
+        if cursor.execute(sql.receipt, receipt).fetchone() is None:
+            if seen.is_open:  # stored before, and nothing written yet
+                return SubmitOutcome.already_received
+            raise _StoredBefore  # the link's mark above must not stay
         _write_response(cursor, sql, prepared.rows)
         # The answers so far go with the answers stored: no draft outlives its response.
         secret = drafts.secret_for_link(token=token, is_open=seen.is_open, resume_key=resume_key)
@@ -591,7 +626,9 @@ def submit_survey(
 
     try:
         # On SQLite, forms sent at the same moment are committed together (group commit).
-        return write_together(engine, store)
+        outcome = write_together(engine, store)
+    except _StoredBefore:
+        return SubmitOutcome.already_received
     except CommitUnconfirmed as unconfirmed:
         # A failure at COMMIT (the server went away before it replied) may come after the
         # transaction was made durable, so "nothing was stored" could be untrue. Either way
@@ -599,3 +636,6 @@ def submit_survey(
         raise SubmissionFailed(_UNSURE_MESSAGE) from unconfirmed.__cause__
     except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
         raise SubmissionFailed(_FAILED_MESSAGE) from error
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
