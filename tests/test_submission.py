@@ -20,8 +20,9 @@ from surveys.models import (
     Response,
     SubmissionReceipt,
 )
+from surveys.organisation import structure
 from surveys.storage import read_session, write_session
-from surveys.survey import rollups
+from surveys.survey import rollups, submit
 from surveys.survey.form import (
     NOT_APPLICABLE,
     SurveyUnavailable,
@@ -129,6 +130,40 @@ def test_a_form_key_already_stored_through_another_link_uses_up_nothing(
     # The second link was marked used before its receipt was found; the mark was undone.
     assert (is_used(engine, first), is_used(engine, second)) == (True, False)
     assert count(engine, Response) == 1
+
+
+@backends()
+def test_a_staff_group_renamed_or_moved_reaches_the_rules_forms_are_checked_with(
+    engine: Engine, survey: dict
+) -> None:
+    links = iter(tokens(engine, survey, 5))
+    answers = full_answers(load_survey(engine=engine, token=next(links)))
+    groups = {group.key: group.id for group in structure.list_staff_groups(engine=engine)}
+
+    def rules_after_a_form() -> list[str]:
+        """The question texts of the rules the next form is checked with, built anew."""
+        cached = set(submit._form_rules)
+        token = next(links)
+        submit_survey(engine=engine, token=token, submission_key=token, answers=answers)
+        (new_key,) = set(submit._form_rules) - cached
+        return [question.text for _, question in submit._form_rules[new_key].form.questions()]
+
+    rules_after_a_form()
+    structure.rename_staff_group(
+        engine=engine,
+        staff_group_id=groups["nursing"],
+        name="Nurses & midwives",
+        plural="nurses and midwives",
+        actor="test",
+    )
+    renamed = rules_after_a_form()
+    assert any("nurses and midwives" in text for text in renamed)
+    structure.move_staff_group(
+        engine=engine, staff_group_id=groups["allied_health"], offset=-3, actor="test"
+    )
+    moved = rules_after_a_form()
+    expected = load_survey(engine=engine, token=next(links))
+    assert moved == [question.text for _, question in expected.questions()] != renamed
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

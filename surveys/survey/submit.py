@@ -207,11 +207,30 @@ class _RowSql:
     receipt: str
     receipt_seen: str
     invitation: str
-    staff_groups: str
     department: str
     mark_used: str
     blur_invitations: str
     blur_comments: str
+
+
+# One staff group as text that no other group's can equal (lengths before key and plural).
+_GROUP_SIGNATURE = (
+    "g.id || ':' || g.position || ':' || LENGTH(g.key) || ':' || g.key"
+    " || ':' || LENGTH(g.plural) || ':' || g.plural"
+)
+
+
+def _staff_groups_listed(dialect: str, each: str) -> str:
+    """A subquery listing `each` for every active staff group in form order, comma-separated."""
+    if dialect == "postgresql":
+        listed = f"string_agg(CAST({each} AS TEXT), ',' ORDER BY g.position, g.id)"
+        return f"(SELECT {listed} FROM staff_group g WHERE g.archived = :no)"
+    # SQLite before 3.44 has no ORDER BY in an aggregate; it concatenates a subquery's rows
+    # in their order.
+    return (
+        f"(SELECT group_concat(each, ',') FROM (SELECT {each} AS each FROM staff_group g"
+        " WHERE g.archived = :no ORDER BY g.position, g.id))"
+    )
 
 
 @functools.cache
@@ -229,15 +248,16 @@ def _row_sql(dialect: str) -> _RowSql:
         " :cycle_id) ON CONFLICT DO NOTHING RETURNING key_hash",
         receipt_seen="SELECT 1 FROM submission_receipt WHERE key_hash = :key_hash",
         # The link, its cycle and what the cached form rules depend on, in one read: the
-        # instrument, and how many questions it has stored (questions are only ever added).
+        # instrument, how many questions it has stored (questions are only ever added), and
+        # the active staff groups (their ids, and each one's place, key and plural).
         invitation="SELECT v.id, v.cycle_id, v.department_id, v.staff_group_id, v.is_open,"
         " v.used, c.state, c.instrument_id, i.checksum,"
         " (SELECT COUNT(*) FROM item t WHERE t.instrument_id = c.instrument_id),"
-        " (SELECT MAX(t.id) FROM item t WHERE t.instrument_id = c.instrument_id)"
+        " (SELECT MAX(t.id) FROM item t WHERE t.instrument_id = c.instrument_id),"
+        f" {_staff_groups_listed(dialect, 'g.id')},"
+        f" {_staff_groups_listed(dialect, _GROUP_SIGNATURE)}"
         " FROM invitation v JOIN survey_cycle c ON c.id = v.cycle_id"
         " JOIN instrument i ON i.id = c.instrument_id WHERE v.token_hash = :token_hash",
-        staff_groups="SELECT id, key, plural FROM staff_group WHERE archived = :no"
-        " ORDER BY position, id",
         department="SELECT id FROM department WHERE id = :id AND archived = :no",
         mark_used="UPDATE invitation SET used = :yes WHERE id = :id AND used = :no",
         blur_invitations=f"UPDATE invitation SET used = :yes WHERE {cell} AND used = :yes",
@@ -426,18 +446,16 @@ class _Seen:
 
 
 def _look(cursor: Any, sql: _RowSql, url: str, token: str, department_id: object) -> _Seen | None:
-    """Read the link, its cycle, the active staff groups and (for an open link) the chosen
-    department: four small reads, none through SQLAlchemy. None when there is no such link."""
+    """Read the link, its cycle and the active staff groups, and (for an open link) the chosen
+    department: two small reads, none through SQLAlchemy. None when there is no such link."""
     if not (isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii()):
         return None
-    cursor.execute(sql.invitation, {"token_hash": hash_token(token)})
+    cursor.execute(sql.invitation, {"token_hash": hash_token(token), "no": False})
     link = cursor.fetchone()
     if link is None:
         return None
     invitation_id, cycle_id, link_department, link_group, is_open, used = link[:6]
-    state, instrument_id, checksum, item_count, last_item = link[6:]
-    cursor.execute(sql.staff_groups, {"no": False})
-    groups = tuple(tuple(row) for row in cursor.fetchall())
+    state, instrument_id, checksum, item_count, last_item, group_ids, groups = link[6:]
     active = False
     # Only an exact int can be a department id, and only one that fits a 64-bit column.
     if is_open and type(department_id) is int and -(2**63) <= department_id < 2**63:
@@ -460,7 +478,7 @@ def _look(cursor: Any, sql: _RowSql, url: str, token: str, department_id: object
             get_settings().instrument_dir,
         ),
         department_active=active,
-        staff_groups=frozenset(group[0] for group in groups),
+        staff_groups=frozenset(int(group) for group in (group_ids or "").split(",") if group),
     )
 
 
