@@ -221,7 +221,21 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
-    """A session for queries; nothing it does is committed."""
+    """A session for queries; nothing it does is committed.
+
+    On PostgreSQL its transaction is READ ONLY, so the server refuses any write, and it ends
+    with COMMIT, which keeps nothing: a ROLLBACK would also make psycopg drop every statement
+    the connection has prepared, and the next submissions on it would be parsed and planned
+    anew (README, "Submissions under load")."""
+    if not is_sqlite(engine):
+        with engine.connect() as connection:
+            connection.execution_options(postgresql_readonly=True)
+            with Session(bind=connection, expire_on_commit=False) as session:
+                yield session
+                if session.in_transaction():
+                    session.expunge_all()  # an object changed for display is not written
+                    session.commit()
+        return
     try:
         with Session(engine, expire_on_commit=False) as session:
             yield session

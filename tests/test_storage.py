@@ -205,6 +205,38 @@ def test_write_session_keeps_nothing_when_the_block_raises(engine: Engine) -> No
 
 
 @backends()
+def test_a_read_session_keeps_nothing_it_changes(engine: Engine) -> None:
+    with write_session(engine) as session:
+        session.add(Division(name="Acute care"))
+    with read_session(engine) as session:
+        division = session.scalars(select(Division)).one()
+        division.name = "Changed for display"
+    with read_session(engine) as session:
+        assert session.scalars(select(Division.name)).one() == "Acute care"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_postgresql_read_session_refuses_writes_and_keeps_prepared_statements(
+    engine: Engine,
+) -> None:
+    """Its transaction is READ ONLY and ends with COMMIT: a ROLLBACK would make psycopg
+    drop the connection's prepared statements."""
+    query = select(func.count()).select_from(Division)
+    for _ in range(6):  # psycopg prepares a statement on its 5th run on a connection
+        with read_session(engine) as session:
+            session.scalar(query)
+    with read_session(engine) as session:
+        prepared = session.scalar(text("SELECT COUNT(*) FROM pg_prepared_statements"))
+    assert prepared and prepared > 0
+    with read_session(engine) as session:
+        assert session.scalar(text("SELECT COUNT(*) FROM pg_prepared_statements")) == prepared
+    with pytest.raises(Exception, match="read-only transaction"), read_session(engine) as session:
+        session.execute(text("INSERT INTO division (name) VALUES ('Written by a reader')"))
+    with read_session(engine) as session:
+        assert session.scalar(query) == 0
+
+
+@backends()
 def test_stored_responses_keep_rollups_equal_to_a_rebuild_from_raw_answers(
     engine: Engine, survey: dict
 ) -> None:
