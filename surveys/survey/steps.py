@@ -181,56 +181,51 @@ def _prefixed(expression: str, alias: str) -> str:
 
 
 @functools.cache
-def _copy_sql(dialect: str, stepped: _Stepped, keys: tuple[str, ...]) -> tuple[str, str]:
-    """DELETE of released rows and INSERT ... SELECT of their live rows, by key, built once.
+def _copy_sql(dialect: str, stepped: _Stepped, keys: tuple[str, ...]) -> str:
+    """INSERT ... SELECT of live rows into the released snapshot by key, replacing the
+    released row where there is one (an upsert on the key), built once.
 
-    On PostgreSQL the keys travel as one array per key column and each statement handles
-    every row at once (one statement, not one a row); on SQLite each is for one row, run by
+    On PostgreSQL the keys travel as one array per key column and the statement handles
+    every row at once (one statement, not one a row); on SQLite it is for one row, run by
     `executemany` in process."""
-    names = ", ".join(column.name for column in stepped.live.columns)
+    primary = {column.name for column in stepped.released.primary_key.columns}
+    assert set(keys) == primary, (keys, primary)  # the upsert's conflict is on the key
+    columns = [column.name for column in stepped.live.columns]
+    replaced = ", ".join(f"{name} = excluded.{name}" for name in columns if name not in primary)
+    upsert = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {replaced}"
+    names = ", ".join(columns)
     released = stepped.released.name
     if dialect == "postgresql":
         arrays = ", ".join(array_parameter(stepped.live, key) for key in keys)
-        matched = " AND ".join(f"{{alias}}.{key} = k.{key}" for key in keys)
+        matched = " AND ".join(f"l.{key} = k.{key}" for key in keys)
         given = f"unnest({arrays}) AS k({', '.join(keys)})"
-        live_names = ", ".join(f"l.{column.name}" for column in stepped.live.columns)
-        return (
-            driver_sql(
-                dialect,
-                f"DELETE FROM {released} r USING {given} WHERE {matched.format(alias='r')}",
-            ),
-            driver_sql(
-                dialect,
-                f"INSERT INTO {released} ({names}) SELECT {live_names}"
-                f" FROM {stepped.live.name} l JOIN {given} ON {matched.format(alias='l')}",
-            ),
+        live_names = ", ".join(f"l.{name}" for name in columns)
+        return driver_sql(
+            dialect,
+            f"INSERT INTO {released} ({names}) SELECT {live_names}"
+            f" FROM {stepped.live.name} l JOIN {given} ON {matched}{upsert}",
         )
     where = " AND ".join(f"{key} = :{key}" for key in keys)
-    return (
-        driver_sql(dialect, f"DELETE FROM {released} WHERE {where}"),
-        driver_sql(
-            dialect,
-            f"INSERT INTO {released} ({names}) SELECT {names} FROM {stepped.live.name}"
-            f" WHERE {where}",
-        ),
+    # The WHERE also keeps SQLite from reading ON CONFLICT as a join's ON.
+    return driver_sql(
+        dialect,
+        f"INSERT INTO {released} ({names}) SELECT {names} FROM {stepped.live.name}"
+        f" WHERE {where}{upsert}",
     )
 
 
 def _copy(session: Session, stepped: _Stepped, keys: Sequence[str], rows: Sequence[tuple]) -> None:
     """Replace these rows of the released snapshot with the live rows."""
     dialect, cursor = driver_cursor(session)
-    remove, copy = _copy_sql(dialect, stepped, tuple(keys))
+    copy = _copy_sql(dialect, stepped, tuple(keys))
     if dialect == "postgresql":
         columns = {
             key: array_literal(stepped.live, key, (row[number] for row in rows))
             for number, key in enumerate(keys)
         }
-        cursor.execute(remove, columns)
         cursor.execute(copy, columns)
         return
-    parameters = [dict(zip(keys, row, strict=True)) for row in rows]
-    cursor.executemany(remove, parameters)
-    cursor.executemany(copy, parameters)
+    cursor.executemany(copy, [dict(zip(keys, row, strict=True)) for row in rows])
 
 
 @functools.cache
