@@ -42,7 +42,8 @@ from sqlalchemy import func, select
 from bench.readme import README, machine, write_section
 from surveys.instruments import builtin_instrument
 from surveys.invitations.links import create_invitations
-from surveys.models import CycleState, Invitation, Response, SurveyCycle
+from surveys.invitations.used import used_ids
+from surveys.models import CycleState, Response, SurveyCycle
 from surveys.organisation.catalogue import register_instrument
 from surveys.organisation.cycles import add_cycle
 from surveys.organisation.structure import (
@@ -247,11 +248,7 @@ def stored_counts(database_url: str) -> tuple[int, int]:
         responses = session.scalar(
             select(func.count()).select_from(Response).where(Response.cycle_id == cycle_id)
         )
-        used = session.scalar(
-            select(func.count())
-            .select_from(Invitation)
-            .where(Invitation.cycle_id == cycle_id, Invitation.used == True)  # noqa: E712
-        )
+        used = len(used_ids(session, cycle_id)) if cycle_id is not None else 0
     engine.dispose()
     return int(responses or 0), int(used or 0)
 

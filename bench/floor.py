@@ -7,7 +7,7 @@ relationship rollup upserts) in one transaction per form (`BEGIN IMMEDIATE`, WAL
 form's rows are worked out before the clock starts, so the floor is the database's own time:
 no validation, no form, no SQLAlchemy. With `promises`, it also pays for what anonymity asks
 of every write: the checkpoint that empties SQLite's log, and PostgreSQL's rewrite of the
-cell's used links and comments (the transaction-id blur). Release in steps is not in the
+cell's comments when the form has one (the transaction-id blur). Release in steps is not in the
 floor: it is the application's reading, not rows the form brings.
 """
 
@@ -24,6 +24,7 @@ import psycopg
 from sqlalchemy import Engine, text
 
 from surveys.invitations.links import hash_token
+from surveys.invitations.used import mark_used
 from surveys.organisation.catalogue import instrument_items
 from surveys.storage import read_session
 from surveys.survey.form import NOT_APPLICABLE, SurveyUnavailable, Unavailable
@@ -176,10 +177,11 @@ class Floor:
         try:
             if cursor.execute(sql.receipt, rows.receipt).fetchone() is None:
                 raise _Declined(SubmitOutcome.already_received)
-            if rows.invitation_id is not None:
-                cursor.execute(sql.mark_used, {"id": rows.invitation_id, "yes": True, "no": False})
-                if cursor.rowcount != 1:
-                    raise _Declined(None)
+            # The submit path's own mark: the link added to its cell's row of used links.
+            if rows.invitation_id is not None and not mark_used(
+                cursor, self.dialect, rows.invitation_id, rows.cycle_id, rows.cell
+            ):
+                raise _Declined(None)
             # The submit path's own statements for the response, answers, comment and rollups.
             _write_response(
                 cursor,
@@ -192,15 +194,10 @@ class Floor:
                 ),
             )
             if self.promises:
-                # The submit path's own blur: the cell's used links when a link was marked,
-                # its comments when the form has one (nothing on SQLite).
+                # The submit path's own blur: the cell's comments when the form has one
+                # (nothing on SQLite).
                 _blur_transaction_ids(
-                    cursor,
-                    sql,
-                    rows.cycle_id,
-                    rows.cell,
-                    rows.invitation_id is not None,
-                    rows.comment is not None,
+                    cursor, sql, rows.cycle_id, rows.cell, rows.comment is not None
                 )
         except BaseException:
             connection.rollback() if self.dialect == "postgresql" else cursor.execute("ROLLBACK")

@@ -37,7 +37,7 @@ from surveys.actions import sharing
 from surveys.demo_comments import COMMENTS
 from surveys.demo_plans import write_plans
 from surveys.instruments import builtin_instrument
-from surveys.models import Comment, Invitation, SurveyCycle
+from surveys.models import Comment, Invitation, SurveyCycle, UsedLinks
 
 # The session-taking building blocks: the demo builds everything in one transaction.
 from surveys.organisation.catalogue import instrument_items, register_instrument
@@ -375,21 +375,49 @@ def _write_invitations(
     group_ids: list[int],
 ) -> None:
     rows = []
+    used: set[str] = set()
     for department_id, _story, group_index, headcounts, responded in cells:
         headcount = headcounts[group_index]
         hashes = rng.bytes(32 * headcount).hex()
         for index in range(headcount):
+            token_hash = hashes[64 * index : 64 * index + 64]
             rows.append(
                 {
-                    "token_hash": hashes[64 * index : 64 * index + 64],
+                    "token_hash": token_hash,
                     "cycle_id": cycle_id,
                     "department_id": department_id,
                     "staff_group_id": group_ids[group_index],
                     "is_open": False,
-                    "used": index < responded,
                 }
             )
+            if index < responded:
+                used.add(token_hash)
     session.execute(insert(Invitation), rows)
+    # Each cell's used links, listed in its one row (surveys.invitations.used).
+    listed: dict[tuple[int, int], list[int]] = {}
+    for invitation_id, token_hash, department_id, group_id in session.execute(
+        select(
+            col(Invitation.id),
+            col(Invitation.token_hash),
+            col(Invitation.department_id),
+            col(Invitation.staff_group_id),
+        ).where(col(Invitation.cycle_id) == cycle_id)
+    ):
+        if token_hash in used:
+            listed.setdefault((department_id, group_id), []).append(invitation_id)
+    if listed:
+        session.execute(
+            insert(UsedLinks),
+            [
+                {
+                    "cycle_id": cycle_id,
+                    "department_id": department_id,
+                    "staff_group_id": group_id,
+                    "invitation_ids": ",".join(str(number) for number in sorted(ids)),
+                }
+                for (department_id, group_id), ids in sorted(listed.items())
+            ],
+        )
 
 
 def _write_cycle(

@@ -43,6 +43,7 @@ from surveys.invitations.delivery import (
     render,
 )
 from surveys.invitations.links import survey_url
+from surveys.invitations.used import used_clause
 from surveys.models import (
     CycleSchedule,
     Invitation,
@@ -321,7 +322,7 @@ def _claim(engine: Engine, cycle_id: int, step: int, now: datetime, me: str) -> 
                 col(InvitationDelivery.address),
                 col(InvitationDelivery.nonce),
                 col(InvitationDelivery.step_done),
-                col(Invitation.used),
+                used_clause(),
             )
             .join(Invitation, col(Invitation.id) == col(InvitationDelivery.invitation_id))
             .where(

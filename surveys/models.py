@@ -164,7 +164,26 @@ class Invitation(SQLModel, table=True):
     department_id: int | None = Field(default=None, foreign_key="department.id")
     staff_group_id: int | None = Field(default=None, foreign_key="staff_group.id")
     is_open: bool = False
-    used: bool = False
+
+
+class UsedLinks(SQLModel, table=True):
+    """The used personal links of one cell (cycle, department, staff group), as one row:
+    their ids in ascending order, comma-separated (`surveys.invitations.used`).
+
+    A submission adds its link here, in the same transaction as its response, instead of
+    marking the link's own row. On PostgreSQL every row version carries the id of the
+    transaction that wrote it (xmin), so a link's row written with the response would pair
+    the two; this row, rewritten by every submission of the cell, pairs the response only
+    with the whole cell's used links, which its cell already says. One row a submission,
+    however large the cell, and the ascending ids keep no order of use."""
+
+    __tablename__ = "used_link"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    cycle_id: int = Field(foreign_key="survey_cycle.id", primary_key=True)
+    department_id: int = Field(foreign_key="department.id", primary_key=True)
+    staff_group_id: int = Field(foreign_key="staff_group.id", primary_key=True)
+    invitation_ids: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class Response(SQLModel, table=True):

@@ -28,6 +28,7 @@ from sqlmodel import SQLModel
 
 from surveys.instruments import builtin_instrument
 from surveys.invitations.links import create_invitations, hash_token
+from surveys.invitations.used import is_used
 from surveys.models import CycleState, Invitation
 from surveys.organisation.catalogue import register_instrument
 from surveys.organisation.cycles import add_cycle
@@ -195,9 +196,7 @@ def submit(engine: Engine, token: str, comment: str | None = None) -> None:
 
 
 @backends()
-def test_using_a_token_changes_nothing_on_its_invitation_but_used(
-    engine: Engine, cell: dict
-) -> None:
+def test_using_a_token_leaves_its_invitation_row_untouched(engine: Engine, cell: dict) -> None:
     token = cell["tokens"][0]
 
     def invitation_row() -> dict:
@@ -210,25 +209,34 @@ def test_using_a_token_changes_nothing_on_its_invitation_but_used(
     before = invitation_row()
     submit(engine, token)
     after = invitation_row()
-    assert after == {**before, "used": True}
+    assert after == before  # used is recorded in the cell's row of used links
+    with read_session(engine) as session:
+        invitation = session.scalars(
+            select(Invitation).where(Invitation.token_hash == hash_token(token))
+        ).one()
+        assert is_used(session, invitation)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgresql_transaction_ids_do_not_join_a_token_or_comment_to_its_response(
     engine: Engine, cell: dict
 ) -> None:
-    """Every PostgreSQL row carries the id of the transaction that wrote it (xmin). Were the
-    invitation and comment left as the submission wrote them, xmin would join a person's
-    token, answers and comment; submissions rewrite their cell's used invitations and
-    comments so that all of them share the newest transaction's id."""
+    """Every PostgreSQL row carries the id of the transaction that wrote it (xmin). Were a
+    link marked on its own row, or the comment left as the submission wrote it, xmin would
+    join a person's token, answers and comment. A submission writes no row of its link: it
+    rewrites its cell's one row of used links, and its cell's comments, so that they carry
+    the newest transaction's id and pair it with no one link or comment."""
     for index, token in enumerate(cell["tokens"][:3]):
         submit(engine, token, comment=f"Comment {index}")
     with engine.connect() as connection:
-        invitation_ids = set(
-            connection.execute(text("SELECT xmin::text FROM invitation WHERE used")).scalars()
-        )
+        # Every link's row is as its roster wrote it: one transaction id for all of them.
+        link_ids = set(connection.execute(text("SELECT xmin::text FROM invitation")).scalars())
+        listed = connection.execute(text("SELECT invitation_ids FROM used_link")).scalars().all()
+        invitation_ids = set(connection.execute(text("SELECT xmin::text FROM used_link")).scalars())
         comment_ids = set(connection.execute(text("SELECT xmin::text FROM comment")).scalars())
         response_ids = list(connection.execute(text("SELECT xmin::text FROM response")).scalars())
+    assert len(link_ids) == 1 and not link_ids & set(response_ids)
+    assert len(listed) == 1 and len(listed[0].split(",")) == 3  # the cell's three, in one row
     assert len(invitation_ids) == 1  # no order of token use is left to read
     assert len(comment_ids) == 1
     assert len(set(response_ids)) == 3

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select, text
 
 from surveys import storage
 from surveys.invitations.links import hash_token
+from surveys.invitations.used import used_sql
 from surveys.models import Response
 from surveys.storage import read_session, write_session
 from surveys.survey.form import load_survey
@@ -78,7 +79,9 @@ def read_state(database: bytes, folder: Path) -> State | None:
     path.write_bytes(bytes(image))
     try:
         with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as connection:
-            used = connection.execute("SELECT token_hash FROM invitation WHERE used").fetchall()
+            used = connection.execute(
+                f"SELECT token_hash FROM invitation WHERE {used_sql('invitation')}"
+            ).fetchall()
             responses = connection.execute("SELECT id FROM response").fetchall()
             comments = connection.execute("SELECT text FROM comment").fetchall()
     except sqlite3.DatabaseError:  # a half-replayed state that does not parse

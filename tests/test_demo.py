@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from surveys.demo import DatabaseNotEmpty, load_demo
+from surveys.invitations.used import used_clause
 from surveys.models import (
     Answer,
     CellRollup,
@@ -111,7 +112,7 @@ def test_demo_response_rates_lie_between_55_and_80_percent(demo_engine: Engine) 
         used = dict(
             session.execute(
                 select(Invitation.cycle_id, func.count())
-                .where(Invitation.used)
+                .where(used_clause())
                 .group_by(Invitation.cycle_id)
             ).all()
         )

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bench.load import WRITERS, Progress, run_load
+from surveys.invitations.used import used_clause
 from surveys.models import Invitation, Response
 from surveys.storage import read_session, write_session
 from surveys.survey import rollups
@@ -97,7 +98,7 @@ def test_a_writer_killed_mid_load_leaves_only_whole_responses(
             assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
     with read_session(engine) as session:
         responses = session.scalar(select(func.count()).select_from(Response))
-        used = session.scalar(select(func.count()).select_from(Invitation).where(Invitation.used))
+        used = session.scalar(select(func.count()).select_from(Invitation).where(used_clause()))
         partial = session.execute(
             text(
                 "SELECT r.id FROM response r LEFT JOIN answer a ON a.response_id = r.id"

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, select, text
 from sqlmodel import col
 from typer.testing import CliRunner
 
@@ -21,12 +21,13 @@ from surveys import audit, jobs
 from surveys.cli import app
 from surveys.config import get_settings
 from surveys.invitations.delivery import SmtpMailer, import_email_roster
+from surveys.invitations.used import mark_used
 from surveys.jobs import LEASE, run_due
 from surveys.models import Invitation, InvitationDelivery, SurveyCycle
 from surveys.organisation.cycles import add_cycle, change_cycle_state
 from surveys.organisation.schedule import delivery_counts, put_schedule
 from surveys.organisation.structure import add_department, add_division
-from surveys.storage import read_session, write_session
+from surveys.storage import driver_cursor, read_session, write_session
 from surveys.survey.form import SurveyUnavailable, load_survey
 from surveys.survey.submit import submit_survey
 from tests.support.backends import backends
@@ -413,7 +414,11 @@ def test_only_unused_links_are_reminded_even_if_marked_used_directly(
 ) -> None:
     run_due(engine, at(OPENS))
     with write_session(engine) as session:
-        session.execute(update(Invitation).values(used=True))
+        cursor = driver_cursor(session)[1]
+        for invitation in session.scalars(select(Invitation).where(~Invitation.is_open)).all():
+            assert invitation.id is not None
+            cell = (invitation.department_id or 0, invitation.staff_group_id or 0)
+            mark_used(cursor, engine.dialect.name, invitation.id, invitation.cycle_id, cell)
     mail_settings.mailbox.clear()
     report = run_due(engine, at(OPENS + timedelta(days=3)))
     assert report.reminders_sent == 0 and mail_settings.mailbox.messages == []

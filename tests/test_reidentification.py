@@ -14,6 +14,7 @@ import random
 import pytest
 from sqlalchemy import Engine, select, text
 
+from surveys.invitations.used import used_sql
 from surveys.models import Response
 from surveys.storage import read_session
 from surveys.survey.form import load_survey
@@ -91,7 +92,12 @@ def test_no_ordering_or_transaction_id_links_a_response_to_its_link(
             comment_truth[comment] = new
     assert len(comment_truth) == PEOPLE // 3
 
-    invitations = orderings(engine, "invitation", "token_hash", "WHERE used")
+    invitations = orderings(engine, "invitation", "token_hash", f"WHERE {used_sql('invitation')}")
+    # The cell's row of used links lists them too, in its own order.
+    with engine.connect() as connection:
+        hash_of = dict(connection.execute(text("SELECT id, token_hash FROM invitation")).all())
+        (listed,) = connection.execute(text("SELECT invitation_ids FROM used_link")).scalars()
+    invitations["used_link"] = [hash_of[int(number)] for number in listed.split(",")]
     responses = orderings(engine, "response", "id")
     for (invitation_order, hashes), (response_order, ids) in itertools.product(
         invitations.items(), responses.items()
@@ -105,9 +111,14 @@ def test_no_ordering_or_transaction_id_links_a_response_to_its_link(
 
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
+            # A used link's own row, and the cell's row that lists it as used.
             invitation_xmin = connection.execute(
-                text("SELECT token_hash, xmin::text FROM invitation WHERE used")
+                text(
+                    f"SELECT token_hash, xmin::text FROM invitation WHERE {used_sql('invitation')}"
+                )
             ).all()
+            (listed_xmin,) = connection.execute(text("SELECT xmin::text FROM used_link")).scalars()
+            invitation_xmin += [(hash_of[int(n)], listed_xmin) for n in listed.split(",")]
             response_xmin = dict(
                 connection.execute(text("SELECT id, xmin::text FROM response")).all()
             )
@@ -280,7 +291,9 @@ def test_drafts_pair_with_no_invitation_and_outlive_no_submission(
     assert kept == set(truth.values())
 
     assert not kept & set(truth)  # a draft's id is not its link's hash
-    invitations = orderings(engine, "invitation", "token_hash", "WHERE NOT used")
+    invitations = orderings(
+        engine, "invitation", "token_hash", f"WHERE NOT {used_sql('invitation')}"
+    )
     invitations["token_hash"] = sorted(invitations["id"])
     drafts = orderings(engine, "survey_draft", "id", rowid=False)
     for (invitation_order, hashes), (draft_order, ids) in itertools.product(

@@ -17,12 +17,15 @@ from sqlmodel import SQLModel
 
 from surveys import storage
 from surveys.instruments import builtin_instrument
+from surveys.invitations.links import create_invitations
+from surveys.invitations.used import mark_used
 from surveys.models import (
     Answer,
     CellRollup,
     Comment,
     Department,
     Division,
+    Invitation,
     Response,
 )
 from surveys.organisation.catalogue import instrument_items, register_instrument
@@ -282,6 +285,44 @@ def test_upgrading_a_database_with_responses_fills_the_key_driver_sums(
         command.downgrade(config, "0006")  # as a database made before the key-driver sums
     migrate(engine)
     assert rollup_snapshot(engine) == kept
+
+
+@backends()
+def test_upgrading_a_database_with_used_links_lists_them_per_cell(
+    engine: Engine, survey: dict
+) -> None:
+    cells = [(department, group) for department in survey["departments"]
+             for group in survey["groups"][:2]]  # fmt: skip
+    with write_session(engine) as session:
+        for department, group in cells:
+            create_invitations(
+                session=session,
+                cycle_id=survey["cycle_id"],
+                department_id=department,
+                staff_group_id=group,
+                count=4,
+            )
+        cursor = storage.driver_cursor(session)[1]
+        invitations = session.scalars(select(Invitation).order_by(Invitation.id)).all()
+        for invitation in invitations[::3]:  # some used in every cell, not all
+            assert invitation.id and invitation.department_id and invitation.staff_group_id
+            cell = (invitation.department_id, invitation.staff_group_id)
+            assert mark_used(cursor, engine.dialect.name, invitation.id, survey["cycle_id"], cell)
+    listed = "SELECT department_id, staff_group_id, invitation_ids FROM used_link"
+    with engine.connect() as connection:
+        before = set(connection.execute(text(listed)).all())
+    assert len(before) == len(cells)
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0012")  # each link's own flag, as before this change
+        flagged = connection.execute(text("SELECT id FROM invitation WHERE used")).scalars()
+        assert set(flagged) == {invitation.id for invitation in invitations[::3]}
+    migrate(engine)
+    with engine.connect() as connection:
+        assert set(connection.execute(text(listed)).all()) == before
+        columns = {column["name"] for column in inspect(connection).get_columns("invitation")}
+    assert "used" not in columns
 
 
 @backends()

@@ -475,7 +475,6 @@ def _import_emails(session: Session, data: bytes, cycle_id: int, actor: str) -> 
                 department_id=cell.department_id,
                 staff_group_id=cell.staff_group_id,
                 is_open=False,
-                used=False,
             )
             .returning(col(Invitation.id))
         )

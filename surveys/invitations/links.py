@@ -91,7 +91,6 @@ def create_invitations(
                 "department_id": department_id,
                 "staff_group_id": staff_group_id,
                 "is_open": False,
-                "used": False,
             }
             for token in tokens
         ],

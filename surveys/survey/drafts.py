@@ -41,6 +41,7 @@ from sqlmodel import Session, col
 
 from surveys.config import get_settings
 from surveys.invitations.links import hash_token
+from surveys.invitations.used import used_sql
 from surveys.models import SurveyDraft
 from surveys.records import CycleState
 from surveys.storage import driver_cursor, driver_sql, read_session, write_session
@@ -191,7 +192,7 @@ class _DraftSql:
 @functools.cache
 def _sql(dialect: str) -> _DraftSql:
     link = (
-        "SELECT v.cycle_id, v.is_open, v.used, c.state FROM invitation v"
+        f"SELECT v.cycle_id, v.is_open, {used_sql('v')}, c.state FROM invitation v"
         " JOIN survey_cycle c ON c.id = v.cycle_id WHERE v.token_hash = :token_hash"
     )
     return _DraftSql(

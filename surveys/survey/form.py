@@ -18,6 +18,7 @@ from surveys.config import get_settings
 from surveys.instruments import Instrument as InstrumentDefinition
 from surveys.instruments import InstrumentError, builtin_instrument, discover_instruments
 from surveys.invitations.links import hash_token
+from surveys.invitations.used import is_used
 from surveys.models import (
     CycleSchedule,
     Department,
@@ -261,7 +262,7 @@ def _read_context(session: Session, invitation: Invitation) -> _Context:
     problem = _unavailable_for_cycle(cycle, schedule)
     if problem is not None:
         raise problem
-    if invitation.used and not invitation.is_open:
+    if is_used(session, invitation):
         raise SurveyUnavailable(Unavailable.used, _USED_MESSAGE)
 
     stored_instrument = session.get(Instrument, cycle.instrument_id)

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from surveys.config import get_settings
 from surveys.invitations.links import hash_token
+from surveys.invitations.used import mark_used, used_sql
 from surveys.models import Answer, Invitation
 from surveys.organisation.catalogue import instrument_items
 from surveys.records import CycleState, ItemInfo
@@ -208,8 +209,6 @@ class _RowSql:
     receipt_seen: str
     invitation: str
     department: str
-    mark_used: str
-    blur_invitations: str
     blur_comments: str
 
 
@@ -251,7 +250,7 @@ def _row_sql(dialect: str) -> _RowSql:
         # instrument, how many questions it has stored (questions are only ever added), and
         # the active staff groups (their ids, and each one's place, key and plural).
         invitation="SELECT v.id, v.cycle_id, v.department_id, v.staff_group_id, v.is_open,"
-        " v.used, c.state, c.instrument_id, i.checksum,"
+        f" {used_sql('v')}, c.state, c.instrument_id, i.checksum,"
         " (SELECT COUNT(*) FROM item t WHERE t.instrument_id = c.instrument_id),"
         " (SELECT MAX(t.id) FROM item t WHERE t.instrument_id = c.instrument_id),"
         f" {_staff_groups_listed(dialect, 'g.id')},"
@@ -259,8 +258,6 @@ def _row_sql(dialect: str) -> _RowSql:
         " FROM invitation v JOIN survey_cycle c ON c.id = v.cycle_id"
         " JOIN instrument i ON i.id = c.instrument_id WHERE v.token_hash = :token_hash",
         department="SELECT id FROM department WHERE id = :id AND archived = :no",
-        mark_used="UPDATE invitation SET used = :yes WHERE id = :id AND used = :no",
-        blur_invitations=f"UPDATE invitation SET used = :yes WHERE {cell} AND used = :yes",
         blur_comments=f"UPDATE comment SET cycle_id = :cycle_id WHERE {cell}",
     )
     return _RowSql(
@@ -401,34 +398,27 @@ def _rules_for(session: Session, invitation_id: int, key: tuple[object, ...]) ->
 
 
 def _blur_transaction_ids(
-    cursor: Any,
-    sql: _RowSql,
-    cycle_id: int,
-    cell: tuple[int, int],
-    marked_link: bool,
-    wrote_comment: bool,
+    cursor: Any, sql: _RowSql, cycle_id: int, cell: tuple[int, int], wrote_comment: bool
 ) -> None:
-    """On PostgreSQL, keep the rows this transaction writes from being joined to each other.
+    """On PostgreSQL, keep this transaction's comment from being joined to its response.
 
     Every PostgreSQL row version carries the id of the transaction that wrote it (xmin), so
-    the invitation marked used, the response and the comment written together would share
-    one, and a query on xmin would join a person's token to their answers and comment.
-    Rewriting every used invitation and every comment of the cell in this same transaction
-    gives all of them this transaction's id, which then says no more than the response's
-    cell already does. SQLite updates rows in place and records no writer, so it needs none.
+    the response and the comment written together would share one, and a query on xmin
+    would join a person's answers to their comment. Rewriting every comment of the cell in
+    this same transaction gives all of them this transaction's id, which then says no more
+    than the response's cell already does. (The link is not joined this way: the row that
+    marks it used lists every used link of the cell, `surveys.invitations.used`.) SQLite
+    updates rows in place and records no writer, so it needs none.
 
-    Only the tables this transaction wrote a row of this person's to need it: an open link's
-    form marks no invitation, and a form without a comment writes no comment, so no row there
-    carries this transaction's id as theirs. (Comments released together in this
-    transaction get its id too, but none of them is this respondent's.)
+    A form without a comment writes no comment, so no comment carries this transaction's id
+    as its own. (Comments released together in this transaction get its id too, but none of
+    them is this respondent's.)
     """
-    if sql.dialect != "postgresql":
-        return
-    where = {"cycle_id": cycle_id, "department_id": cell[0], "staff_group_id": cell[1]}
-    if marked_link:
-        cursor.execute(sql.blur_invitations, {**where, "yes": True})
-    if wrote_comment:
-        cursor.execute(sql.blur_comments, where)
+    if sql.dialect == "postgresql" and wrote_comment:
+        cursor.execute(
+            sql.blur_comments,
+            {"cycle_id": cycle_id, "department_id": cell[0], "staff_group_id": cell[1]},
+        )
 
 
 @dataclass(frozen=True)
@@ -578,10 +568,10 @@ def submit_survey(
     personal link's own are always used.
     `submission_key` is a random value made once per form: sending the same form again
     (a double click, a retry after a lost reply) stores nothing more. A personal link is
-    used up by the UPDATE whose row count decides, so one token gives at most one response
-    however many browsers send it at once. The link's draft (`surveys.survey.drafts`: the
-    token's own, or for an open link the one of `resume_key`) is deleted in the same
-    transaction.
+    used up by the write whose row count decides (`surveys.invitations.used`), so one token
+    gives at most one response however many browsers send it at once. The link's draft
+    (`surveys.survey.drafts`: the token's own, or for an open link the one of `resume_key`)
+    is deleted in the same transaction.
 
     Raises SurveyUnavailable (bad, used or closed link), InvalidSubmission (unanswered
     questions, comment too long, no workplace chosen), InvalidAnswer (a value the form did
@@ -613,12 +603,12 @@ def submit_survey(
         prepared = _checked(session, seen, token, answers, text, department_id, staff_group_id)
         if isinstance(prepared, Exception):
             return refused(prepared)
-        if not seen.is_open:
-            cursor.execute(sql.mark_used, {"id": seen.invitation_id, "yes": True, "no": False})
-            # The row count decides: when browsers race with one token, exactly one UPDATE
-            # finds it unused, and the others wait for it to commit and then find it used.
-            if cursor.rowcount != 1:
-                return refused(SurveyUnavailable(Unavailable.used, _USED_MESSAGE))
+        # When browsers race with one token, exactly one marks it; the others wait for it to
+        # commit (the cell's row is locked) and then find it used.
+        if not seen.is_open and not mark_used(
+            cursor, dialect, seen.invitation_id, seen.cycle_id, prepared.cell
+        ):
+            return refused(SurveyUnavailable(Unavailable.used, _USED_MESSAGE))
         # A second copy of an open link's form sent at the same moment waits here for the
         # first to finish (on PostgreSQL the insert blocks on the uncommitted key).
         if cursor.execute(sql.receipt, receipt).fetchone() is None:
@@ -633,12 +623,7 @@ def submit_survey(
         # Only open cycles take answers: their released snapshot moves, in steps.
         steps.advance(session=session, cycle_id=seen.cycle_id, cell=prepared.cell)
         _blur_transaction_ids(
-            cursor,
-            sql,
-            seen.cycle_id,
-            prepared.cell,
-            not seen.is_open,
-            prepared.rows.comment is not None,
+            cursor, sql, seen.cycle_id, prepared.cell, prepared.rows.comment is not None
         )
         return SubmitOutcome.stored
 

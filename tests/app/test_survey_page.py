@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from surveys.config import get_settings
 from surveys.instruments import builtin_instrument
 from surveys.invitations.links import create_invitations, create_open_link, hash_token
+from surveys.invitations.used import used_clause
 from surveys.models import Answer, Comment, CycleState, Department, Invitation, Item, Response
 from surveys.organisation.catalogue import register_instrument
 from surveys.organisation.cycles import add_cycle
@@ -144,7 +145,7 @@ def counts(engine: Engine) -> dict[str, int]:
 def token_used(engine: Engine, token: str) -> bool:
     with read_session(engine) as session:
         return session.scalars(
-            select(Invitation.used).where(Invitation.token_hash == hash_token(token))
+            select(used_clause()).where(Invitation.token_hash == hash_token(token))
         ).one()
 
 

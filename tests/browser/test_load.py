@@ -12,6 +12,7 @@ from sqlmodel import Session, SQLModel
 
 from bench.browser_load import CYCLE, LoadResult, run_load
 from surveys.invitations.links import hash_token
+from surveys.invitations.used import used_clause
 from surveys.models import (
     Answer,
     Comment,
@@ -78,7 +79,7 @@ def test_each_link_is_used_once_for_one_response_in_its_own_cell(
         cycle = cycle_id(session)
         used = dict(
             session.execute(
-                select(Invitation.token_hash, Invitation.used).where(Invitation.cycle_id == cycle)
+                select(Invitation.token_hash, used_clause()).where(Invitation.cycle_id == cycle)
             ).all()
         )
         stored_cells = Counter(

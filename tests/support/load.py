@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from sqlalchemy import Engine, func, select, text
 
 from bench.load import LINK_USED, Form, LoadResult, Send
+from surveys.invitations.used import used_clause
 from surveys.models import Answer, Comment, Invitation, Item, Response, SubmissionReceipt
 from surveys.storage import read_session, write_session
 from surveys.survey import rollups
@@ -86,10 +87,8 @@ def check_database_holds_each_form_once(engine: Engine, result: LoadResult) -> N
 
         assert per_cell(Response) == cells
         assert per_cell(Comment) == comments
-        assert per_cell(Invitation, Invitation.used, ~Invitation.is_open) == personal
-        unused = session.scalar(
-            select(func.count()).select_from(Invitation).where(~Invitation.used)
-        )
+        assert per_cell(Invitation, used_clause(), ~Invitation.is_open) == personal
+        unused = session.scalar(select(func.count()).select_from(Invitation).where(~used_clause()))
         assert unused == 1  # the open link only: no personal link was left unused
         assert session.scalar(select(func.count()).select_from(SubmissionReceipt)) == len(forms)
         assert session.scalar(select(func.count()).select_from(Answer)) == (
