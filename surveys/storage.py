@@ -408,7 +408,7 @@ def _run_one(session: Session, cursor: Any, work: _Work, driver_error: type[Base
 def forget_log(engine: Engine) -> bool:
     """On SQLite, copy the write-ahead log into the database file and cut it to nothing.
 
-    A submission's transaction writes the link's `used` flag and the response's pages
+    A submission's transaction writes its cell's row of used links and the response's pages
     together, so a copy of the `-wal` file, replayed commit by commit, would pair each used
     link with its response and comment. The database file alone holds only the latest
     state. This closes that window; it is best effort: a reader still reading from the log

@@ -2,8 +2,8 @@
 
 A submission adds its link to its cell's row in the same transaction as its response
 (`mark_used`); everything that asks whether a link was used reads that row (`is_used`,
-`used_ids`, or `USED` inside the driver's SQL). The link's own row is never written by a
-submission, so on PostgreSQL no transaction id pairs it with the response.
+`used_ids`, `used_clause`, or `used_sql` inside the driver's SQL). The link's own row is
+never written by a submission, so on PostgreSQL no transaction id pairs it with the response.
 """
 
 from __future__ import annotations

@@ -525,7 +525,7 @@ def _checked(
             _read_context(session, _invitation_for(session, token))
         except SurveyUnavailable as unavailable:
             return unavailable
-        raise AssertionError("an unanswerable link has a reason")
+        # Answerable after all (a cycle reopened since the first read): marking decides.
     rules = _rules_for(session, seen.invitation_id, seen.rules_key)
     return _prepare(rules, seen, answers, text, department_id, staff_group_id)
 
