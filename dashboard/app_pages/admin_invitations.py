@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, resources
+from dashboard import auth, posters, resources
 from surveys.invitations import delivery, links, roster
 from surveys.organisation.cycles import list_cycles
 from surveys.organisation.structure import list_departments, list_staff_groups
@@ -279,14 +279,10 @@ with open_tab:
     if st.session_state.get(OPEN_LINK_KEY):
         st.caption("Copy it now: Attune keeps only its hash.")
         st.code(st.session_state[OPEN_LINK_KEY], language=None, wrap_lines=True)
-        poster = links.qr_code_png(st.session_state[OPEN_LINK_KEY])
-        st.image(poster, caption="QR code of the open link, for a poster", width=240)
-        st.download_button(
-            "Download the QR code (PNG)",
-            data=poster,
+        posters.qr_poster(
+            st.session_state[OPEN_LINK_KEY],
+            what="the open link",
             file_name="attune-open-link-qr.png",
-            mime="image/png",
-            on_click="ignore",
-            icon=":material/qr_code:",
             key="open_link_qr",
+            width=240,
         )

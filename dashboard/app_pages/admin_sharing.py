@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, resources
+from dashboard import auth, posters, resources
 from surveys.actions import sharing
-from surveys.invitations import links
 from surveys.organisation import cycles as cycle_actions
 from surveys.records import CycleState
 
@@ -77,16 +76,12 @@ else:
     if url:
         st.code(url, language=None, wrap_lines=True)
         st.link_button("Open the summary", url, icon=":material/open_in_new:")
-        poster = links.qr_code_png(url)
-        st.image(poster, caption="QR code of the summary's link, for a poster", width=200)
-        st.download_button(
-            "Download the QR code (PNG)",
-            data=poster,
+        posters.qr_poster(
+            url,
+            what="the summary's link",
             file_name="attune-results-summary-qr.png",
-            mime="image/png",
-            on_click="ignore",
-            icon=":material/qr_code:",
             key="share_qr",
+            width=200,
         )
         st.caption(
             "Send this link to staff or put it on the intranet. The next cycle's thank-you "
