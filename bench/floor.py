@@ -175,13 +175,16 @@ class Floor:
         if self.dialect == "sqlite":
             cursor.execute("BEGIN IMMEDIATE")
         try:
-            if cursor.execute(sql.receipt, rows.receipt).fetchone() is None:
-                raise _Declined(SubmitOutcome.already_received)
-            # The submit path's own mark: the link added to its cell's row of used links.
+            # The submit path's own order: the link added to its cell's row of used links
+            # (when it is already there, the form's receipt says whether this form was the
+            # one stored), then the receipt.
             if rows.invitation_id is not None and not mark_used(
                 cursor, self.dialect, rows.invitation_id, rows.cycle_id, rows.cell
             ):
-                raise _Declined(None)
+                seen = cursor.execute(sql.receipt_seen, rows.receipt).fetchone()
+                raise _Declined(SubmitOutcome.already_received if seen else None)
+            if cursor.execute(sql.receipt, rows.receipt).fetchone() is None:
+                raise _Declined(SubmitOutcome.already_received)
             # The submit path's own statements for the response, answers, comment and rollups.
             _write_response(
                 cursor,

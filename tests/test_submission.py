@@ -168,6 +168,31 @@ def test_a_staff_group_renamed_or_moved_reaches_the_rules_forms_are_checked_with
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_double_click_whose_first_copy_lands_while_the_form_rules_are_built_is_received(
+    engine: Engine, survey: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second copy reads the link unused, then the first copy commits, then the second
+    builds the form's rules (a cache emptied by a restart, say), whose full context finds
+    the link used: its receipt says the form is stored, not that the link is used."""
+    (token,) = tokens(engine, survey)
+    answers = full_answers(load_survey(engine=engine, token=token))
+    build_rules = submit._rules_for
+    first: list[SubmitOutcome] = []
+
+    def first_copy_lands_meanwhile(*args: object) -> object:
+        monkeypatch.setattr(submit, "_rules_for", build_rules)
+        first.append(submit_survey(engine=engine, token=token, submission_key="k", answers=answers))
+        submit._form_rules.clear()  # this process's cache, as if it had just started
+        return build_rules(*args)  # type: ignore[arg-type]
+
+    submit._form_rules.clear()
+    monkeypatch.setattr(submit, "_rules_for", first_copy_lands_meanwhile)
+    second = submit_survey(engine=engine, token=token, submission_key="k", answers=answers)
+    assert (first, second) == ([SubmitOutcome.stored], SubmitOutcome.already_received)
+    assert count(engine, Response) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_refused_form_leaves_the_connections_prepared_statements(
     engine: Engine, survey: dict
 ) -> None:

@@ -520,13 +520,15 @@ def _checked(
 ) -> _Prepared | SurveyUnavailable | InvalidSubmission | InvalidAnswer:
     """The form checked and turned into rows, or what refuses it: a closed, draft or used
     link (in the full context's own words), or the answers."""
-    if not seen.answerable:
-        try:
+    try:
+        if not seen.answerable:
             _read_context(session, _invitation_for(session, token))
-        except SurveyUnavailable as unavailable:
-            return unavailable
-        # Answerable after all (a cycle reopened since the first read): marking decides.
-    rules = _rules_for(session, seen.invitation_id, seen.rules_key)
+            # Answerable after all (a cycle reopened since the first read): marking decides.
+        # Building the rules (once per cycle) reads the full context too, which may find the
+        # link used by now: by this form's other copy, say, whose receipt then says so.
+        rules = _rules_for(session, seen.invitation_id, seen.rules_key)
+    except SurveyUnavailable as unavailable:
+        return unavailable
     return _prepare(rules, seen, answers, text, department_id, staff_group_id)
 
 
@@ -587,7 +589,10 @@ def submit_survey(
         sql = _row_sql(dialect)
         seen = _look(cursor, sql, url_key(engine), token, department_id)
         if seen is None:
-            _invitation_for(session, token)  # raises: not a link
+            try:
+                _invitation_for(session, token)  # raises: not a link
+            except SurveyUnavailable as unavailable:
+                return unavailable  # nothing written: committed, as every early refusal
             raise AssertionError("unreachable")
         receipt = {"key_hash": submission_key_hash(submission_key), "cycle_id": seen.cycle_id}
 

@@ -73,6 +73,13 @@ def upgrade() -> None:
     # Both databases drop a plain column in place (SQLite since 3.35), keeping the table's
     # CHECK constraint, which a copy of the table by Alembic's batch mode would not.
     op.execute("ALTER TABLE invitation DROP COLUMN used")
+    if connection.dialect.name == "postgresql":
+        # Each used link's row still carries the transaction id (xmin) of the last submission
+        # in its cell before this upgrade, and submissions no longer write link rows: links
+        # used from now on would keep their roster's id and stand apart from those used
+        # before, pairing them with the responses stored since. Rewriting every link's row
+        # gives all of them this migration's id. (Their old versions go at the next VACUUM.)
+        op.execute("UPDATE invitation SET cycle_id = cycle_id")
 
 
 def downgrade() -> None:
@@ -82,8 +89,9 @@ def downgrade() -> None:
     )
     connection = op.get_bind()
     for ids in connection.execute(sa.text("SELECT invitation_ids FROM used_link")).scalars().all():
-        connection.execute(
-            sa.text("UPDATE invitation SET used = :yes WHERE id = :id"),
-            [{"yes": True, "id": int(number)} for number in ids.split(",") if number],
-        )
+        marked = [{"yes": True, "id": int(number)} for number in ids.split(",") if number]
+        if marked:
+            connection.execute(sa.text("UPDATE invitation SET used = :yes WHERE id = :id"), marked)
+    if connection.dialect.name == "postgresql":  # as 0001 made it (SQLite keeps the default)
+        op.alter_column("invitation", "used", server_default=None)
     op.drop_table("used_link")
